@@ -1,0 +1,21 @@
+"""laravel-stack: config -> LaravelStack -> outputs."""
+
+import pulumi
+
+from components.config import ConfigError, from_pulumi
+from components.stack import LaravelStack
+
+try:
+    config = from_pulumi()  # validated before any resource is declared
+except ConfigError as err:
+    raise pulumi.RunError(str(err)) from None
+
+stack = LaravelStack(pulumi.get_stack(), config)
+
+pulumi.export("web_url", stack.web_url)
+pulumi.export("health_url", stack.health_url)
+pulumi.export("image", stack.image)
+pulumi.export("build_id", stack.build_id)
+pulumi.export("network", stack.network)
+pulumi.export("containers", stack.containers)
+pulumi.export("release", stack.release_receipt)

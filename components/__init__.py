@@ -1,0 +1,1 @@
+"""laravel-stack components: one Pulumi ComponentResource per concern."""

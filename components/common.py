@@ -1,0 +1,65 @@
+"""What every container of the app shares: environment, network attachment, labels."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_docker as docker
+
+from .config import StackConfig
+
+
+def app_env(
+    cfg: StackConfig, build: pulumi.Input[str], db_host: pulumi.Input[str]
+) -> dict[str, pulumi.Input[str]]:
+    """Laravel's environment. DB_* is derived from the database component; secrets stay secret."""
+    env: dict[str, pulumi.Input[str]] = {
+        **cfg.app.extra_env,
+        "APP_ENV": cfg.app.env,
+        "APP_DEBUG": "true" if cfg.app.debug else "false",
+        "APP_KEY": pulumi.Output.secret(cfg.app.key.get_secret_value()),
+        # The deployed digest: `config:cache` bakes it and the health route returns it, so a
+        # missed rebuild or a stale OPcache fails the release's health check.
+        "APP_BUILD": build,
+        "DB_CONNECTION": "mysql",
+        "DB_HOST": db_host,
+        "DB_PORT": "3306",
+        "DB_DATABASE": cfg.database.database,
+        "DB_USERNAME": cfg.database.user,
+        "DB_PASSWORD": pulumi.Output.secret(cfg.database.password.get_secret_value()),
+        "PHP_INI_SCAN_DIR": f":{cfg.web.php_ini_dir}",  # leading ':' keeps the image's own dir
+    }
+    if cfg.app.url:
+        env["APP_URL"] = cfg.app.url
+    if cfg.redis.enabled:
+        env["REDIS_HOST"] = cfg.container("redis")
+        env["REDIS_PORT"] = "6379"
+    return env
+
+
+def env_list(env: dict[str, pulumi.Input[str]]) -> pulumi.Output[list[str]]:
+    """Docker wants KEY=VALUE strings; a secret value keeps the whole list secret."""
+    return pulumi.Output.all(
+        *[pulumi.Output.concat(key, "=", value) for key, value in sorted(env.items())]
+    )
+
+
+def attach(network: pulumi.Input[str], alias: str) -> list[docker.ContainerNetworksAdvancedArgs]:
+    return [docker.ContainerNetworksAdvancedArgs(name=network, aliases=[alias])]
+
+
+def labels(cfg: StackConfig, role: str, build: pulumi.Input[str] | None = None) -> list:
+    out = [
+        docker.ContainerLabelArgs(label="laravel-stack.stack", value=cfg.name),
+        docker.ContainerLabelArgs(label="laravel-stack.role", value=role),
+    ]
+    if build is not None:
+        out.append(docker.ContainerLabelArgs(label="laravel-stack.build", value=build))
+    return out
+
+
+def storage_mount(cfg: StackConfig, volume: pulumi.Input[str], read_only: bool = False):
+    return docker.ContainerVolumeArgs(
+        volume_name=volume,
+        container_path=f"{cfg.web.app_root}/storage",
+        read_only=read_only,
+    )

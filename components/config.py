@@ -1,0 +1,425 @@
+"""Stack configuration: one pydantic model tree, validated before any resource exists.
+
+Every key lives in the `laravel-stack` config namespace (`laravel-stack:<key>`), structured
+keys are objects (`pulumi config set --path database.user app`). Secrets are given with
+`pulumi config set --secret --path <key> <value>`; a secret field whose top-level key is not
+a Pulumi secret is rejected, so a password can never sit in plain text in `Pulumi.<stack>.yaml`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+NAMESPACE = "laravel-stack"
+
+Name = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$")]
+Port = Annotated[int, Field(ge=1, le=65535)]
+EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Z_][A-Z0-9_]*$")]
+Path = Annotated[str, StringConstraints(pattern=r"^/\S*$")]
+
+# Keys whose value must be a Pulumi secret: (top-level key, field path inside it).
+SECRET_FIELDS: tuple[tuple[str, str], ...] = (
+    ("registry", "password"),
+    ("database", "password"),
+    ("database", "root_password"),
+    ("app", "key"),
+)
+
+# Production php.ini from the field notes: OPcache never re-reads files, so the release
+# chain's OPcache reset is what makes new code visible.
+DEFAULT_PHP_INI: dict[str, str] = {
+    "opcache.enable": "1",
+    "opcache.enable_cli": "0",
+    "opcache.memory_consumption": "256",
+    "opcache.max_accelerated_files": "20000",
+    "opcache.validate_timestamps": "0",
+    "opcache.jit": "tracing",
+    "opcache.jit_buffer_size": "100M",
+    "memory_limit": "512M",
+    "upload_max_filesize": "20M",
+    "post_max_size": "20M",
+    "date.timezone": "UTC",
+    "expose_php": "Off",
+}
+
+STEP_NAMES = (
+    "ownership",
+    "migrate",
+    "cache-clear",
+    "opcache-reset",
+    "cache-rebuild",
+    "workers-restart",
+    "health",
+)
+StepName = Literal[
+    "ownership",
+    "migrate",
+    "cache-clear",
+    "opcache-reset",
+    "cache-rebuild",
+    "workers-restart",
+    "health",
+]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class ImageConfig(Model):
+    context: str = "."
+    dockerfile: str = "Dockerfile"
+    build_args: dict[str, str] = {}
+    target: str | None = None
+    platform: str = "linux/amd64"
+    repository: Annotated[str, StringConstraints(min_length=1)]
+    tag: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")]
+
+    @field_validator("repository")
+    @classmethod
+    def _repository_without_tag(cls, v: str) -> str:
+        last = v.rsplit("/", 1)[-1]
+        if "@" in v or ":" in last:
+            raise ValueError(
+                "give the repository without tag or digest (the tag goes in image.tag)"
+            )
+        if v != v.lower() or " " in v:
+            raise ValueError(
+                "must be a lowercase image repository like registry.example.com/team/app"
+            )
+        return v
+
+    @field_validator("tag")
+    @classmethod
+    def _no_latest(cls, v: str) -> str:
+        if v == "latest":
+            raise ValueError(
+                "'latest' is not allowed for the app image: use a release tag (git sha, date); "
+                "containers run the pushed digest anyway"
+            )
+        return v
+
+    @field_validator("platform")
+    @classmethod
+    def _platform(cls, v: str) -> str:
+        if not re.fullmatch(r"linux/(amd64|arm64|arm/v7|386|ppc64le|s390x)", v):
+            raise ValueError("must be a pinned platform such as linux/amd64 or linux/arm64")
+        return v
+
+
+class RegistryConfig(Model):
+    server: Annotated[str, StringConstraints(min_length=1)]
+    username: str | None = None
+    password: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _credentials_together(self) -> RegistryConfig:
+        if (self.username is None) != (self.password is None):
+            raise ValueError("username and password go together (password as a secret)")
+        return self
+
+
+class DockerConfig(Model):
+    host: str = "unix:///var/run/docker.sock"
+
+    @field_validator("host")
+    @classmethod
+    def _host_url(cls, v: str) -> str:
+        url = urlsplit(v)
+        if url.scheme == "unix" and url.path.startswith("/") and not url.netloc:
+            return v
+        if url.scheme == "ssh" and url.username and url.hostname and url.path in ("", "/"):
+            return v
+        if url.scheme == "tcp" and url.hostname and url.port:
+            return v
+        raise ValueError(
+            "must be unix:///path/to/docker.sock, ssh://user@host[:port] or tcp://host:port"
+        )
+
+
+class NetworkConfig(Model):
+    name: Name | None = None
+    external: bool = False
+
+    @model_validator(mode="after")
+    def _external_needs_name(self) -> NetworkConfig:
+        if self.external and not self.name:
+            raise ValueError("an external network must be given by name (network.name)")
+        return self
+
+
+class DatabaseConfig(Model):
+    image: str = "mysql:8.0"
+    database: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_]{1,64}$")] = "laravel"
+    user: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_]{1,32}$")] = "laravel"
+    password: SecretStr
+    root_password: SecretStr
+    volume: Name | None = None
+    # retain: `pulumi destroy` leaves the data volume on the host; protect: destroy refuses.
+    retain_volume: bool = True
+    protect_volume: bool = True
+
+    @field_validator("user")
+    @classmethod
+    def _not_root(cls, v: str) -> str:
+        if v == "root":
+            raise ValueError("the app must not connect as root: name an application user")
+        return v
+
+
+class RedisConfig(Model):
+    enabled: bool = False
+    image: str = "redis:7.4"
+
+
+class WebConfig(Model):
+    runtime: Literal["fpm", "octane"] = "fpm"
+    nginx_image: str = "nginx:1.27"
+    host: str = "127.0.0.1"
+    port: Port = 8080
+    app_root: Path = "/var/www/html"
+    fpm_port: Port = 9000
+    octane_port: Port = 8000
+    php_ini: dict[str, str] = DEFAULT_PHP_INI
+    php_ini_dir: Path = "/usr/local/etc/laravel-stack/php"
+    destroy_grace_seconds: Annotated[int, Field(ge=0, le=600)] = 30
+
+    @field_validator("host")
+    @classmethod
+    def _ip(cls, v: str) -> str:
+        parts = v.split(".")
+        if len(parts) != 4 or not all(p.isdigit() and 0 <= int(p) <= 255 for p in parts):
+            raise ValueError("must be an IPv4 address to publish on, e.g. 127.0.0.1 or 0.0.0.0")
+        return v
+
+    @field_validator("php_ini", mode="before")
+    @classmethod
+    def _merge_ini(cls, v: Any) -> Any:
+        # Settings given in config override the production defaults instead of replacing them.
+        if isinstance(v, Mapping):
+            return {**DEFAULT_PHP_INI, **{k: str(x) for k, x in v.items()}}
+        return v
+
+
+class QueueConfig(Model):
+    enabled: bool = True
+    command: list[str] = [
+        "php",
+        "artisan",
+        "queue:work",
+        "--sleep=3",
+        "--tries=3",
+        "--max-time=3600",
+    ]
+    replicas: Annotated[int, Field(ge=1, le=32)] = 1
+
+
+class SchedulerConfig(Model):
+    enabled: bool = True
+    command: list[str] = ["php", "artisan", "schedule:work"]
+
+
+class PublicInitConfig(Model):
+    public_path: Path = "/var/www/html/public"
+    storage_link: bool = True
+
+
+class WebUserConfig(Model):
+    name: Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_-]{0,31}$")] = "www-data"
+    uid: Annotated[int, Field(ge=1, le=65534)] = 33
+    gid: Annotated[int, Field(ge=1, le=65534)] = 33
+
+
+class AppConfig(Model):
+    env: Annotated[str, StringConstraints(pattern=r"^[a-z]+$")] = "production"
+    key: SecretStr
+    debug: bool = False
+    url: str | None = None
+    extra_env: dict[EnvName, str] = {}
+
+    @field_validator("key")
+    @classmethod
+    def _laravel_key(cls, v: SecretStr) -> SecretStr:
+        import base64
+        import binascii
+
+        raw = v.get_secret_value()
+        if not raw.startswith("base64:"):
+            raise ValueError("must look like base64:<44 chars> (php artisan key:generate --show)")
+        try:
+            decoded = base64.b64decode(raw[len("base64:") :], validate=True)
+        except binascii.Error:
+            raise ValueError("is not valid base64 after 'base64:'") from None
+        if len(decoded) != 32:
+            raise ValueError("must decode to 32 bytes for AES-256-CBC")
+        return v
+
+    @field_validator("extra_env")
+    @classmethod
+    def _no_managed_keys(cls, v: dict[str, str]) -> dict[str, str]:
+        managed = {
+            "APP_KEY",
+            "APP_BUILD",
+            "DB_PASSWORD",
+            "DB_HOST",
+            "DB_DATABASE",
+            "DB_USERNAME",
+        }
+        clash = sorted(managed & v.keys())
+        if clash:
+            raise ValueError(f"{', '.join(clash)} are set by the stack; remove them from extra_env")
+        return v
+
+
+class ReleaseConfig(Model):
+    migrate: bool = True
+    # Turning a step off is for proving it matters (see README); production keeps them all.
+    skip: list[StepName] = []
+
+
+class HealthConfig(Model):
+    path: Annotated[str, StringConstraints(pattern=r"^/\S*$")] = "/up"
+    expected_status: Annotated[int, Field(ge=100, le=599)] = 200
+    build_field: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.]+$")] = "build"
+    retries: Annotated[int, Field(ge=1, le=120)] = 30
+    interval: Annotated[float, Field(gt=0, le=60)] = 2
+    timeout: Annotated[float, Field(gt=0, le=60)] = 5
+
+
+class StackConfig(Model):
+    name: Name = "laravel"
+    image: ImageConfig
+    registry: RegistryConfig | None = None
+    docker: DockerConfig = DockerConfig()
+    network: NetworkConfig = NetworkConfig()
+    database: DatabaseConfig
+    redis: RedisConfig = RedisConfig()
+    web: WebConfig = WebConfig()
+    queue: QueueConfig = QueueConfig()
+    scheduler: SchedulerConfig = SchedulerConfig()
+    public_init: PublicInitConfig = PublicInitConfig()
+    web_user: WebUserConfig = WebUserConfig()
+    app: AppConfig
+    release: ReleaseConfig = ReleaseConfig()
+    health: HealthConfig = HealthConfig()
+
+    @model_validator(mode="after")
+    def _registry_matches_image(self) -> StackConfig:
+        if self.registry and not self.image.repository.startswith(self.registry.server + "/"):
+            raise ValueError(
+                f"image.repository must live on registry.server ({self.registry.server}/...)"
+            )
+        return self
+
+    @property
+    def network_name(self) -> str:
+        return self.network.name or f"{self.name}-internal"
+
+    @property
+    def db_volume(self) -> str:
+        return self.database.volume or f"{self.name}-db-data"
+
+    def container(self, role: str) -> str:
+        return f"{self.name}-{role}"
+
+    def steps(self) -> list[str]:
+        """The release steps that run, in chain order."""
+        skipped = set(self.release.skip)
+        if not self.release.migrate:
+            skipped.add("migrate")
+        if not self.queue.enabled:
+            skipped.add("workers-restart")
+        return [s for s in STEP_NAMES if s not in skipped]
+
+
+class ConfigError(Exception):
+    """Invalid stack config; `problems` holds one line per problem, each naming its key path."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("invalid stack config:\n" + "\n".join(f"  {p}" for p in problems))
+
+
+def _loc(loc: Iterable[int | str]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _message(err: Any) -> str:
+    kind, msg = err["type"], err["msg"]
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    return msg.removeprefix("Value error, ")
+
+
+def parse(raw: Mapping[str, Any], secret_keys: Iterable[str] = ()) -> StackConfig:
+    """Validate raw config (top-level key -> value, namespace stripped); raise ConfigError.
+
+    `secret_keys` are the top-level keys Pulumi holds as secrets.
+    """
+    secret_keys = set(secret_keys)
+    problems: list[str] = []
+    for top, field in SECRET_FIELDS:
+        value = raw.get(top)
+        if isinstance(value, Mapping) and value.get(field) is not None and top not in secret_keys:
+            problems.append(
+                f"{top}.{field}: given in plain text; set it with "
+                f"`pulumi config set --secret --path {top}.{field} <value>`"
+            )
+    try:
+        config = StackConfig.model_validate(dict(raw))
+    except ValidationError as exc:
+        for err in exc.errors():
+            problems.append(f"{_loc(err['loc']) or '(top level)'}: {_message(err)}")
+        raise ConfigError(problems) from None
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def decode(value: Any) -> Any:
+    """Pulumi hands structured config to programs as JSON text; scalars stay strings."""
+    if isinstance(value, str) and value[:1] in "{[":
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def from_pulumi() -> StackConfig:
+    """Read every `laravel-stack:*` key of the current stack and validate it."""
+    from pulumi.runtime import config as runtime_config
+
+    # The language host passes config in the environment, tests through set_all_config: read both.
+    values = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    secret_keys = set(runtime_config.get_config_secret_keys_env())
+    raw: dict[str, Any] = {}
+    secret: set[str] = set()
+    for full_key, value in values.items():
+        namespace, _, key = full_key.partition(":")
+        if namespace != NAMESPACE:
+            continue
+        raw[key] = decode(value)
+        if full_key in secret_keys or runtime_config.is_config_secret(full_key):
+            secret.add(key)
+    return parse(raw, secret)

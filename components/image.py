@@ -1,0 +1,50 @@
+"""AppImage: build + push the app image; everything downstream runs the pushed digest."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_docker as docker
+
+from .config import StackConfig
+
+
+class AppImage(pulumi.ComponentResource):
+    repo_digest: pulumi.Output[str]
+    image_id: pulumi.Output[str]
+
+    def __init__(self, name: str, cfg: StackConfig, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("laravel-stack:index:AppImage", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        registry = None
+        if cfg.registry and cfg.registry.password:
+            registry = docker.RegistryArgs(
+                server=cfg.registry.server,
+                username=cfg.registry.username,
+                password=pulumi.Output.secret(cfg.registry.password.get_secret_value()),
+            )
+        image = cfg.image
+        build = docker.Image(
+            "app",
+            image_name=f"{image.repository}:{image.tag}",
+            build=docker.DockerBuildArgs(
+                context=image.context,
+                dockerfile=f"{image.context}/{image.dockerfile}",
+                args=image.build_args or None,
+                target=image.target,
+                platform=image.platform,
+            ),
+            registry=registry,
+            opts=child,
+        )
+        # Pull by digest on the deploy engine: containers then run exactly what was pushed,
+        # whichever engine built it, and the tag is never consulted again.
+        self.repo_digest = build.repo_digest
+        pulled = docker.RemoteImage(
+            "app",
+            name=build.repo_digest,
+            platform=image.platform,
+            keep_locally=True,
+            opts=child,
+        )
+        self.image_id = pulled.image_id
+        self.register_outputs({"repo_digest": self.repo_digest, "image_id": self.image_id})

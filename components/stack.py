@@ -1,0 +1,115 @@
+"""LaravelStack: the whole deployment, composed from one component per concern."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import pulumi
+import pulumi_docker as docker
+
+from .common import app_env
+from .config import StackConfig
+from .database import Database
+from .image import AppImage
+from .network import NetworkAndVolumes
+from .public_init import PublicInit
+from .release import ReleaseChain
+from .web import WebRuntime
+from .workers import Workers
+
+
+def public_base_url(cfg: StackConfig) -> str:
+    if cfg.app.url:
+        return cfg.app.url.rstrip("/")
+    host = cfg.web.host
+    if host == "0.0.0.0":
+        # Published on every interface: name the Docker host itself.
+        host = urlsplit(cfg.docker.host).hostname or "127.0.0.1"
+    return f"http://{host}:{cfg.web.port}"
+
+
+class LaravelStack(pulumi.ComponentResource):
+    def __init__(self, name: str, cfg: StackConfig, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("laravel-stack:index:LaravelStack", name, None, opts)
+        auth = []
+        if cfg.registry and cfg.registry.password:
+            auth.append(
+                docker.ProviderRegistryAuthArgs(
+                    address=cfg.registry.server,
+                    username=cfg.registry.username,
+                    password=pulumi.Output.secret(cfg.registry.password.get_secret_value()),
+                )
+            )
+        provider = docker.Provider(
+            "docker",
+            host=cfg.docker.host,
+            registry_auth=auth or None,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        child = pulumi.ResourceOptions(parent=self, providers={"docker": provider})
+
+        image = AppImage("image", cfg, opts=child)
+        build = image.repo_digest
+        infra = NetworkAndVolumes("infra", cfg, opts=child)
+        db = Database("database", cfg, infra.network_name, infra.db_volume, opts=child)
+        public = PublicInit("public-init", cfg, build, infra.public_volume, opts=child)
+        env = app_env(cfg, build, db.host)
+        web = WebRuntime(
+            "web",
+            cfg,
+            image.image_id,
+            build,
+            env,
+            infra.network_name,
+            infra.storage_volume,
+            infra.public_volume,
+            public_ready=public.done,
+            opts=child,
+        )
+        workers = Workers(
+            "workers",
+            cfg,
+            image.image_id,
+            build,
+            env,
+            infra.network_name,
+            infra.storage_volume,
+            opts=child,
+        )
+        release = ReleaseChain(
+            "release",
+            cfg,
+            build,
+            web.worker_container,
+            web.primary.id,
+            web.probe_url,
+            after=[*web.containers.values(), *workers.containers.values(), public.done],
+            opts=child,
+        )
+
+        base = public_base_url(cfg)
+        self.web_url = pulumi.Output.from_input(base + "/")
+        self.health_url = pulumi.Output.from_input(base + cfg.health.path)
+        self.image = build
+        self.build_id = build.apply(lambda ref: ref.rsplit("@", 1)[-1])
+        self.network = infra.network_name
+        names: dict[str, pulumi.Input[str]] = {"mysql": db.container_name}
+        if db.redis_name is not None:
+            names["redis"] = db.redis_name
+        for role, container in {**web.containers, **workers.containers}.items():
+            names[role] = container.name
+        self.containers = pulumi.Output.from_input(names)
+        # The health step's output is the release's receipt: "healthy: HTTP 200, build=<digest>".
+        self.release_receipt = (
+            release.steps[-1].stdout if release.steps else pulumi.Output.from_input("")
+        )
+        self.register_outputs(
+            {
+                "web_url": self.web_url,
+                "health_url": self.health_url,
+                "image": self.image,
+                "build_id": self.build_id,
+                "network": self.network,
+                "containers": self.containers,
+            }
+        )

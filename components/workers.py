@@ -1,0 +1,50 @@
+"""Workers: queue worker replicas and the scheduler, from the same digest as the web runtime."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_docker as docker
+
+from .common import attach, env_list, labels, storage_mount
+from .config import StackConfig
+
+
+class Workers(pulumi.ComponentResource):
+    containers: dict[str, docker.Container]  # role -> container
+
+    def __init__(
+        self,
+        name: str,
+        cfg: StackConfig,
+        image_id: pulumi.Input[str],
+        build: pulumi.Input[str],
+        env: dict[str, pulumi.Input[str]],
+        network: pulumi.Input[str],
+        storage_volume: pulumi.Input[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__("laravel-stack:index:Workers", name, None, opts)
+        roles: list[tuple[str, list[str]]] = []
+        if cfg.queue.enabled:
+            roles += [(f"queue-{i}", cfg.queue.command) for i in range(1, cfg.queue.replicas + 1)]
+        if cfg.scheduler.enabled:
+            roles.append(("scheduler", cfg.scheduler.command))
+        self.containers = {
+            role: docker.Container(
+                role,
+                name=cfg.container(role),
+                image=image_id,
+                command=argv,
+                user=cfg.web_user.name,  # never root: caches they write stay writable for FPM
+                envs=env_list(env),
+                networks_advanced=attach(network, role),
+                volumes=[storage_mount(cfg, storage_volume)],
+                # queue:restart makes workers exit; the restart policy brings them back on new code.
+                restart="unless-stopped",
+                destroy_grace_seconds=cfg.web.destroy_grace_seconds,
+                labels=labels(cfg, role.split("-")[0], build),
+                opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["envs"]),
+            )
+            for role, argv in roles
+        }
+        self.register_outputs({"containers": [c.name for c in self.containers.values()]})
