@@ -318,14 +318,6 @@ class StackConfig(Model):
     release: ReleaseConfig = ReleaseConfig()
     health: HealthConfig = HealthConfig()
 
-    @model_validator(mode="after")
-    def _registry_matches_image(self) -> StackConfig:
-        if self.registry and not self.image.repository.startswith(self.registry.server + "/"):
-            raise ValueError(
-                f"image.repository must live on registry.server ({self.registry.server}/...)"
-            )
-        return self
-
     @property
     def network_name(self) -> str:
         return self.network.name or f"{self.name}-internal"
@@ -391,9 +383,20 @@ def parse(raw: Mapping[str, Any], secret_keys: Iterable[str] = ()) -> StackConfi
         for err in exc.errors():
             problems.append(f"{_loc(err['loc']) or '(top level)'}: {_message(err)}")
         raise ConfigError(problems) from None
+    problems += cross_checks(config)
     if problems:
         raise ConfigError(problems)
     return config
+
+
+def cross_checks(cfg: StackConfig) -> list[str]:
+    """Rules that span sections, reported against the key the user has to change."""
+    problems = []
+    if cfg.registry and not cfg.image.repository.startswith(cfg.registry.server + "/"):
+        problems.append(
+            f"image.repository: must live on registry.server ({cfg.registry.server}/...)"
+        )
+    return problems
 
 
 def decode(value: Any) -> Any:

@@ -50,6 +50,9 @@ class Registration:
     parent: str
     dependencies: list[str]
     inputs: dict[str, Any]  # as sent, secrets still wrapped
+    protect: bool = False
+    retain_on_delete: bool = False
+    additional_secret_outputs: list[str] = field(default_factory=list)
 
 
 def _contains_secret(value: Any) -> bool:
@@ -136,18 +139,28 @@ class RecordingMonitor(mocks.MockMonitor):
                     parent=request.parent,
                     dependencies=list(request.dependencies),
                     inputs=json_format.MessageToDict(request.object),
+                    protect=request.protect,
+                    retain_on_delete=request.retainOnDelete,
+                    additional_secret_outputs=list(request.additionalSecretOutputs),
                 )
             )
         return response
 
 
-def run_program(raw: dict[str, Any], secret_keys: tuple[str, ...] | list[str] = SECRET_KEYS) -> Run:
-    """Run `__main__.py` with `raw` as the stack's `laravel-stack:*` config."""
+def run_program(
+    raw: dict[str, Any],
+    secret_keys: tuple[str, ...] | list[str] = SECRET_KEYS,
+    run: Run | None = None,
+) -> Run:
+    """Run `__main__.py` with `raw` as the stack's `laravel-stack:*` config.
+
+    Pass `run` to keep what was registered even when the program raises.
+    """
     config = {
         f"laravel-stack:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()
     }
     runtime_config.set_all_config(config, [f"laravel-stack:{k}" for k in secret_keys])
-    run = Run()
+    run = run if run is not None else Run()
     recorder = Recorder()
     settings.ROOT.set(None)
     pulumi.runtime.set_mocks(

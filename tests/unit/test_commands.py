@@ -1,0 +1,158 @@
+"""Command builders: the exact text the release runs, quoting, user and Docker host."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+
+import pytest
+
+from components import commands, files
+from components.config import DEFAULT_PHP_INI
+from components.release import STEPS, Target, step_script
+
+from .harness import SECRET_KEYS, valid_config
+
+SSH = "ssh://deploy@vps.example.com"
+
+
+def test_artisan_runs_as_the_web_user_against_the_given_host():
+    argv = commands.artisan(SSH, "shop-app", "www-data", "config:cache")
+    assert argv == [
+        "docker", "--host", SSH, "exec", "--user", "www-data", "shop-app",
+        "php", "artisan", "config:cache", "--no-interaction",
+    ]  # fmt: skip
+
+
+def test_script_quotes_every_argument_and_stops_at_first_failure():
+    line = commands.script(["echo", "a b"], ["echo", "$HOME; rm -rf /"])
+    assert line == "echo 'a b' && echo '$HOME; rm -rf /'"
+    out = subprocess.run(["sh", "-c", line], capture_output=True, text=True, check=True)
+    assert out.stdout == "a b\n$HOME; rm -rf /\n"
+    failing = subprocess.run(["sh", "-c", commands.script(["false"], ["echo", "ran"])],
+                             capture_output=True, text=True)  # fmt: skip
+    assert failing.returncode != 0 and failing.stdout == ""
+
+
+def test_cache_clear_and_rebuild_cover_every_laravel_cache():
+    cleared = [a[-2] for a in commands.cache_clear("unix:///d.sock", "c", "www-data")]
+    assert cleared == ["config:clear", "route:clear", "view:clear", "event:clear", "cache:clear"]
+    rebuilt = [a[-2] for a in commands.cache_rebuild("unix:///d.sock", "c", "www-data")]
+    assert rebuilt == ["config:cache", "route:cache", "view:cache", "event:cache"]
+
+
+def test_opcache_reset_reaches_the_web_workers_not_the_cli():
+    fpm = commands.opcache_reset(SSH, "shop-app", "www-data", "fpm")
+    assert fpm == ["docker", "--host", SSH, "kill", "--signal", "USR2", "shop-app"]
+    octane = commands.opcache_reset(SSH, "shop-octane", "www-data", "octane")
+    assert octane[-2:] == ["octane:reload", "--no-interaction"]
+    assert "opcache_reset" not in shlex.join(fpm + octane)
+    with pytest.raises(ValueError):
+        commands.opcache_reset(SSH, "x", "www-data", "apache")
+
+
+def test_ownership_fix_runs_as_root_and_checks_as_web_user():
+    fix = commands.fix_ownership("unix:///d.sock", "shop-app", "/srv/app", 33, 33)
+    assert fix[:6] == ["docker", "--host", "unix:///d.sock", "exec", "--user", "0"]
+    assert "/srv/app/storage" in fix and "/srv/app/bootstrap/cache" in fix
+    assert fix[-4:] == ["chown", "33:33", "{}", "+"]
+    checks = commands.check_writable("unix:///d.sock", "shop-app", "/srv/app", "www-data")
+    assert all(c[5] == "www-data" and c[-2] == "-w" for c in checks)
+
+
+def test_public_init_replaces_contents_and_links_storage_relatively(tmp_path):
+    # Run the job's shell script for real against a directory standing in for the volume.
+    src, dst = tmp_path / "public", tmp_path / "volume"
+    (src / "css").mkdir(parents=True)
+    (src / "index.php").write_text("<?php")
+    (src / "css" / "app.css").write_text("body{}")
+    dst.mkdir()
+    (dst / "stale-old-build.js").write_text("old")
+    subprocess.run(
+        ["sh", "-c", commands.PUBLIC_INIT_SH, "public-init", str(src), str(dst), "1",
+         f"{__import__('os').getuid()}:{__import__('os').getgid()}"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    assert not (dst / "stale-old-build.js").exists()
+    assert (dst / "css" / "app.css").read_text() == "body{}"
+    assert (dst / "storage").is_symlink()
+    assert str((dst / "storage").readlink()) == "../storage/app/public"
+
+
+def test_public_init_fails_when_the_image_has_no_public_dir(tmp_path):
+    dst = tmp_path / "volume"
+    dst.mkdir()
+    res = subprocess.run(
+        ["sh", "-c", commands.PUBLIC_INIT_SH, "public-init", str(tmp_path / "nope"), str(dst),
+         "1", "0:0"],
+        capture_output=True,
+    )  # fmt: skip
+    assert res.returncode != 0
+
+
+def test_public_init_command_runs_the_new_image_once_and_removes_itself():
+    argv = commands.public_init(SSH, "reg/app@sha256:abc", "shop-public", "/var/www/html/public",
+                                True, 33, 33)  # fmt: skip
+    assert argv[:5] == ["docker", "--host", SSH, "run", "--rm"]
+    assert "reg/app@sha256:abc" in argv
+    assert argv[argv.index("--volume") + 1] == "shop-public:/mnt/public"
+    assert argv[-4:] == ["/var/www/html/public", "/mnt/public", "1", "33:33"]
+
+
+def test_health_probe_passes_values_as_arguments_not_code():
+    argv = commands.health_probe(
+        SSH, "shop-app", "www-data", "http://shop-web:80/up", expected_status=200,
+        build_field="build", build="reg/app@sha256:abc'; exit 0; '", retries=3, interval=1,
+        timeout=2,
+    )  # fmt: skip
+    assert argv[argv.index("php") + 1] == "-r"
+    assert argv[argv.index("--") + 1 :] == [
+        "http://shop-web:80/up", "200", "build", "reg/app@sha256:abc'; exit 0; '", "3", "1", "2",
+    ]  # fmt: skip
+    # The hostile build string survives shell quoting intact.
+    assert shlex.split(commands.script(argv)) == argv
+
+
+def target(**overrides) -> Target:
+    from components.config import parse
+
+    raw = valid_config()
+    raw.update(overrides)
+    return Target(cfg=parse(raw, SECRET_KEYS), container="shop-app",
+                  probe_url="http://shop-web:80/up", build="reg@sha256:1")  # fmt: skip
+
+
+def test_release_steps_read_like_the_runbook():
+    assert [s.name for s in STEPS] == [
+        "ownership", "migrate", "cache-clear", "opcache-reset", "cache-rebuild",
+        "workers-restart", "health",
+    ]  # fmt: skip
+    assert all(s.description for s in STEPS)
+
+
+def test_every_step_targets_the_configured_host_and_container():
+    t = target(docker={"host": SSH})
+    for step in STEPS:
+        for argv in step.argv(t):
+            assert argv[:3] == ["docker", "--host", SSH], step.name
+            assert "shop-app" in argv, step.name
+        assert step_script(step, t)
+
+
+def test_health_step_checks_the_deployed_build():
+    health = next(s for s in STEPS if s.name == "health")
+    [argv] = health.argv(target())
+    assert argv[-7:] == ["http://shop-web:80/up", "200", "build", "reg@sha256:1", "30", "2", "5"]
+
+
+def test_php_ini_is_production():
+    ini = files.php_ini(DEFAULT_PHP_INI)
+    assert "opcache.validate_timestamps = 0" in ini.splitlines()
+    assert "opcache.enable = 1" in ini.splitlines()
+
+
+def test_nginx_passes_php_to_the_app_container_and_serves_public():
+    conf = files.nginx_conf("/var/www/html", "shop-app", 9000)
+    assert "root /var/www/html/public;" in conf
+    assert "set $fpm shop-app:9000;" in conf
+    assert "fastcgi_param SCRIPT_FILENAME /var/www/html/public/index.php;" in conf

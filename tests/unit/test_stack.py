@@ -1,0 +1,198 @@
+"""The stack under Pulumi mocks: inventory, digests, isolation, the chain's real dependencies."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from .harness import Run, fake_digest, run_program, valid_config
+from .test_config import with_
+
+CHAIN = ["ownership", "migrate", "cache-clear", "opcache-reset", "cache-rebuild",
+         "workers-restart", "health"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def fpm() -> Run:
+    return run_program(valid_config())
+
+
+@pytest.fixture(scope="module")
+def octane() -> Run:
+    return run_program(with_("web.runtime", "octane"))
+
+
+def names(run: Run, type_suffix: str) -> list[str]:
+    return sorted(r.name for r in run.of_type(type_suffix))
+
+
+def test_components_have_the_documented_type_tokens_and_parents(fpm):
+    components = {r.type for r in fpm.registrations if r.type.startswith("laravel-stack:")}
+    assert components == {
+        f"laravel-stack:index:{n}"
+        for n in ["LaravelStack", "AppImage", "NetworkAndVolumes", "Database", "PublicInit",
+                  "WebRuntime", "Workers", "ReleaseChain"]
+    }  # fmt: skip
+    top = fpm.one("LaravelStack", "test")
+    for reg in fpm.registrations:
+        if reg is not top:
+            assert reg.parent, f"{reg.type} {reg.name} has no parent"
+
+
+def test_fpm_inventory(fpm):
+    assert names(fpm, "container:Container") == ["app", "mysql", "nginx", "queue-1", "scheduler"]
+    assert names(fpm, "volume:Volume") == ["db-data", "public", "storage"]
+    assert names(fpm, "network:Network") == ["internal"]
+    assert names(fpm, "image:Image") == ["app"]
+    assert names(fpm, "command:local:Command") == sorted([*CHAIN, "public-init"])
+
+
+def test_octane_inventory(octane):
+    assert names(octane, "container:Container") == ["mysql", "octane", "queue-1", "scheduler"]
+    octane_c = octane.one("container:Container", "octane")
+    assert octane.value(octane_c, "command")[2] == "octane:frankenphp"
+    reset = octane.value(octane.one("command:local:Command", "opcache-reset"), "create")
+    assert "octane:reload" in reset and "USR2" not in reset
+
+
+def test_every_app_container_runs_the_pushed_digest(fpm):
+    digest = fpm.outputs["image"]
+    assert "@sha256:" in digest and ":2026" not in digest.split("@")[0]
+    pulled = fpm.one("remoteImage:RemoteImage", "app")
+    assert fpm.value(pulled, "name") == digest
+    app_containers = [r for r in fpm.of_type("container:Container") if r.name != "mysql"
+                      and r.name != "nginx"]  # fmt: skip
+    assert len(app_containers) == 3
+    for c in app_containers:
+        # image id of the image pulled by digest, and the digest itself in APP_BUILD
+        assert fpm.value(c, "image") == fake_digest("id:" + digest)
+        assert f"APP_BUILD={digest}" in fpm.value(c, "envs")
+
+
+def test_public_init_uses_the_new_digest_and_gates_nginx(fpm):
+    init = fpm.one("command:local:Command", "public-init")
+    assert fpm.outputs["image"] in fpm.value(init, "create")
+    assert fpm.value(init, "triggers") == [fpm.outputs["image"]]
+    nginx = fpm.one("container:Container", "nginx")
+    assert init.urn in nginx.dependencies
+
+
+def test_database_is_internal_only_and_health_checked(fpm):
+    db = fpm.one("container:Container", "mysql")
+    assert not fpm.value(db, "ports")
+    assert [n["name"] for n in fpm.value(db, "networksAdvanced")] == ["shop-internal"]
+    assert fpm.value(db, "healthcheck")["tests"][0] == "CMD-SHELL"
+    assert fpm.value(db, "wait") is True
+    published = [r.name for r in fpm.of_type("container:Container") if fpm.value(r, "ports")]
+    assert published == ["nginx"]
+
+
+def test_only_the_web_entry_publishes_and_on_the_configured_address(fpm):
+    [port] = fpm.value(fpm.one("container:Container", "nginx"), "ports")
+    assert (port["internal"], port["external"], port["ip"]) == (80, 8080, "127.0.0.1")
+
+
+def test_data_volumes_are_protected_and_retained(fpm):
+    db = fpm.one("volume:Volume", "db-data")
+    assert fpm.value(db, "name") == "shop-db-data"
+    assert db.protect and db.retain_on_delete
+    storage = fpm.one("volume:Volume", "storage")
+    assert storage.retain_on_delete and not storage.protect
+    public = fpm.one("volume:Volume", "public")
+    assert not public.retain_on_delete and not public.protect
+
+
+def test_volume_protection_follows_config():
+    run = run_program(with_("database.protect_volume", False))
+    db = run.one("volume:Volume", "db-data")
+    assert not db.protect and db.retain_on_delete
+
+
+def test_chain_order_is_enforced_by_registered_dependencies(fpm):
+    steps = [fpm.one("command:local:Command", s) for s in CHAIN]
+    for before, after in itertools.pairwise(steps):
+        assert before.urn in after.dependencies, f"{after.name} does not wait for {before.name}"
+    # and nothing later is a dependency of something earlier
+    for i, step in enumerate(steps):
+        later = {s.urn for s in steps[i + 1 :]}
+        assert not later & set(step.dependencies)
+    first_deps = set(steps[0].dependencies)
+    for role in ["app", "nginx", "queue-1", "scheduler"]:
+        assert fpm.one("container:Container", role).urn in first_deps
+    assert fpm.one("command:local:Command", "public-init").urn in first_deps
+
+
+def test_each_step_is_triggered_by_the_digest(fpm):
+    for name in CHAIN:
+        triggers = fpm.value(fpm.one("command:local:Command", name), "triggers")
+        assert fpm.outputs["image"] in triggers, name
+
+
+def test_steps_run_in_the_web_workers_container_as_the_web_user(fpm):
+    for name in ["migrate", "cache-clear", "cache-rebuild", "workers-restart", "health"]:
+        create = fpm.value(fpm.one("command:local:Command", name), "create")
+        assert "exec --user www-data shop-app" in create, name
+    reset = fpm.value(fpm.one("command:local:Command", "opcache-reset"), "create")
+    assert reset == "docker --host unix:///var/run/docker.sock kill --signal USR2 shop-app"
+    health = fpm.value(fpm.one("command:local:Command", "health"), "create")
+    assert "http://shop-web:80/up" in health and fpm.outputs["image"] in health
+
+
+def test_commands_do_not_stream_output_to_logs(fpm):
+    for reg in fpm.of_type("command:local:Command"):
+        assert fpm.value(reg, "logging") == "none", reg.name
+
+
+def test_skipped_steps_are_not_declared_and_the_chain_stays_linked():
+    run = run_program(with_("release.skip", ["opcache-reset"]))
+    assert "opcache-reset" not in names(run, "command:local:Command")
+    clear = run.one("command:local:Command", "cache-clear")
+    rebuild = run.one("command:local:Command", "cache-rebuild")
+    assert clear.urn in rebuild.dependencies
+
+
+def test_secrets_are_secret_in_inputs_and_outputs(fpm):
+    for name in ["app", "queue-1", "scheduler", "mysql"]:
+        c = fpm.one("container:Container", name)
+        assert Run.is_secret(c, "envs"), f"{name} envs not secret"
+        assert "envs" in c.additional_secret_outputs
+    assert Run.is_secret(fpm.one("image:Image", "app"), "registry")
+    provider = next(r for r in fpm.registrations if r.type == "pulumi:providers:docker")
+    assert Run.is_secret(provider, "registryAuth")
+    plain_outputs = repr({k: v for k, v in fpm.outputs.items() if k not in fpm.secret_outputs})
+    for secret in ["db-pw-123", "root-pw-456", "reg-pw", "AAAAAAAA"]:
+        assert secret not in plain_outputs
+    # No secret leaks into any command text.
+    for reg in fpm.of_type("command:local:Command"):
+        text = repr(fpm.value(reg, "create"))
+        assert not any(s in text for s in ["db-pw-123", "root-pw-456", "reg-pw"])
+
+
+def test_outputs(fpm):
+    out = fpm.outputs
+    assert out["web_url"] == "http://127.0.0.1:8080/"
+    assert out["health_url"] == "http://127.0.0.1:8080/up"
+    assert out["build_id"].startswith("sha256:") and out["image"].endswith(out["build_id"])
+    assert out["network"] == "shop-internal"
+    assert out["containers"] == {
+        "mysql": "shop-mysql", "app": "shop-app", "web": "shop-web", "queue-1": "shop-queue-1",
+        "scheduler": "shop-scheduler",
+    }  # fmt: skip
+
+
+def test_external_network_is_looked_up_not_created():
+    run = run_program(with_("network", {"name": "docker_internal", "external": True}))
+    assert names(run, "network:Network") == []
+    db = run.one("container:Container", "mysql")
+    assert [n["name"] for n in run.value(db, "networksAdvanced")] == ["docker_internal"]
+    assert run.outputs["network"] == "docker_internal"
+
+
+def test_queue_replicas_and_redis():
+    run = run_program(with_("redis", {"enabled": True}, with_("queue.replicas", 3)))
+    assert names(run, "container:Container") == [
+        "app", "mysql", "nginx", "queue-1", "queue-2", "queue-3", "redis", "scheduler",
+    ]  # fmt: skip
+    app = run.one("container:Container", "app")
+    assert "REDIS_HOST=shop-redis" in run.value(app, "envs")
