@@ -206,10 +206,12 @@ def public_init(
 
 
 def db_healthcheck() -> list[str]:
-    # The password is expanded inside the container from its own env: it never appears in state.
+    # A real login and query (`mysqladmin ping` succeeds even when access is denied). The
+    # password is expanded inside the container from its own env: it never appears in state.
     return [
         "CMD-SHELL",
-        'mysqladmin ping --host=127.0.0.1 --user=root --password="$MYSQL_ROOT_PASSWORD" --silent',
+        'mysql --host=127.0.0.1 --user=root --password="$MYSQL_ROOT_PASSWORD" '
+        "--execute='SELECT 1' >/dev/null",
     ]
 
 

@@ -41,6 +41,10 @@ class Workers(pulumi.ComponentResource):
                 volumes=[storage_mount(cfg, storage_volume)],
                 # queue:restart makes workers exit; the restart policy brings them back on new code.
                 restart="unless-stopped",
+                # SIGTERM lets queue:work finish its job (the image's STOPSIGNAL may target FPM).
+                stop_signal="SIGTERM",
+                # The image's HEALTHCHECK probes FPM, which does not run here.
+                healthcheck=docker.ContainerHealthcheckArgs(tests=["NONE"]),
                 destroy_grace_seconds=cfg.web.destroy_grace_seconds,
                 labels=labels(cfg, role.split("-")[0], build),
                 opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["envs"]),

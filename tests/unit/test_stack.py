@@ -196,3 +196,25 @@ def test_queue_replicas_and_redis():
     ]  # fmt: skip
     app = run.one("container:Container", "app")
     assert "REDIS_HOST=shop-redis" in run.value(app, "envs")
+
+
+def test_workers_stop_gracefully_and_skip_the_fpm_healthcheck(fpm):
+    for name in ["queue-1", "scheduler"]:
+        c = fpm.one("container:Container", name)
+        assert fpm.value(c, "stopSignal") == "SIGTERM"
+        assert fpm.value(c, "healthcheck")["tests"] == ["NONE"]
+        assert fpm.value(c, "user") == "www-data"
+    assert fpm.value(fpm.one("container:Container", "app"), "stopSignal") == "SIGQUIT"
+
+
+def test_caches_are_handled_in_every_php_container_but_opcache_only_where_fpm_runs(fpm):
+    # Each container has its own bootstrap/cache: a cache rebuilt only in the web container
+    # would leave workers on whatever the image shipped.
+    for step in ["ownership", "cache-clear", "cache-rebuild"]:
+        create = fpm.value(fpm.one("command:local:Command", step), "create")
+        for c in ["shop-app", "shop-queue-1", "shop-scheduler"]:
+            assert f" {c} " in create, (step, c)
+    rebuild = fpm.value(fpm.one("command:local:Command", "cache-rebuild"), "create")
+    assert "exec --user www-data shop-queue-1 php artisan config:cache" in rebuild
+    reset = fpm.value(fpm.one("command:local:Command", "opcache-reset"), "create")
+    assert "shop-queue-1" not in reset and "shop-scheduler" not in reset
