@@ -226,12 +226,19 @@ host_mirror() { # suite
         if ($(k+1) == want) { print $k; exit } }' | head -n1
 }
 
-TARBALL="$CACHE/base/debian-${SUITE}-slim.${BASE_RECIPE}.tar"
+# Two cache levels: the rootfs tarball (debootstrap output) and the imported
+# image as `docker save` wrote it. `docker load` of the latter gives back the very
+# same image ID (an import would get a new one, and so invalidate the build
+# cache of everything FROM it).
+TARBALL="$CACHE/base/debian-${SUITE}-slim.${BASE_RECIPE}.rootfs.tar"
+SAVED="$CACHE/base/debian-${SUITE}-slim.${BASE_RECIPE}.image.tar"
 base_ok() {
   [ "$(image_label "$BASE_IMAGE" "${LABEL_NS}.base-recipe")" = "$BASE_RECIPE" ]
 }
 if base_ok; then
   log "present ($(docker image inspect --format '{{.Id}}' "$BASE_IMAGE" | cut -c1-19))"
+elif [ -s "$SAVED" ] && docker load -q -i "$SAVED" >/dev/null && base_ok; then
+  log "loaded cached image $SAVED ($(docker image inspect --format '{{.Id}}' "$BASE_IMAGE" | cut -c1-19))"
 else
   if [ ! -s "$TARBALL" ]; then
     mkdir -p "$CACHE/base"
@@ -285,6 +292,9 @@ EOF
     printf 'Acquire::Languages "none";\n' >"$rootfs/etc/apt/apt.conf.d/docker-no-languages"
     printf 'Acquire::GzipIndexes "true";\n' >"$rootfs/etc/apt/apt.conf.d/docker-gzip-indexes"
     printf 'Apt::AutoRemove::SuggestsImportant "false";\n' >"$rootfs/etc/apt/apt.conf.d/docker-autoremove-suggests"
+    # Packages installed in image builds must not try to start their services.
+    printf '#!/bin/sh\nexit 101\n' >"$rootfs/usr/sbin/policy-rc.d"
+    chmod 0755 "$rootfs/usr/sbin/policy-rc.d"
     # Slim down: docs, man pages, locales, apt lists and caches, logs.
     find "$rootfs/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -delete 2>/dev/null || true
     find "$rootfs/usr/share/doc" -mindepth 1 -type d -empty -delete 2>/dev/null || true
@@ -313,6 +323,7 @@ EOF
     --message "debootstrap --variant=minbase ${SUITE}" \
     "$TARBALL" "$BASE_IMAGE" >/dev/null
   base_ok || die "imported ${BASE_IMAGE} lacks its label"
+  docker save -o "$SAVED.tmp" "$BASE_IMAGE" && mv "$SAVED.tmp" "$SAVED"
   log "imported ($(docker image inspect --format '{{.Id}}' "$BASE_IMAGE" | cut -c1-19), $(docker image inspect --format '{{.Size}}' "$BASE_IMAGE" | awk '{printf "%d MB", $1/1000000}'))"
 fi
 # Quick sanity: apt in the base image knows where to fetch from.

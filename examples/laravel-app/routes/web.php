@@ -1,0 +1,16 @@
+<?php
+
+use App\Http\Controllers\HomeController;
+use Illuminate\Support\Facades\Route;
+
+/*
+|--------------------------------------------------------------------------
+| Web Routes
+|--------------------------------------------------------------------------
+|
+| Loaded by the RouteServiceProvider within the "web" middleware group.
+| Controllers only: closures would break `php artisan route:cache`.
+|
+*/
+
+Route::get('/', HomeController::class)->name('home');

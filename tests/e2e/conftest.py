@@ -1,0 +1,147 @@
+"""End-to-end fixtures: the real `pulumi` CLI against the real Docker engine.
+
+Nothing here skips: a missing toolchain or engine is a failure (run scripts/bootstrap first;
+scripts/test does).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+STACK = "e2e"
+NAME = "lse2e"  # container/volume prefix, distinct from the local stack's
+PORT = 18080
+PASSPHRASE = "laravel-stack-local"  # the local stack's documented, non-secret passphrase
+
+
+def sh(
+    *argv: str, timeout: float = 120, check: bool = True, **kw: Any
+) -> subprocess.CompletedProcess:
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=check, **kw)
+
+
+@dataclass
+class Pulumi:
+    project: Path
+    env: dict[str, str]
+
+    def run(
+        self, *args: str, check: bool = True, timeout: float = 1200
+    ) -> subprocess.CompletedProcess:
+        res = subprocess.run(
+            ["pulumi", *args, "--stack", STACK, "--non-interactive"],
+            cwd=self.project, env=self.env, capture_output=True, text=True, timeout=timeout,
+        )  # fmt: skip
+        if check and res.returncode != 0:
+            raise AssertionError(
+                f"pulumi {' '.join(args)} exited {res.returncode}\n--- stdout\n{res.stdout[-6000:]}"
+                f"\n--- stderr\n{res.stderr[-4000:]}"
+            )
+        return res
+
+    def up(self, *extra: str, check: bool = True) -> subprocess.CompletedProcess:
+        return self.run("up", "--yes", "--skip-preview", "--diff", *extra, check=check)
+
+    def set(self, path: str, value: str) -> None:
+        self.run("config", "set", "--path", path, value)
+
+    def set_json(self, path: str, value: Any) -> None:
+        self.run("config", "set", "--path", "--json", path, json.dumps(value))
+
+    def rm(self, path: str) -> None:
+        self.run("config", "rm", "--path", path, check=False)
+
+    def outputs(self) -> dict[str, Any]:
+        return json.loads(self.run("stack", "output", "--json").stdout)
+
+    def preview_steps(self) -> list[dict[str, Any]]:
+        res = self.run("preview", "--json", "--diff")
+        return json.loads(res.stdout).get("steps", [])
+
+
+def http(path: str, timeout: float = 5) -> tuple[int, Any]:
+    url = f"http://127.0.0.1:{PORT}{path}"
+    req = urllib.request.Request(url, headers={"Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            body = resp.read().decode()
+            status = resp.status
+    except urllib.error.HTTPError as err:
+        body, status = err.read().decode(), err.code
+    try:
+        return status, json.loads(body)
+    except json.JSONDecodeError:
+        return status, body
+
+
+def wait_for(predicate, timeout: float, interval: float = 1.0, what: str = "condition"):
+    """Poll `predicate` (bounded by `timeout` seconds); return its first truthy value."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = predicate()
+        except (OSError, urllib.error.URLError) as err:
+            last = err
+        else:
+            if last:
+                return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
+
+
+def docker_cleanup() -> None:
+    """Remove whatever an earlier run of this stack left on the engine."""
+    ids = sh("docker", "ps", "-aq", "--filter", f"label=laravel-stack.stack={NAME}").stdout.split()
+    if ids:
+        sh("docker", "rm", "-f", *ids)
+    for vol in ["db-data", "storage", "public"]:
+        sh("docker", "volume", "rm", "-f", f"{NAME}-{vol}", check=False)
+    sh("docker", "network", "rm", f"{NAME}-internal", check=False)
+
+
+@pytest.fixture(scope="session")
+def pulumi(tmp_path_factory) -> Iterator[Pulumi]:
+    for tool in ("pulumi", "docker"):
+        assert shutil.which(tool), f"{tool} not on PATH: run scripts/bootstrap"
+    sh("docker", "info")
+    work = tmp_path_factory.mktemp("e2e")
+    project = work / "project"
+    # A copy of the tracked project, so tests may edit the example app like a developer would.
+    files = sh("git", "ls-files", "-z", cwd=REPO).stdout.split("\0")
+    for rel in filter(None, files):
+        dst = project / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / rel, dst, follow_symlinks=False)
+    (project / "venv").symlink_to(REPO / "venv")
+    shutil.copy(project / "Pulumi.local.yaml", project / f"Pulumi.{STACK}.yaml")
+    env = {
+        **os.environ,
+        "PULUMI_BACKEND_URL": f"file://{work / 'state'}",
+        "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        "NO_COLOR": "1",
+    }
+    (work / "state").mkdir()
+    p = Pulumi(project, env)
+    docker_cleanup()
+    sh("pulumi", "stack", "init", STACK, "--non-interactive", cwd=project, env=env)
+    p.set("name", NAME)
+    p.set("web.port", str(PORT))
+    yield p
+    p.run("destroy", "--yes", check=False)
+    docker_cleanup()
