@@ -1,0 +1,501 @@
+// pulumi-resource-command: a minimal, protocol-compatible stand-in for the Pulumi Command provider.
+//
+// The upstream provider (module github.com/pulumi/pulumi-command/provider) is not served by the Go
+// module proxy this project can reach, so scripts/bootstrap-pulumi.sh builds this one and installs
+// it as plugin `command` at the version the pulumi-command Python SDK asks for. It implements what
+// the project uses, with upstream's semantics:
+//
+//   - command:local:Command: create/update/delete shell commands run through `interpreter`
+//     (default /bin/sh -c) in `dir`, with `environment` added to the provider's environment and
+//     `stdin` piped in. `update` falls back to `create` when unset. `stdout`/`stderr` are the
+//     outputs (one trailing newline trimmed). With `addPreviousOutputInEnv` (default true) the
+//     previous stdout/stderr are passed to update/delete as PULUMI_COMMAND_STDOUT/STDERR.
+//     Any input change is an update; a change of `triggers` replaces (the SDK also sets
+//     replaceOnChanges for it). `logging` (stdout, stderr, stdoutAndStderr (default), none)
+//     streams lines to the engine as status messages.
+//   - command:local:run (invoke): runs `command` once and returns stdout/stderr.
+//
+// Not implemented (rejected with an explicit error): assetPaths/archivePaths and the remote:*
+// resources (SSH).
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"sort"
+	"strings"
+	"sync"
+
+	pbempty "google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/diag"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/util/cmdutil"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/provider"
+	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
+)
+
+// version is set with -ldflags "-X main.version=..." by the bootstrap script.
+var version = "1.2.1"
+
+const (
+	commandToken = "command:local:Command"
+	runToken     = "command:local:run"
+)
+
+func main() {
+	if err := provider.Main("command", func(host *provider.HostClient) (pulumirpc.ResourceProviderServer, error) {
+		return &commandProvider{host: host}, nil
+	}); err != nil {
+		cmdutil.ExitError(err.Error())
+	}
+}
+
+type commandProvider struct {
+	pulumirpc.UnimplementedResourceProviderServer
+	host *provider.HostClient
+}
+
+func unmarshal(s *structpb.Struct, label string) (resource.PropertyMap, error) {
+	return plugin.UnmarshalProperties(s, plugin.MarshalOptions{
+		Label: label, KeepUnknowns: true, KeepSecrets: true, SkipNulls: true,
+	})
+}
+
+func marshal(m resource.PropertyMap, label string) (*structpb.Struct, error) {
+	return plugin.MarshalProperties(m, plugin.MarshalOptions{
+		Label: label, KeepUnknowns: true, KeepSecrets: true, SkipNulls: true,
+	})
+}
+
+func (p *commandProvider) GetPluginInfo(context.Context, *pbempty.Empty) (*pulumirpc.PluginInfo, error) {
+	return &pulumirpc.PluginInfo{Version: version}, nil
+}
+
+func (p *commandProvider) Handshake(
+	context.Context, *pulumirpc.ProviderHandshakeRequest,
+) (*pulumirpc.ProviderHandshakeResponse, error) {
+	return &pulumirpc.ProviderHandshakeResponse{AcceptSecrets: true, AcceptResources: true}, nil
+}
+
+func (p *commandProvider) GetSchema(context.Context, *pulumirpc.GetSchemaRequest) (*pulumirpc.GetSchemaResponse, error) {
+	return &pulumirpc.GetSchemaResponse{Schema: fmt.Sprintf(`{"name":"command","version":%q}`, version)}, nil
+}
+
+func (p *commandProvider) CheckConfig(ctx context.Context, req *pulumirpc.CheckRequest) (*pulumirpc.CheckResponse, error) {
+	return &pulumirpc.CheckResponse{Inputs: req.GetNews()}, nil
+}
+
+func (p *commandProvider) DiffConfig(context.Context, *pulumirpc.DiffRequest) (*pulumirpc.DiffResponse, error) {
+	return &pulumirpc.DiffResponse{Changes: pulumirpc.DiffResponse_DIFF_NONE}, nil
+}
+
+func (p *commandProvider) Configure(context.Context, *pulumirpc.ConfigureRequest) (*pulumirpc.ConfigureResponse, error) {
+	return &pulumirpc.ConfigureResponse{AcceptSecrets: true, SupportsPreview: true, AcceptResources: true}, nil
+}
+
+func (p *commandProvider) Cancel(context.Context, *pbempty.Empty) (*pbempty.Empty, error) {
+	return &pbempty.Empty{}, nil
+}
+
+// ---- inputs -------------------------------------------------------------------------------
+
+type commandInputs struct {
+	create, update, delete, dir, stdin string
+	interpreter                        []string
+	environment                        map[string]string
+	addPreviousOutputInEnv             bool
+	logging                            string
+}
+
+func str(m resource.PropertyMap, k string) string {
+	v, ok := m[resource.PropertyKey(k)]
+	if !ok {
+		return ""
+	}
+	v = unwrap(v)
+	if v.IsString() {
+		return v.StringValue()
+	}
+	return ""
+}
+
+func unwrap(v resource.PropertyValue) resource.PropertyValue {
+	for v.IsSecret() {
+		v = v.SecretValue().Element
+	}
+	if v.IsOutput() {
+		v = v.OutputValue().Element
+	}
+	return v
+}
+
+func parseInputs(m resource.PropertyMap) (commandInputs, error) {
+	in := commandInputs{
+		create: str(m, "create"), update: str(m, "update"), delete: str(m, "delete"),
+		dir: str(m, "dir"), stdin: str(m, "stdin"), logging: str(m, "logging"),
+		addPreviousOutputInEnv: true,
+		environment:            map[string]string{},
+	}
+	if v, ok := m["addPreviousOutputInEnv"]; ok {
+		if v = unwrap(v); v.IsBool() {
+			in.addPreviousOutputInEnv = v.BoolValue()
+		}
+	}
+	if v, ok := m["interpreter"]; ok {
+		if v = unwrap(v); v.IsArray() {
+			for _, e := range v.ArrayValue() {
+				if e = unwrap(e); e.IsString() {
+					in.interpreter = append(in.interpreter, e.StringValue())
+				}
+			}
+		}
+	}
+	if len(in.interpreter) == 0 {
+		in.interpreter = []string{"/bin/sh", "-c"}
+	}
+	if v, ok := m["environment"]; ok {
+		if v = unwrap(v); v.IsObject() {
+			for k, e := range v.ObjectValue() {
+				if e = unwrap(e); e.IsString() {
+					in.environment[string(k)] = e.StringValue()
+				}
+			}
+		}
+	}
+	for _, k := range []string{"assetPaths", "archivePaths"} {
+		if v, ok := m[resource.PropertyKey(k)]; ok && !unwrap(v).IsNull() {
+			return in, fmt.Errorf("%s is not supported by this build of the command provider", k)
+		}
+	}
+	switch in.logging {
+	case "", "stdout", "stderr", "stdoutAndStderr", "none":
+	default:
+		return in, fmt.Errorf("logging must be one of stdout, stderr, stdoutAndStderr, none; got %q", in.logging)
+	}
+	return in, nil
+}
+
+// ---- running ------------------------------------------------------------------------------
+
+// lineLogger forwards complete lines to the engine as status messages.
+type lineLogger struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	emit func(string)
+}
+
+func (l *lineLogger) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf.Write(p)
+	for {
+		line, err := l.buf.ReadString('\n')
+		if err != nil {
+			l.buf.Reset()
+			l.buf.WriteString(line)
+			break
+		}
+		l.emit(strings.TrimRight(line, "\r\n"))
+	}
+	return len(p), nil
+}
+
+func (l *lineLogger) flush() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.buf.Len() > 0 {
+		l.emit(l.buf.String())
+		l.buf.Reset()
+	}
+}
+
+func (p *commandProvider) run(
+	ctx context.Context, urn resource.URN, in commandInputs, command string, extraEnv map[string]string,
+) (string, string, error) {
+	args := append(append([]string{}, in.interpreter[1:]...), command)
+	cmd := exec.CommandContext(ctx, in.interpreter[0], args...)
+	cmd.Dir = in.dir
+	env := os.Environ()
+	keys := make([]string, 0, len(in.environment))
+	for k := range in.environment {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		env = append(env, k+"="+in.environment[k])
+	}
+	for k, v := range extraEnv {
+		env = append(env, k+"="+v)
+	}
+	cmd.Env = env
+	if in.stdin != "" {
+		cmd.Stdin = strings.NewReader(in.stdin)
+	}
+
+	var stdout, stderr bytes.Buffer
+	var outW, errW io.Writer = &stdout, &stderr
+	var loggers []*lineLogger
+	if p.host != nil && urn != "" {
+		logTo := func(sev diag.Severity) *lineLogger {
+			l := &lineLogger{emit: func(line string) { _ = p.host.LogStatus(ctx, sev, urn, line) }}
+			loggers = append(loggers, l)
+			return l
+		}
+		logging := in.logging
+		if logging == "" {
+			logging = "stdoutAndStderr"
+		}
+		if logging == "stdout" || logging == "stdoutAndStderr" {
+			outW = io.MultiWriter(&stdout, logTo(diag.Info))
+		}
+		if logging == "stderr" || logging == "stdoutAndStderr" {
+			errW = io.MultiWriter(&stderr, logTo(diag.Info))
+		}
+	}
+	cmd.Stdout, cmd.Stderr = outW, errW
+	err := cmd.Run()
+	for _, l := range loggers {
+		l.flush()
+	}
+	so := strings.TrimSuffix(stdout.String(), "\n")
+	se := strings.TrimSuffix(stderr.String(), "\n")
+	if err != nil {
+		return so, se, fmt.Errorf("%w: running %q:\n%s\n%s", err, command, so, se)
+	}
+	return so, se, nil
+}
+
+// ---- CRUD ---------------------------------------------------------------------------------
+
+func (p *commandProvider) Check(ctx context.Context, req *pulumirpc.CheckRequest) (*pulumirpc.CheckResponse, error) {
+	if req.GetType() != commandToken {
+		return nil, fmt.Errorf("resource type %s is not supported by this build of the command provider", req.GetType())
+	}
+	news, err := unmarshal(req.GetNews(), "check.news")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := parseInputs(news); err != nil {
+		return &pulumirpc.CheckResponse{Failures: []*pulumirpc.CheckFailure{{Reason: err.Error()}}}, nil
+	}
+	return &pulumirpc.CheckResponse{Inputs: req.GetNews()}, nil
+}
+
+var inputKeys = []string{
+	"create", "update", "delete", "dir", "environment", "interpreter", "stdin", "triggers",
+	"addPreviousOutputInEnv", "logging", "assetPaths", "archivePaths",
+}
+
+func (p *commandProvider) Diff(ctx context.Context, req *pulumirpc.DiffRequest) (*pulumirpc.DiffResponse, error) {
+	olds, err := unmarshal(req.GetOldInputs(), "diff.oldInputs")
+	if err != nil {
+		return nil, err
+	}
+	if len(olds) == 0 {
+		if olds, err = unmarshal(req.GetOlds(), "diff.olds"); err != nil {
+			return nil, err
+		}
+	}
+	news, err := unmarshal(req.GetNews(), "diff.news")
+	if err != nil {
+		return nil, err
+	}
+	detailed := map[string]*pulumirpc.PropertyDiff{}
+	var replaces []string
+	for _, k := range inputKeys {
+		key := resource.PropertyKey(k)
+		ov, oldHas := olds[key]
+		nv, newHas := news[key]
+		if oldHas && ov.IsNull() {
+			oldHas = false
+		}
+		if newHas && nv.IsNull() {
+			newHas = false
+		}
+		var kind pulumirpc.PropertyDiff_Kind
+		switch {
+		case !oldHas && !newHas:
+			continue
+		case !oldHas:
+			kind = pulumirpc.PropertyDiff_ADD
+		case !newHas:
+			kind = pulumirpc.PropertyDiff_DELETE
+		case nv.ContainsUnknowns() || !ov.DeepEquals(nv):
+			kind = pulumirpc.PropertyDiff_UPDATE
+		default:
+			continue
+		}
+		if k == "triggers" {
+			kind += 1 // ADD->ADD_REPLACE, DELETE->DELETE_REPLACE, UPDATE->UPDATE_REPLACE
+			replaces = append(replaces, k)
+		}
+		detailed[k] = &pulumirpc.PropertyDiff{Kind: kind, InputDiff: true}
+	}
+	changes := pulumirpc.DiffResponse_DIFF_NONE
+	var diffs []string
+	if len(detailed) > 0 {
+		changes = pulumirpc.DiffResponse_DIFF_SOME
+		for k := range detailed {
+			diffs = append(diffs, k)
+		}
+		sort.Strings(diffs)
+	}
+	return &pulumirpc.DiffResponse{
+		Changes: changes, Replaces: replaces, Diffs: diffs, DetailedDiff: detailed, HasDetailedDiff: true,
+	}, nil
+}
+
+// outputs are the inputs plus stdout/stderr; secret if any input is secret.
+func outputs(news resource.PropertyMap, stdout, stderr resource.PropertyValue) resource.PropertyMap {
+	out := news.Copy()
+	if news.ContainsSecrets() {
+		if !stdout.IsComputed() {
+			stdout = resource.MakeSecret(stdout)
+		}
+		if !stderr.IsComputed() {
+			stderr = resource.MakeSecret(stderr)
+		}
+	}
+	out["stdout"] = stdout
+	out["stderr"] = stderr
+	return out
+}
+
+func (p *commandProvider) Create(ctx context.Context, req *pulumirpc.CreateRequest) (*pulumirpc.CreateResponse, error) {
+	urn := resource.URN(req.GetUrn())
+	news, err := unmarshal(req.GetProperties(), "create.properties")
+	if err != nil {
+		return nil, err
+	}
+	id, err := resource.NewUniqueHex(urn.Name()+"-", 8, 0)
+	if err != nil {
+		return nil, err
+	}
+	if req.GetPreview() {
+		unknown := resource.MakeComputed(resource.NewStringProperty(""))
+		props, err := marshal(outputs(news, unknown, unknown), "create.preview")
+		if err != nil {
+			return nil, err
+		}
+		return &pulumirpc.CreateResponse{Properties: props}, nil
+	}
+	in, err := parseInputs(news)
+	if err != nil {
+		return nil, err
+	}
+	var so, se string
+	if in.create != "" {
+		if so, se, err = p.run(ctx, urn, in, in.create, nil); err != nil {
+			return nil, err
+		}
+	}
+	props, err := marshal(outputs(news, resource.NewStringProperty(so), resource.NewStringProperty(se)), "create.outputs")
+	if err != nil {
+		return nil, err
+	}
+	return &pulumirpc.CreateResponse{Id: id, Properties: props}, nil
+}
+
+func previousOutputEnv(in commandInputs, olds resource.PropertyMap) map[string]string {
+	if !in.addPreviousOutputInEnv {
+		return nil
+	}
+	return map[string]string{
+		"PULUMI_COMMAND_STDOUT": str(olds, "stdout"),
+		"PULUMI_COMMAND_STDERR": str(olds, "stderr"),
+	}
+}
+
+func (p *commandProvider) Update(ctx context.Context, req *pulumirpc.UpdateRequest) (*pulumirpc.UpdateResponse, error) {
+	urn := resource.URN(req.GetUrn())
+	olds, err := unmarshal(req.GetOlds(), "update.olds")
+	if err != nil {
+		return nil, err
+	}
+	news, err := unmarshal(req.GetNews(), "update.news")
+	if err != nil {
+		return nil, err
+	}
+	if req.GetPreview() {
+		unknown := resource.MakeComputed(resource.NewStringProperty(""))
+		props, err := marshal(outputs(news, unknown, unknown), "update.preview")
+		if err != nil {
+			return nil, err
+		}
+		return &pulumirpc.UpdateResponse{Properties: props}, nil
+	}
+	in, err := parseInputs(news)
+	if err != nil {
+		return nil, err
+	}
+	command := in.update
+	if command == "" {
+		command = in.create
+	}
+	so, se := str(olds, "stdout"), str(olds, "stderr")
+	if command != "" {
+		if so, se, err = p.run(ctx, urn, in, command, previousOutputEnv(in, olds)); err != nil {
+			return nil, err
+		}
+	}
+	props, err := marshal(outputs(news, resource.NewStringProperty(so), resource.NewStringProperty(se)), "update.outputs")
+	if err != nil {
+		return nil, err
+	}
+	return &pulumirpc.UpdateResponse{Properties: props}, nil
+}
+
+func (p *commandProvider) Delete(ctx context.Context, req *pulumirpc.DeleteRequest) (*pbempty.Empty, error) {
+	olds, err := unmarshal(req.GetProperties(), "delete.olds")
+	if err != nil {
+		return nil, err
+	}
+	in, err := parseInputs(olds)
+	if err != nil {
+		return nil, err
+	}
+	if in.delete != "" {
+		if _, _, err := p.run(ctx, resource.URN(req.GetUrn()), in, in.delete, previousOutputEnv(in, olds)); err != nil {
+			return nil, err
+		}
+	}
+	return &pbempty.Empty{}, nil
+}
+
+// Read keeps what the state says: a command's effects cannot be read back.
+func (p *commandProvider) Read(ctx context.Context, req *pulumirpc.ReadRequest) (*pulumirpc.ReadResponse, error) {
+	return &pulumirpc.ReadResponse{Id: req.GetId(), Properties: req.GetProperties(), Inputs: req.GetInputs()}, nil
+}
+
+func (p *commandProvider) Invoke(ctx context.Context, req *pulumirpc.InvokeRequest) (*pulumirpc.InvokeResponse, error) {
+	if req.GetTok() != runToken {
+		return nil, fmt.Errorf("function %s is not supported by this build of the command provider", req.GetTok())
+	}
+	args, err := unmarshal(req.GetArgs(), "invoke.args")
+	if err != nil {
+		return nil, err
+	}
+	in, err := parseInputs(args)
+	if err != nil {
+		return nil, err
+	}
+	so, se, err := p.run(ctx, "", in, str(args, "command"), nil)
+	if err != nil {
+		return nil, err
+	}
+	out := args.Copy()
+	out["stdout"] = resource.NewStringProperty(so)
+	out["stderr"] = resource.NewStringProperty(se)
+	ret, err := marshal(out, "invoke.return")
+	if err != nil {
+		return nil, err
+	}
+	return &pulumirpc.InvokeResponse{Return: ret}, nil
+}

@@ -1,0 +1,690 @@
+package main
+
+// docker:index/container:Container.
+//
+// Supported inputs: name, image, command, entrypoints, envs, user, workingDir, hostname,
+// domainname, labels, ports [{internal, external, ip, protocol}], volumes [{containerPath,
+// hostPath, volumeName, readOnly}], networksAdvanced [{name, aliases, ipv4Address,
+// ipv6Address}], networkMode, restart, maxRetryCount, healthcheck {tests, interval, timeout,
+// startPeriod, startInterval, retries}, stopSignal, stopTimeout, destroyGraceSeconds, uploads
+// [{file, content, contentBase64, executable, source}], wait, waitTimeout, mustRun, start,
+// removeVolumes, logDriver, logOpts, privileged, readOnly, tmpfs, shmSize, memory, memorySwap,
+// cpuShares, init, capabilities {adds, drops}, groupAdds, dns, dnsOpts, dnsSearches, hosts
+// [{host, ip}], sysctls, securityOpts, ulimits [{name, soft, hard}], publishAllPorts.
+//
+// As upstream (Terraform docker_container): changing any input replaces the container, except
+// destroyGraceSeconds, wait, waitTimeout, mustRun, removeVolumes (state only) and restart /
+// maxRetryCount / memory / memorySwap / cpuShares (applied in place). With a fixed name the
+// old container is removed before the new one is created.
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+)
+
+type containerArgs struct {
+	Name        string     `json:"name"`
+	Image       string     `json:"image"`
+	Command     []string   `json:"command"`
+	Entrypoints []string   `json:"entrypoints"`
+	Envs        []string   `json:"envs"`
+	User        string     `json:"user"`
+	WorkingDir  string     `json:"workingDir"`
+	Hostname    string     `json:"hostname"`
+	Domainname  string     `json:"domainname"`
+	Labels      []labelArg `json:"labels"`
+	Ports       []struct {
+		Internal int    `json:"internal"`
+		External int    `json:"external"`
+		IP       string `json:"ip"`
+		Protocol string `json:"protocol"`
+	} `json:"ports"`
+	Volumes []struct {
+		ContainerPath string `json:"containerPath"`
+		HostPath      string `json:"hostPath"`
+		VolumeName    string `json:"volumeName"`
+		ReadOnly      bool   `json:"readOnly"`
+	} `json:"volumes"`
+	NetworksAdvanced []struct {
+		Name        string   `json:"name"`
+		Aliases     []string `json:"aliases"`
+		Ipv4Address string   `json:"ipv4Address"`
+		Ipv6Address string   `json:"ipv6Address"`
+	} `json:"networksAdvanced"`
+	NetworkMode   string `json:"networkMode"`
+	Restart       string `json:"restart"`
+	MaxRetryCount int    `json:"maxRetryCount"`
+	Healthcheck   *struct {
+		Tests         []string `json:"tests"`
+		Interval      string   `json:"interval"`
+		Timeout       string   `json:"timeout"`
+		StartPeriod   string   `json:"startPeriod"`
+		StartInterval string   `json:"startInterval"`
+		Retries       int      `json:"retries"`
+	} `json:"healthcheck"`
+	StopSignal          string `json:"stopSignal"`
+	StopTimeout         *int   `json:"stopTimeout"`
+	DestroyGraceSeconds int    `json:"destroyGraceSeconds"`
+	Uploads             []struct {
+		File          string `json:"file"`
+		Content       string `json:"content"`
+		ContentBase64 string `json:"contentBase64"`
+		Executable    bool   `json:"executable"`
+		Source        string `json:"source"`
+	} `json:"uploads"`
+	Wait          bool              `json:"wait"`
+	WaitTimeout   *int              `json:"waitTimeout"`
+	MustRun       *bool             `json:"mustRun"`
+	Start         *bool             `json:"start"`
+	RemoveVolumes *bool             `json:"removeVolumes"`
+	LogDriver     string            `json:"logDriver"`
+	LogOpts       map[string]string `json:"logOpts"`
+	Privileged    bool              `json:"privileged"`
+	ReadOnly      bool              `json:"readOnly"`
+	Tmpfs         map[string]string `json:"tmpfs"`
+	ShmSize       int64             `json:"shmSize"`
+	Memory        int64             `json:"memory"`
+	MemorySwap    int64             `json:"memorySwap"`
+	CPUShares     int64             `json:"cpuShares"`
+	Init          bool              `json:"init"`
+	Capabilities  *struct {
+		Adds  []string `json:"adds"`
+		Drops []string `json:"drops"`
+	} `json:"capabilities"`
+	GroupAdds   []string `json:"groupAdds"`
+	DNS         []string `json:"dns"`
+	DNSOpts     []string `json:"dnsOpts"`
+	DNSSearches []string `json:"dnsSearches"`
+	Hosts       []struct {
+		Host string `json:"host"`
+		IP   string `json:"ip"`
+	} `json:"hosts"`
+	Sysctls      map[string]string `json:"sysctls"`
+	SecurityOpts []string          `json:"securityOpts"`
+	Ulimits      []struct {
+		Name string `json:"name"`
+		Soft int64  `json:"soft"`
+		Hard int64  `json:"hard"`
+	} `json:"ulimits"`
+	PublishAllPorts bool `json:"publishAllPorts"`
+}
+
+type containerInspect struct {
+	ID    string `json:"Id"`
+	Name  string `json:"Name"`
+	State struct {
+		Status   string `json:"Status"`
+		Running  bool   `json:"Running"`
+		ExitCode int    `json:"ExitCode"`
+		Error    string `json:"Error"`
+		Health   *struct {
+			Status string `json:"Status"`
+			Log    []struct {
+				ExitCode int    `json:"ExitCode"`
+				Output   string `json:"Output"`
+			} `json:"Log"`
+		} `json:"Health"`
+	} `json:"State"`
+	NetworkSettings struct {
+		Networks map[string]struct {
+			IPAddress           string `json:"IPAddress"`
+			IPPrefixLen         int    `json:"IPPrefixLen"`
+			Gateway             string `json:"Gateway"`
+			MacAddress          string `json:"MacAddress"`
+			GlobalIPv6Address   string `json:"GlobalIPv6Address"`
+			GlobalIPv6PrefixLen int    `json:"GlobalIPv6PrefixLen"`
+			IPv6Gateway         string `json:"IPv6Gateway"`
+		} `json:"Networks"`
+	} `json:"NetworkSettings"`
+}
+
+type containerKind struct{}
+
+func (containerKind) supported() []string {
+	return []string{"name", "image", "command", "entrypoints", "envs", "user", "workingDir", "hostname",
+		"domainname", "labels", "ports", "volumes", "networksAdvanced", "networkMode", "restart",
+		"maxRetryCount", "healthcheck", "stopSignal", "stopTimeout", "destroyGraceSeconds", "uploads",
+		"wait", "waitTimeout", "mustRun", "start", "removeVolumes", "logDriver", "logOpts", "privileged",
+		"readOnly", "tmpfs", "shmSize", "memory", "memorySwap", "cpuShares", "init", "capabilities",
+		"groupAdds", "dns", "dnsOpts", "dnsSearches", "hosts", "sysctls", "securityOpts", "ulimits",
+		"publishAllPorts"}
+}
+
+func (containerKind) updateKeys() []string {
+	return []string{"destroyGraceSeconds", "wait", "waitTimeout", "mustRun", "removeVolumes",
+		"restart", "maxRetryCount", "memory", "memorySwap", "cpuShares"}
+}
+
+func (containerKind) deleteBeforeReplace(olds, news resource.PropertyMap) bool {
+	return sameName(olds, news)
+}
+
+func (containerKind) check(_ context.Context, _ *dockerProvider, urn resource.URN, olds, news resource.PropertyMap) (resource.PropertyMap, error) {
+	if v, ok := news["image"]; !ok || v.IsNull() {
+		return nil, errors.New("Container: image is required")
+	}
+	var a containerArgs
+	if err := decode(news, &a); err != nil {
+		return nil, fmt.Errorf("Container: %w", err)
+	}
+	switch a.Restart {
+	case "", "no", "on-failure", "always", "unless-stopped":
+	default:
+		return nil, fmt.Errorf("Container: restart must be one of no, on-failure, always, unless-stopped; got %q", a.Restart)
+	}
+	if a.Healthcheck != nil {
+		for _, d := range []string{a.Healthcheck.Interval, a.Healthcheck.Timeout, a.Healthcheck.StartPeriod, a.Healthcheck.StartInterval} {
+			if _, err := parseDuration(d); err != nil {
+				return nil, fmt.Errorf("Container: healthcheck: %w", err)
+			}
+		}
+	}
+	for _, u := range a.Uploads {
+		if u.File == "" {
+			return nil, errors.New("Container: uploads[].file is required")
+		}
+	}
+	return autoname(urn, olds, news)
+}
+
+func parseDuration(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("invalid duration %q", s)
+	}
+	return int64(d), nil
+}
+
+func boolOr(b *bool, def bool) bool {
+	if b == nil {
+		return def
+	}
+	return *b
+}
+
+func (k containerKind) create(ctx context.Context, p *dockerProvider, urn resource.URN, news resource.PropertyMap, preview bool) (string, resource.PropertyMap, error) {
+	if preview {
+		return "", withOutputs(news, map[string]resource.PropertyValue{
+			"networkDatas": computed(), "exitCode": computed(), "bridge": computed(),
+		}), nil
+	}
+	var a containerArgs
+	if err := decode(news, &a); err != nil {
+		return "", nil, err
+	}
+	e, err := p.engine()
+	if err != nil {
+		return "", nil, err
+	}
+	id, err := k.createContainer(ctx, p, e, urn, &a)
+	if err != nil {
+		return "", nil, err
+	}
+	ci, err := k.startContainer(ctx, p, e, urn, id, &a)
+	if err != nil {
+		// Leave nothing behind: the next `up` creates it afresh.
+		_ = removeContainer(ctx, e, id, 0, true)
+		return "", nil, err
+	}
+	return id, withOutputs(news, containerOutputs(ci)), nil
+}
+
+func containerOutputs(ci *containerInspect) map[string]resource.PropertyValue {
+	var datas []resource.PropertyValue
+	if ci != nil {
+		for name, n := range ci.NetworkSettings.Networks {
+			datas = append(datas, resource.NewObjectProperty(resource.PropertyMap{
+				"networkName":            resource.NewStringProperty(name),
+				"ipAddress":              resource.NewStringProperty(n.IPAddress),
+				"ipPrefixLength":         resource.NewNumberProperty(float64(n.IPPrefixLen)),
+				"gateway":                resource.NewStringProperty(n.Gateway),
+				"macAddress":             resource.NewStringProperty(n.MacAddress),
+				"globalIpv6Address":      resource.NewStringProperty(n.GlobalIPv6Address),
+				"globalIpv6PrefixLength": resource.NewNumberProperty(float64(n.GlobalIPv6PrefixLen)),
+				"ipv6Gateway":            resource.NewStringProperty(n.IPv6Gateway),
+			}))
+		}
+	}
+	return map[string]resource.PropertyValue{
+		"networkDatas": resource.NewArrayProperty(datas),
+		"exitCode":     resource.NewNullProperty(),
+		"bridge":       resource.NewStringProperty(""),
+	}
+}
+
+func (containerKind) createContainer(ctx context.Context, p *dockerProvider, e *engine, urn resource.URN, a *containerArgs) (string, error) {
+	config := map[string]any{
+		"Image": a.Image, "Env": a.Envs, "User": a.User, "WorkingDir": a.WorkingDir,
+		"Hostname": a.Hostname, "Domainname": a.Domainname, "Labels": labelsMap(a.Labels),
+	}
+	if len(a.Command) > 0 {
+		config["Cmd"] = a.Command
+	}
+	if len(a.Entrypoints) > 0 {
+		config["Entrypoint"] = a.Entrypoints
+	}
+	if a.StopSignal != "" {
+		config["StopSignal"] = a.StopSignal
+	}
+	if a.StopTimeout != nil {
+		config["StopTimeout"] = *a.StopTimeout
+	}
+	if hc := a.Healthcheck; hc != nil {
+		h := map[string]any{"Test": hc.Tests, "Retries": hc.Retries}
+		for key, s := range map[string]string{"Interval": hc.Interval, "Timeout": hc.Timeout,
+			"StartPeriod": hc.StartPeriod, "StartInterval": hc.StartInterval} {
+			if d, _ := parseDuration(s); d > 0 {
+				h[key] = d
+			}
+		}
+		config["Healthcheck"] = h
+	}
+
+	host := map[string]any{
+		"Privileged": a.Privileged, "ReadonlyRootfs": a.ReadOnly, "Init": a.Init,
+		"PublishAllPorts": a.PublishAllPorts, "GroupAdd": a.GroupAdds, "Dns": a.DNS,
+		"DnsOptions": a.DNSOpts, "DnsSearch": a.DNSSearches, "Sysctls": a.Sysctls,
+		"SecurityOpt": a.SecurityOpts, "Tmpfs": a.Tmpfs,
+	}
+	if a.ShmSize > 0 {
+		host["ShmSize"] = a.ShmSize * 1024 * 1024 // MB, as upstream
+	}
+	if a.Memory > 0 {
+		host["Memory"] = a.Memory * 1024 * 1024
+	}
+	if a.MemorySwap != 0 {
+		host["MemorySwap"] = a.MemorySwap * 1024 * 1024
+	}
+	if a.CPUShares > 0 {
+		host["CpuShares"] = a.CPUShares
+	}
+	restart := a.Restart
+	if restart == "" {
+		restart = "no"
+	}
+	rp := map[string]any{"Name": restart}
+	if restart == "on-failure" {
+		rp["MaximumRetryCount"] = a.MaxRetryCount
+	}
+	host["RestartPolicy"] = rp
+	if a.LogDriver != "" {
+		host["LogConfig"] = map[string]any{"Type": a.LogDriver, "Config": a.LogOpts}
+	}
+	if a.Capabilities != nil {
+		host["CapAdd"], host["CapDrop"] = a.Capabilities.Adds, a.Capabilities.Drops
+	}
+	var extraHosts []string
+	for _, h := range a.Hosts {
+		extraHosts = append(extraHosts, h.Host+":"+h.IP)
+	}
+	host["ExtraHosts"] = extraHosts
+	var ulimits []map[string]any
+	for _, u := range a.Ulimits {
+		ulimits = append(ulimits, map[string]any{"Name": u.Name, "Soft": u.Soft, "Hard": u.Hard})
+	}
+	host["Ulimits"] = ulimits
+
+	exposed := map[string]any{}
+	bindings := map[string][]map[string]string{}
+	for _, pt := range a.Ports {
+		proto := pt.Protocol
+		if proto == "" {
+			proto = "tcp"
+		}
+		key := fmt.Sprintf("%d/%s", pt.Internal, proto)
+		exposed[key] = map[string]any{}
+		ip := pt.IP
+		if ip == "" {
+			ip = "0.0.0.0"
+		}
+		hostPort := ""
+		if pt.External > 0 {
+			hostPort = strconv.Itoa(pt.External)
+		}
+		bindings[key] = append(bindings[key], map[string]string{"HostIp": ip, "HostPort": hostPort})
+	}
+	if len(exposed) > 0 {
+		config["ExposedPorts"] = exposed
+		host["PortBindings"] = bindings
+	}
+
+	var binds []string
+	for _, v := range a.Volumes {
+		src := v.VolumeName
+		if src == "" {
+			src = v.HostPath
+		}
+		if src == "" {
+			// An anonymous volume.
+			vols, _ := config["Volumes"].(map[string]any)
+			if vols == nil {
+				vols = map[string]any{}
+				config["Volumes"] = vols
+			}
+			vols[v.ContainerPath] = map[string]any{}
+			continue
+		}
+		b := src + ":" + v.ContainerPath
+		if v.ReadOnly {
+			b += ":ro"
+		}
+		binds = append(binds, b)
+	}
+	host["Binds"] = binds
+
+	netMode := a.NetworkMode
+	endpoints := map[string]any{}
+	if len(a.NetworksAdvanced) > 0 && netMode == "" {
+		// Attach to the first network at creation, so the container is never on the default bridge.
+		netMode = a.NetworksAdvanced[0].Name
+		endpoints[netMode] = endpointConfig(a.NetworksAdvanced[0].Aliases, a.NetworksAdvanced[0].Ipv4Address, a.NetworksAdvanced[0].Ipv6Address)
+	}
+	if netMode != "" {
+		host["NetworkMode"] = netMode
+	}
+	config["HostConfig"] = host
+	if len(endpoints) > 0 {
+		config["NetworkingConfig"] = map[string]any{"EndpointsConfig": endpoints}
+	}
+
+	var created struct {
+		ID       string   `json:"Id"`
+		Warnings []string `json:"Warnings"`
+	}
+	if err := e.call(ctx, http.MethodPost, "/containers/create", url.Values{"name": {a.Name}}, config, &created); err != nil {
+		return "", fmt.Errorf("creating container %s: %w", a.Name, err)
+	}
+	for _, w := range created.Warnings {
+		p.warn(ctx, urn, w)
+	}
+	id := created.ID
+	fail := func(err error) (string, error) {
+		_ = removeContainer(ctx, e, id, 0, true)
+		return "", err
+	}
+	for i, n := range a.NetworksAdvanced {
+		if i == 0 && a.NetworkMode == "" {
+			continue
+		}
+		body := map[string]any{"Container": id, "EndpointConfig": endpointConfig(n.Aliases, n.Ipv4Address, n.Ipv6Address)}
+		if err := e.call(ctx, http.MethodPost, "/networks/"+url.PathEscape(n.Name)+"/connect", nil, body, nil); err != nil {
+			return fail(fmt.Errorf("connecting container %s to network %s: %w", a.Name, n.Name, err))
+		}
+	}
+	for _, u := range a.Uploads {
+		if err := upload(ctx, e, id, u.File, u.Content, u.ContentBase64, u.Source, u.Executable); err != nil {
+			return fail(fmt.Errorf("uploading %s into container %s: %w", u.File, a.Name, err))
+		}
+	}
+	return id, nil
+}
+
+func endpointConfig(aliases []string, ipv4, ipv6 string) map[string]any {
+	ep := map[string]any{"Aliases": aliases}
+	if ipv4 != "" || ipv6 != "" {
+		ep["IPAMConfig"] = map[string]any{"IPv4Address": ipv4, "IPv6Address": ipv6}
+	}
+	return ep
+}
+
+func upload(ctx context.Context, e *engine, id, file, content, contentB64, source string, executable bool) error {
+	var data []byte
+	switch {
+	case contentB64 != "":
+		d, err := base64.StdEncoding.DecodeString(contentB64)
+		if err != nil {
+			return fmt.Errorf("contentBase64: %w", err)
+		}
+		data = d
+	case source != "":
+		d, err := os.ReadFile(source)
+		if err != nil {
+			return err
+		}
+		data = d
+	default:
+		data = []byte(content)
+	}
+	mode := int64(0o644)
+	if executable {
+		mode = 0o755
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	// Upstream's way: the full path inside a tar extracted at "/", so missing parents are created.
+	if err := tw.WriteHeader(&tar.Header{Name: strings.TrimPrefix(path.Clean(file), "/"), Mode: mode, Size: int64(len(data)),
+		Typeflag: tar.TypeReg, ModTime: time.Now()}); err != nil {
+		return err
+	}
+	if _, err := tw.Write(data); err != nil {
+		return err
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	resp, err := e.do(ctx, http.MethodPut, "/containers/"+id+"/archive", url.Values{"path": {"/"}},
+		&buf, map[string]string{"Content-Type": "application/x-tar"})
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.Body.Close()
+}
+
+func inspectContainer(ctx context.Context, e *engine, id string) (*containerInspect, error) {
+	var ci containerInspect
+	if err := e.call(ctx, http.MethodGet, "/containers/"+id+"/json", nil, nil, &ci); err != nil {
+		return nil, err
+	}
+	return &ci, nil
+}
+
+// logsTail returns the last lines of a container's output (for error messages).
+func logsTail(ctx context.Context, e *engine, id string) string {
+	resp, err := e.do(ctx, http.MethodGet, "/containers/"+id+"/logs",
+		url.Values{"stdout": {"1"}, "stderr": {"1"}, "tail": {"20"}}, nil, nil)
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	// Non-TTY logs are multiplexed: 8-byte frame headers before each chunk.
+	var out bytes.Buffer
+	for len(raw) >= 8 && (raw[0] == 1 || raw[0] == 2) {
+		n := int(raw[4])<<24 | int(raw[5])<<16 | int(raw[6])<<8 | int(raw[7])
+		raw = raw[8:]
+		if n > len(raw) {
+			n = len(raw)
+		}
+		out.Write(raw[:n])
+		raw = raw[n:]
+	}
+	out.Write(raw)
+	return strings.TrimSpace(out.String())
+}
+
+func (containerKind) startContainer(ctx context.Context, p *dockerProvider, e *engine, urn resource.URN, id string, a *containerArgs) (*containerInspect, error) {
+	if !boolOr(a.Start, true) {
+		return inspectContainer(ctx, e, id)
+	}
+	if err := e.call(ctx, http.MethodPost, "/containers/"+id+"/start", nil, nil, nil); err != nil {
+		return nil, fmt.Errorf("starting container %s: %w", a.Name, err)
+	}
+	ci, err := inspectContainer(ctx, e, id)
+	if err != nil {
+		return nil, err
+	}
+	if boolOr(a.MustRun, true) && !ci.State.Running {
+		return nil, fmt.Errorf("container %s exited right after it started (exit code %d)\n%s",
+			a.Name, ci.State.ExitCode, logsTail(ctx, e, id))
+	}
+	if a.Wait {
+		timeout := 60
+		if a.WaitTimeout != nil {
+			timeout = *a.WaitTimeout
+		}
+		p.logStatus(ctx, urn, fmt.Sprintf("waiting up to %ds for %s to be healthy", timeout, a.Name))
+		err := waitFor(ctx, time.Duration(timeout)*time.Second, time.Second, func() (bool, error) {
+			c, err := inspectContainer(ctx, e, id)
+			if err != nil {
+				return false, err
+			}
+			ci = c
+			if !c.State.Running {
+				return false, fmt.Errorf("container %s stopped while waiting for it to be healthy (exit code %d)\n%s",
+					a.Name, c.State.ExitCode, logsTail(ctx, e, id))
+			}
+			if c.State.Health == nil {
+				return true, nil // no healthcheck: running is all there is to wait for
+			}
+			return c.State.Health.Status == "healthy", nil
+		})
+		if err != nil {
+			detail := ""
+			if ci != nil && ci.State.Health != nil && len(ci.State.Health.Log) > 0 {
+				last := ci.State.Health.Log[len(ci.State.Health.Log)-1]
+				detail = fmt.Sprintf("; last health check: exit %d: %s", last.ExitCode, strings.TrimSpace(last.Output))
+			}
+			if errors.Is(err, context.DeadlineExceeded) {
+				return nil, fmt.Errorf("container %s was not healthy after %ds%s", a.Name, timeout, detail)
+			}
+			return nil, err
+		}
+	}
+	return ci, nil
+}
+
+// removeContainer stops (with a grace period) and removes a container, then waits until it is gone.
+func removeContainer(ctx context.Context, e *engine, id string, grace int, removeVolumes bool) error {
+	if grace > 0 {
+		err := e.call(ctx, http.MethodPost, "/containers/"+id+"/stop", url.Values{"t": {strconv.Itoa(grace)}}, nil, nil)
+		if err != nil && isNotFound(err) {
+			return nil
+		}
+	}
+	q := url.Values{"force": {"1"}}
+	if removeVolumes {
+		q.Set("v", "1")
+	}
+	if err := e.call(ctx, http.MethodDelete, "/containers/"+id, q, nil, nil); err != nil {
+		if isNotFound(err) {
+			return nil
+		}
+		var ae *apiError
+		if !(errors.As(err, &ae) && ae.status == http.StatusConflict) { // removal already in progress
+			return err
+		}
+	}
+	return waitFor(ctx, 60*time.Second, 500*time.Millisecond, func() (bool, error) {
+		_, err := inspectContainer(ctx, e, id)
+		if isNotFound(err) {
+			return true, nil
+		}
+		return false, nil
+	})
+}
+
+func (containerKind) update(ctx context.Context, p *dockerProvider, urn resource.URN, id string, olds, news resource.PropertyMap, preview bool) (resource.PropertyMap, error) {
+	keep := map[string]resource.PropertyValue{
+		"networkDatas": olds["networkDatas"], "exitCode": olds["exitCode"], "bridge": olds["bridge"],
+	}
+	if preview {
+		return withOutputs(news, keep), nil
+	}
+	var o, a containerArgs
+	if err := decode(olds, &o); err != nil {
+		return nil, err
+	}
+	if err := decode(news, &a); err != nil {
+		return nil, err
+	}
+	if o.Restart != a.Restart || o.MaxRetryCount != a.MaxRetryCount || o.Memory != a.Memory ||
+		o.MemorySwap != a.MemorySwap || o.CPUShares != a.CPUShares {
+		e, err := p.engine()
+		if err != nil {
+			return nil, err
+		}
+		restart := a.Restart
+		if restart == "" {
+			restart = "no"
+		}
+		rp := map[string]any{"Name": restart}
+		if restart == "on-failure" {
+			rp["MaximumRetryCount"] = a.MaxRetryCount
+		}
+		body := map[string]any{"RestartPolicy": rp}
+		if a.Memory > 0 {
+			body["Memory"] = a.Memory * 1024 * 1024
+		}
+		if a.MemorySwap != 0 {
+			body["MemorySwap"] = a.MemorySwap * 1024 * 1024
+		}
+		if a.CPUShares > 0 {
+			body["CpuShares"] = a.CPUShares
+		}
+		if err := e.call(ctx, http.MethodPost, "/containers/"+id+"/update", nil, body, nil); err != nil {
+			return nil, fmt.Errorf("updating container %s: %w", a.Name, err)
+		}
+	}
+	return withOutputs(news, keep), nil
+}
+
+func (containerKind) delete(ctx context.Context, p *dockerProvider, urn resource.URN, id string, olds resource.PropertyMap) error {
+	var a containerArgs
+	if err := decode(olds, &a); err != nil {
+		return err
+	}
+	e, err := p.engine()
+	if err != nil {
+		return err
+	}
+	if err := removeContainer(ctx, e, id, a.DestroyGraceSeconds, boolOr(a.RemoveVolumes, true)); err != nil {
+		return fmt.Errorf("removing container %s: %w", a.Name, err)
+	}
+	return nil
+}
+
+// read: gone when the container is gone, or (mustRun, as upstream) when it is not running, so
+// that `pulumi refresh` + `up` recreate it.
+func (containerKind) read(ctx context.Context, p *dockerProvider, id string, state resource.PropertyMap) (resource.PropertyMap, error) {
+	var a containerArgs
+	if err := decode(state, &a); err != nil {
+		return nil, err
+	}
+	e, err := p.engine()
+	if err != nil {
+		return nil, err
+	}
+	ci, err := inspectContainer(ctx, e, id)
+	if err != nil {
+		if isNotFound(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	if boolOr(a.MustRun, true) && boolOr(a.Start, true) && !ci.State.Running {
+		return nil, nil
+	}
+	out := state.Copy()
+	for k, v := range containerOutputs(ci) {
+		out[resource.PropertyKey(k)] = v
+	}
+	return out, nil
+}

@@ -1,0 +1,622 @@
+// pulumi-resource-docker: a minimal, protocol-compatible stand-in for the Pulumi Docker provider.
+//
+// The upstream provider (module github.com/pulumi/pulumi-docker/provider/v5, which embeds
+// github.com/kreuzwerker/terraform-provider-docker) is not served by the Go module proxy this
+// project can reach, so scripts/bootstrap-pulumi.sh builds this one and installs it as plugin
+// `docker` at the version the pulumi-docker Python SDK asks for. It talks to the Docker Engine
+// API directly and implements the resources this project uses, with the
+// upstream property names and, as far as they go, upstream semantics:
+//
+//   - provider config: host (default $DOCKER_HOST, then unix:///var/run/docker.sock; unix://,
+//     tcp:// (plain) and ssh:// (via `ssh HOST docker system dial-stdio`, as the docker CLI)),
+//     sshOpts, registryAuth [{address, username, password}]
+//   - docker:index/network:Network    name, driver, labels, internal, attachable, options,
+//     ipamDriver, ipamConfigs, ipv6 (every change replaces)
+//   - docker:index/volume:Volume      name, driver, driverOpts, labels (every change replaces)
+//   - docker:index/remoteImage:RemoteImage  name, keepLocally, forceRemove, platform,
+//     pullTriggers, triggers; outputs imageId, repoDigest
+//   - docker:index/image:Image        imageName, build {context, dockerfile, args, target,
+//     platform, network, addHosts, builderVersion}, registry, skipPush; builds with the engine's
+//     classic builder, pushes, outputs repoDigest. The build context (minus .dockerignore) is
+//     hashed into build.contextDigest, so a changed context rebuilds.
+//   - docker:index/container:Container  see container.go for the supported inputs
+//   - docker:index/getNetwork:getNetwork (invoke)
+//
+// Inputs it does not implement are rejected by Check with an explicit message, never ignored.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+
+	pbempty "google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/diag"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/util/cmdutil"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/provider"
+	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
+)
+
+// version is set with -ldflags "-X main.version=..." by the bootstrap script.
+var version = "5.1.0"
+
+func main() {
+	if err := provider.Main("docker", func(host *provider.HostClient) (pulumirpc.ResourceProviderServer, error) {
+		return &dockerProvider{host: host}, nil
+	}); err != nil {
+		cmdutil.ExitError(err.Error())
+	}
+}
+
+// resourceKind is what each resource type implements.
+type resourceKind interface {
+	// supported lists the input keys this build implements.
+	supported() []string
+	// check validates and normalizes inputs (plain values; unknowns possible).
+	check(ctx context.Context, p *dockerProvider, urn resource.URN, olds, news resource.PropertyMap) (resource.PropertyMap, error)
+	// replaceKeys says which changed keys force a replacement ("*" = all but updateKeys).
+	updateKeys() []string
+	// deleteBeforeReplace reports whether a replacement must delete first (fixed names).
+	deleteBeforeReplace(olds, news resource.PropertyMap) bool
+	create(ctx context.Context, p *dockerProvider, urn resource.URN, news resource.PropertyMap, preview bool) (string, resource.PropertyMap, error)
+	update(ctx context.Context, p *dockerProvider, urn resource.URN, id string, olds, news resource.PropertyMap, preview bool) (resource.PropertyMap, error)
+	delete(ctx context.Context, p *dockerProvider, urn resource.URN, id string, olds resource.PropertyMap) error
+	// read returns nil when the object is gone.
+	read(ctx context.Context, p *dockerProvider, id string, state resource.PropertyMap) (resource.PropertyMap, error)
+}
+
+var kinds = map[string]resourceKind{
+	"docker:index/network:Network":         networkKind{},
+	"docker:index/volume:Volume":           volumeKind{},
+	"docker:index/remoteImage:RemoteImage": remoteImageKind{},
+	"docker:index/image:Image":             imageKind{},
+	"docker:image:Image":                   imageKind{}, // the SDK's alias of Image
+	"docker:index/container:Container":     containerKind{},
+}
+
+type registryAuth struct {
+	Address  string `json:"address"`
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+type dockerProvider struct {
+	pulumirpc.UnimplementedResourceProviderServer
+	host *provider.HostClient
+
+	mu      sync.Mutex
+	hostV   string
+	sshOpts []string
+	auths   []registryAuth
+	client  *engine
+}
+
+func (p *dockerProvider) engine() (*engine, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.client == nil {
+		h := p.hostV
+		if h == "" {
+			h = os.Getenv("DOCKER_HOST")
+		}
+		c, err := newEngine(h, p.sshOpts)
+		if err != nil {
+			return nil, err
+		}
+		p.client = c
+	}
+	return p.client, nil
+}
+
+// authFor finds provider-level credentials for a registry.
+func (p *dockerProvider) authFor(registry string) *authConfig {
+	key := normalizeRegistry(registry)
+	for _, a := range p.auths {
+		if normalizeRegistry(a.Address) == key {
+			return &authConfig{Username: a.Username, Password: a.Password, ServerAddress: a.Address}
+		}
+	}
+	return nil
+}
+
+func (p *dockerProvider) logStatus(ctx context.Context, urn resource.URN, msg string) {
+	if p.host != nil {
+		_ = p.host.LogStatus(ctx, diag.Info, urn, msg)
+	}
+}
+
+func (p *dockerProvider) warn(ctx context.Context, urn resource.URN, msg string) {
+	if p.host != nil {
+		_ = p.host.Log(ctx, diag.Warning, urn, msg)
+	}
+}
+
+// ---- property helpers ---------------------------------------------------------------------
+
+func unmarshal(s *structpb.Struct, label string) (resource.PropertyMap, error) {
+	return plugin.UnmarshalProperties(s, plugin.MarshalOptions{
+		Label: label, KeepUnknowns: true, KeepSecrets: true, SkipNulls: true, KeepOutputValues: false,
+	})
+}
+
+func marshal(m resource.PropertyMap, label string) (*structpb.Struct, error) {
+	return plugin.MarshalProperties(m, plugin.MarshalOptions{
+		Label: label, KeepUnknowns: true, KeepSecrets: true, SkipNulls: true,
+	})
+}
+
+// plain turns a property value into JSON-like data: secrets unwrapped, unknowns dropped (nil).
+func plain(v resource.PropertyValue) any {
+	switch {
+	case v.IsNull():
+		return nil
+	case v.IsBool():
+		return v.BoolValue()
+	case v.IsNumber():
+		return v.NumberValue()
+	case v.IsString():
+		return v.StringValue()
+	case v.IsArray():
+		out := make([]any, 0, len(v.ArrayValue()))
+		for _, e := range v.ArrayValue() {
+			out = append(out, plain(e))
+		}
+		return out
+	case v.IsObject():
+		return plainMap(v.ObjectValue())
+	case v.IsSecret():
+		return plain(v.SecretValue().Element)
+	case v.IsComputed():
+		return nil // not known yet (preview): absent
+	case v.IsOutput():
+		if !v.OutputValue().Known {
+			return nil
+		}
+		return plain(v.OutputValue().Element)
+	case v.IsResourceReference():
+		ref := v.ResourceReferenceValue()
+		if id, ok := ref.IDString(); ok {
+			return id
+		}
+		return string(ref.URN)
+	default:
+		return nil
+	}
+}
+
+func plainMap(m resource.PropertyMap) map[string]any {
+	out := map[string]any{}
+	for k, v := range m {
+		if v.IsNull() {
+			continue
+		}
+		out[string(k)] = plain(v)
+	}
+	return out
+}
+
+// decode fills a typed struct from a property map (JSON field names = property names).
+func decode(m resource.PropertyMap, into any) error {
+	data, err := json.Marshal(plainMap(m))
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(data, into)
+}
+
+// hasUnknowns reports whether any value in m is not known yet.
+func hasUnknowns(m resource.PropertyMap) bool { return m.ContainsUnknowns() }
+
+func unsupportedKeys(k resourceKind, m resource.PropertyMap) []string {
+	ok := map[string]bool{}
+	for _, s := range k.supported() {
+		ok[s] = true
+	}
+	var bad []string
+	for key, v := range m {
+		if v.IsNull() || strings.HasPrefix(string(key), "__") || ok[string(key)] {
+			continue
+		}
+		bad = append(bad, string(key))
+	}
+	sort.Strings(bad)
+	return bad
+}
+
+func computed() resource.PropertyValue {
+	return resource.MakeComputed(resource.NewStringProperty(""))
+}
+
+// ---- provider-level RPCs ------------------------------------------------------------------
+
+func (p *dockerProvider) GetPluginInfo(context.Context, *pbempty.Empty) (*pulumirpc.PluginInfo, error) {
+	return &pulumirpc.PluginInfo{Version: version}, nil
+}
+
+func (p *dockerProvider) Handshake(
+	context.Context, *pulumirpc.ProviderHandshakeRequest,
+) (*pulumirpc.ProviderHandshakeResponse, error) {
+	return &pulumirpc.ProviderHandshakeResponse{AcceptSecrets: true, AcceptResources: true}, nil
+}
+
+func (p *dockerProvider) GetSchema(context.Context, *pulumirpc.GetSchemaRequest) (*pulumirpc.GetSchemaResponse, error) {
+	return &pulumirpc.GetSchemaResponse{Schema: fmt.Sprintf(`{"name":"docker","version":%q}`, version)}, nil
+}
+
+// disableDockerDaemonCheck is accepted and has no effect (nothing is checked up front).
+var configKeys = []string{"host", "registryAuth", "sshOpts", "disableDockerDaemonCheck", "version"}
+
+func (p *dockerProvider) CheckConfig(ctx context.Context, req *pulumirpc.CheckRequest) (*pulumirpc.CheckResponse, error) {
+	news, err := unmarshal(req.GetNews(), "checkConfig.news")
+	if err != nil {
+		return nil, err
+	}
+	var failures []*pulumirpc.CheckFailure
+	allowed := map[string]bool{}
+	for _, k := range configKeys {
+		allowed[k] = true
+	}
+	for k, v := range news {
+		if v.IsNull() || allowed[string(k)] || strings.HasPrefix(string(k), "__") {
+			continue
+		}
+		failures = append(failures, &pulumirpc.CheckFailure{
+			Property: string(k),
+			Reason:   fmt.Sprintf("provider option %q is not supported by this build of the docker provider", k),
+		})
+	}
+	return &pulumirpc.CheckResponse{Inputs: req.GetNews(), Failures: failures}, nil
+}
+
+func (p *dockerProvider) DiffConfig(ctx context.Context, req *pulumirpc.DiffRequest) (*pulumirpc.DiffResponse, error) {
+	olds, err := unmarshal(req.GetOldInputs(), "diffConfig.olds")
+	if err != nil {
+		return nil, err
+	}
+	news, err := unmarshal(req.GetNews(), "diffConfig.news")
+	if err != nil {
+		return nil, err
+	}
+	var diffs []string
+	for _, k := range configKeys {
+		ov, nv := olds[resource.PropertyKey(k)], news[resource.PropertyKey(k)]
+		if !ov.DeepEquals(nv) || nv.ContainsUnknowns() {
+			diffs = append(diffs, k)
+		}
+	}
+	changes := pulumirpc.DiffResponse_DIFF_NONE
+	if len(diffs) > 0 {
+		changes = pulumirpc.DiffResponse_DIFF_SOME
+	}
+	return &pulumirpc.DiffResponse{Changes: changes, Diffs: diffs}, nil
+}
+
+func (p *dockerProvider) Configure(ctx context.Context, req *pulumirpc.ConfigureRequest) (*pulumirpc.ConfigureResponse, error) {
+	var cfg struct {
+		Host         string          `json:"host"`
+		RegistryAuth json.RawMessage `json:"registryAuth"`
+		SSHOpts      json.RawMessage `json:"sshOpts"`
+	}
+	if req.GetArgs() != nil {
+		args, err := unmarshal(req.GetArgs(), "configure.args")
+		if err != nil {
+			return nil, err
+		}
+		if err := decode(args, &cfg); err != nil {
+			return nil, fmt.Errorf("docker provider config: %w", err)
+		}
+	} else {
+		vars := req.GetVariables()
+		cfg.Host = vars["docker:config:host"]
+		if ra := vars["docker:config:registryAuth"]; ra != "" {
+			cfg.RegistryAuth = json.RawMessage(ra)
+		}
+		if so := vars["docker:config:sshOpts"]; so != "" {
+			cfg.SSHOpts = json.RawMessage(so)
+		}
+	}
+	var sshOpts []string
+	if err := jsonListOrText(cfg.SSHOpts, &sshOpts); err != nil {
+		return nil, fmt.Errorf("docker provider config sshOpts: %w", err)
+	}
+	// registryAuth arrives as a list, or (from the SDKs' Provider resource) as its JSON text.
+	var auths []registryAuth
+	if err := jsonListOrText(cfg.RegistryAuth, &auths); err != nil {
+		return nil, fmt.Errorf("docker provider config registryAuth: %w", err)
+	}
+	p.mu.Lock()
+	p.hostV = cfg.Host
+	p.sshOpts = sshOpts
+	p.auths = auths
+	p.client = nil
+	p.mu.Unlock()
+	return &pulumirpc.ConfigureResponse{AcceptSecrets: true, SupportsPreview: true, AcceptResources: true}, nil
+}
+
+// jsonListOrText decodes a list given as JSON, or as a JSON string holding the list's JSON text
+// (the SDKs' Provider resources send object-valued options that way).
+func jsonListOrText(raw json.RawMessage, into any) error {
+	var text string
+	if len(raw) > 0 && json.Unmarshal(raw, &text) == nil {
+		raw = json.RawMessage(text)
+	}
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	return json.Unmarshal(raw, into)
+}
+
+func (p *dockerProvider) Cancel(context.Context, *pbempty.Empty) (*pbempty.Empty, error) {
+	return &pbempty.Empty{}, nil
+}
+
+// ---- resource RPCs ------------------------------------------------------------------------
+
+func kindOf(t string) (resourceKind, error) {
+	k, ok := kinds[t]
+	if !ok {
+		return nil, fmt.Errorf("resource type %s is not supported by this build of the docker provider "+
+			"(supported: Network, Volume, RemoteImage, Image, Container)", t)
+	}
+	return k, nil
+}
+
+func (p *dockerProvider) Check(ctx context.Context, req *pulumirpc.CheckRequest) (*pulumirpc.CheckResponse, error) {
+	k, err := kindOf(req.GetType())
+	if err != nil {
+		return nil, err
+	}
+	olds, err := unmarshal(req.GetOlds(), "check.olds")
+	if err != nil {
+		return nil, err
+	}
+	news, err := unmarshal(req.GetNews(), "check.news")
+	if err != nil {
+		return nil, err
+	}
+	if bad := unsupportedKeys(k, news); len(bad) > 0 {
+		var failures []*pulumirpc.CheckFailure
+		for _, b := range bad {
+			failures = append(failures, &pulumirpc.CheckFailure{
+				Property: b,
+				Reason:   fmt.Sprintf("%s: input %q is not supported by this build of the docker provider", req.GetType(), b),
+			})
+		}
+		return &pulumirpc.CheckResponse{Failures: failures}, nil
+	}
+	checked, err := k.check(ctx, p, resource.URN(req.GetUrn()), olds, news)
+	if err != nil {
+		return &pulumirpc.CheckResponse{Failures: []*pulumirpc.CheckFailure{{Reason: err.Error()}}}, nil
+	}
+	inputs, err := marshal(checked, "check.inputs")
+	if err != nil {
+		return nil, err
+	}
+	return &pulumirpc.CheckResponse{Inputs: inputs}, nil
+}
+
+func (p *dockerProvider) Diff(ctx context.Context, req *pulumirpc.DiffRequest) (*pulumirpc.DiffResponse, error) {
+	k, err := kindOf(req.GetType())
+	if err != nil {
+		return nil, err
+	}
+	olds, err := unmarshal(req.GetOldInputs(), "diff.oldInputs")
+	if err != nil {
+		return nil, err
+	}
+	if len(olds) == 0 {
+		if olds, err = unmarshal(req.GetOlds(), "diff.olds"); err != nil {
+			return nil, err
+		}
+	}
+	news, err := unmarshal(req.GetNews(), "diff.news")
+	if err != nil {
+		return nil, err
+	}
+	update := map[string]bool{}
+	for _, u := range k.updateKeys() {
+		update[u] = true
+	}
+	detailed := map[string]*pulumirpc.PropertyDiff{}
+	var diffs, replaces []string
+	for _, key := range k.supported() {
+		pk := resource.PropertyKey(key)
+		ov, oldHas := olds[pk]
+		nv, newHas := news[pk]
+		oldHas = oldHas && !ov.IsNull()
+		newHas = newHas && !nv.IsNull()
+		var kind pulumirpc.PropertyDiff_Kind
+		switch {
+		case !oldHas && !newHas:
+			continue
+		case !oldHas:
+			kind = pulumirpc.PropertyDiff_ADD
+		case !newHas:
+			kind = pulumirpc.PropertyDiff_DELETE
+		case nv.ContainsUnknowns() || !ov.DeepEquals(nv):
+			kind = pulumirpc.PropertyDiff_UPDATE
+		default:
+			continue
+		}
+		if !update[key] {
+			kind++ // the *_REPLACE variant
+			replaces = append(replaces, key)
+		}
+		diffs = append(diffs, key)
+		detailed[key] = &pulumirpc.PropertyDiff{Kind: kind, InputDiff: true}
+	}
+	changes := pulumirpc.DiffResponse_DIFF_NONE
+	if len(diffs) > 0 {
+		changes = pulumirpc.DiffResponse_DIFF_SOME
+	}
+	return &pulumirpc.DiffResponse{
+		Changes:             changes,
+		Replaces:            replaces,
+		Diffs:               diffs,
+		DetailedDiff:        detailed,
+		HasDetailedDiff:     true,
+		DeleteBeforeReplace: len(replaces) > 0 && k.deleteBeforeReplace(olds, news),
+	}, nil
+}
+
+func (p *dockerProvider) Create(ctx context.Context, req *pulumirpc.CreateRequest) (*pulumirpc.CreateResponse, error) {
+	k, err := kindOf(req.GetType())
+	if err != nil {
+		return nil, err
+	}
+	news, err := unmarshal(req.GetProperties(), "create.properties")
+	if err != nil {
+		return nil, err
+	}
+	id, outs, err := k.create(ctx, p, resource.URN(req.GetUrn()), news, req.GetPreview())
+	if err != nil {
+		return nil, err
+	}
+	props, err := marshal(outs, "create.outputs")
+	if err != nil {
+		return nil, err
+	}
+	return &pulumirpc.CreateResponse{Id: id, Properties: props}, nil
+}
+
+func (p *dockerProvider) Update(ctx context.Context, req *pulumirpc.UpdateRequest) (*pulumirpc.UpdateResponse, error) {
+	k, err := kindOf(req.GetType())
+	if err != nil {
+		return nil, err
+	}
+	olds, err := unmarshal(req.GetOlds(), "update.olds")
+	if err != nil {
+		return nil, err
+	}
+	news, err := unmarshal(req.GetNews(), "update.news")
+	if err != nil {
+		return nil, err
+	}
+	outs, err := k.update(ctx, p, resource.URN(req.GetUrn()), req.GetId(), olds, news, req.GetPreview())
+	if err != nil {
+		return nil, err
+	}
+	props, err := marshal(outs, "update.outputs")
+	if err != nil {
+		return nil, err
+	}
+	return &pulumirpc.UpdateResponse{Properties: props}, nil
+}
+
+func (p *dockerProvider) Delete(ctx context.Context, req *pulumirpc.DeleteRequest) (*pbempty.Empty, error) {
+	k, err := kindOf(req.GetType())
+	if err != nil {
+		return nil, err
+	}
+	olds, err := unmarshal(req.GetProperties(), "delete.olds")
+	if err != nil {
+		return nil, err
+	}
+	if err := k.delete(ctx, p, resource.URN(req.GetUrn()), req.GetId(), olds); err != nil {
+		return nil, err
+	}
+	return &pbempty.Empty{}, nil
+}
+
+func (p *dockerProvider) Read(ctx context.Context, req *pulumirpc.ReadRequest) (*pulumirpc.ReadResponse, error) {
+	k, err := kindOf(req.GetType())
+	if err != nil {
+		return nil, err
+	}
+	state, err := unmarshal(req.GetProperties(), "read.state")
+	if err != nil {
+		return nil, err
+	}
+	outs, err := k.read(ctx, p, req.GetId(), state)
+	if err != nil {
+		return nil, err
+	}
+	if outs == nil {
+		return &pulumirpc.ReadResponse{}, nil // gone
+	}
+	props, err := marshal(outs, "read.outputs")
+	if err != nil {
+		return nil, err
+	}
+	return &pulumirpc.ReadResponse{Id: req.GetId(), Properties: props, Inputs: req.GetInputs()}, nil
+}
+
+func (p *dockerProvider) Invoke(ctx context.Context, req *pulumirpc.InvokeRequest) (*pulumirpc.InvokeResponse, error) {
+	args, err := unmarshal(req.GetArgs(), "invoke.args")
+	if err != nil {
+		return nil, err
+	}
+	var out resource.PropertyMap
+	switch req.GetTok() {
+	case "docker:index/getNetwork:getNetwork":
+		out, err = getNetwork(ctx, p, args)
+	default:
+		return nil, fmt.Errorf("function %s is not supported by this build of the docker provider", req.GetTok())
+	}
+	if err != nil {
+		return nil, err
+	}
+	ret, err := marshal(out, "invoke.return")
+	if err != nil {
+		return nil, err
+	}
+	return &pulumirpc.InvokeResponse{Return: ret}, nil
+}
+
+// labelsMap turns [{label, value}] into a map.
+type labelArg struct {
+	Label string `json:"label"`
+	Value string `json:"value"`
+}
+
+func labelsMap(ls []labelArg) map[string]string {
+	if len(ls) == 0 {
+		return nil
+	}
+	m := map[string]string{}
+	for _, l := range ls {
+		m[l.Label] = l.Value
+	}
+	return m
+}
+
+// withOutputs copies the inputs (keeping secrets) and sets computed outputs.
+func withOutputs(news resource.PropertyMap, outs map[string]resource.PropertyValue) resource.PropertyMap {
+	m := news.Copy()
+	for k, v := range outs {
+		m[resource.PropertyKey(k)] = v
+	}
+	return m
+}
+
+// sameName is deleteBeforeReplace for objects with a fixed name: the replacement would collide.
+func sameName(olds, news resource.PropertyMap) bool {
+	on, nn := olds["name"], news["name"]
+	return !nn.ContainsUnknowns() && on.DeepEquals(nn)
+}
+
+// autoname keeps the old name, or makes "<resource name>-<7 hex>" when none is given.
+func autoname(urn resource.URN, olds, news resource.PropertyMap) (resource.PropertyMap, error) {
+	if v, ok := news["name"]; ok && !v.IsNull() {
+		return news, nil
+	}
+	out := news.Copy()
+	if v, ok := olds["name"]; ok && !v.IsNull() {
+		out["name"] = v
+		return out, nil
+	}
+	name, err := resource.NewUniqueHex(urn.Name()+"-", 7, 0)
+	if err != nil {
+		return nil, err
+	}
+	out["name"] = resource.NewStringProperty(name)
+	return out, nil
+}
