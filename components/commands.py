@@ -97,6 +97,20 @@ def opcache_reset(host: str, container: str, user: str, runtime: str) -> Argv:
     raise ValueError(f"unknown web runtime {runtime!r}")
 
 
+# Queue workers and the scheduler have their own bootstrap/cache (from the image) and restart
+# often (queue:restart, --max-time), so the chain does not exec into them: they drop whatever
+# config/route/event cache the image shipped each time they start, and read the container's env.
+WORKER_START_SH = (
+    "php artisan config:clear --quiet && php artisan route:clear --quiet && "
+    'php artisan event:clear --quiet && exec "$@"'
+)
+
+
+def worker_command(argv: Sequence[str]) -> Argv:
+    """Wrap a worker/scheduler command so it never boots on caches baked into the image."""
+    return ["sh", "-c", WORKER_START_SH, "laravel-stack-worker", *argv]
+
+
 def queue_restart(host: str, container: str, user: str) -> Argv:
     # Workers finish their current job, exit, and the restart policy starts them on new code.
     return artisan(host, container, user, "queue:restart")

@@ -27,13 +27,6 @@ class Target:
     container: str  # the web workers' container: migrations, OPcache, health run here
     probe_url: str
     build: str  # the deployed repo digest
-    # Every container running PHP from the image (web first, then queue and scheduler): each
-    # has its own bootstrap/cache, so caches are cleared, rebuilt and checked in all of them.
-    php_containers: tuple[str, ...] = ()
-
-    @property
-    def all_php(self) -> tuple[str, ...]:
-        return self.php_containers or (self.container,)
 
     @property
     def host(self) -> str:
@@ -54,13 +47,10 @@ class Step:
 def _ownership(t: Target) -> list[Argv]:
     u = t.cfg.web_user
     root = t.cfg.web.app_root
-    out: list[Argv] = []
-    for c in t.all_php:
-        out += [
-            commands.fix_ownership(t.host, c, root, u.uid, u.gid),
-            *commands.check_writable(t.host, c, root, t.user),
-        ]
-    return out
+    return [
+        commands.fix_ownership(t.host, t.container, root, u.uid, u.gid),
+        *commands.check_writable(t.host, t.container, root, t.user),
+    ]
 
 
 def _health(t: Target) -> list[Argv]:
@@ -95,7 +85,7 @@ STEPS: tuple[Step, ...] = (
     Step(
         "cache-clear",
         "clear config, route, view, event and application caches",
-        lambda t: [a for c in t.all_php for a in commands.cache_clear(t.host, c, t.user)],
+        lambda t: commands.cache_clear(t.host, t.container, t.user),
     ),
     Step(
         "opcache-reset",
@@ -105,7 +95,7 @@ STEPS: tuple[Step, ...] = (
     Step(
         "cache-rebuild",
         "rebuild config, route, view and event caches with the production env",
-        lambda t: [a for c in t.all_php for a in commands.cache_rebuild(t.host, c, t.user)],
+        lambda t: commands.cache_rebuild(t.host, t.container, t.user),
     ),
     Step(
         "workers-restart",
@@ -130,20 +120,13 @@ class ReleaseChain(pulumi.ComponentResource):
         build: pulumi.Input[str],
         container: pulumi.Output[str],
         container_id: pulumi.Input[str],
-        php_containers: Sequence[pulumi.Output[str]],
         probe_url: str,
         after: Sequence[pulumi.Resource],
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("laravel-stack:index:ReleaseChain", name, None, opts)
-        target = pulumi.Output.all(container, build, *php_containers).apply(
-            lambda a: Target(
-                cfg=cfg,
-                container=a[0],
-                probe_url=probe_url,
-                build=a[1],
-                php_containers=tuple(a[2:]),
-            )
+        target = pulumi.Output.all(container, build).apply(
+            lambda a: Target(cfg=cfg, container=a[0], probe_url=probe_url, build=a[1])
         )
         wanted = set(cfg.steps())
         self.steps = []

@@ -82,7 +82,6 @@ class LaravelStack(pulumi.ComponentResource):
             build,
             web.worker_container,
             web.primary.id,
-            [web.worker_container, *(c.name for c in workers.containers.values())],
             web.probe_url,
             after=[*web.containers.values(), *workers.containers.values(), public.done],
             opts=child,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_docker as docker
 
+from . import commands
 from .common import attach, env_list, labels, storage_mount
 from .config import StackConfig
 
@@ -34,7 +35,7 @@ class Workers(pulumi.ComponentResource):
                 role,
                 name=cfg.container(role),
                 image=image_id,
-                command=argv,
+                command=commands.worker_command(argv),
                 user=cfg.web_user.name,  # never root: caches they write stay writable for FPM
                 envs=env_list(env),
                 networks_advanced=attach(network, role),

@@ -156,3 +156,19 @@ def test_nginx_passes_php_to_the_app_container_and_serves_public():
     assert "root /var/www/html/public;" in conf
     assert "set $fpm shop-app:9000;" in conf
     assert "fastcgi_param SCRIPT_FILENAME /var/www/html/public/index.php;" in conf
+
+
+def test_worker_command_clears_baked_caches_then_execs_the_worker(tmp_path):
+    argv = commands.worker_command(["php", "artisan", "queue:work", "--sleep=3"])
+    assert argv[-4:] == ["php", "artisan", "queue:work", "--sleep=3"]
+    # Run it with a fake `php` on PATH: the clears run in order, then the worker replaces sh.
+    log = tmp_path / "log"
+    fake = tmp_path / "php"
+    fake.write_text(f'#!/bin/sh\necho "$*" >> {log}\n')
+    fake.chmod(0o755)
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin"}
+    subprocess.run(argv, check=True, env=env)
+    assert log.read_text().splitlines() == [
+        "artisan config:clear --quiet", "artisan route:clear --quiet",
+        "artisan event:clear --quiet", "artisan queue:work --sleep=3",
+    ]  # fmt: skip
