@@ -81,6 +81,18 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+def _scalars_as_text(v: Any) -> Any:
+    # `pulumi config set --path x.y 1` stores a number: env vars and build args are text.
+    if isinstance(v, Mapping):
+        return {
+            k: (str(x).lower() if isinstance(x, bool) else str(x))
+            if isinstance(x, int | float | bool)
+            else x
+            for k, x in v.items()
+        }
+    return v
+
+
 class ImageConfig(Model):
     context: str = "."
     dockerfile: str = "Dockerfile"
@@ -89,6 +101,8 @@ class ImageConfig(Model):
     platform: str = "linux/amd64"
     repository: Annotated[str, StringConstraints(min_length=1)]
     tag: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")]
+
+    _build_args_text = field_validator("build_args", mode="before")(_scalars_as_text)
 
     @field_validator("repository")
     @classmethod
@@ -251,6 +265,8 @@ class AppConfig(Model):
     debug: bool = False
     url: str | None = None
     extra_env: dict[EnvName, str] = {}
+
+    _extra_env_text = field_validator("extra_env", mode="before")(_scalars_as_text)
 
     @field_validator("key")
     @classmethod

@@ -58,9 +58,6 @@ class Pulumi:
     def set(self, path: str, value: str) -> None:
         self.run("config", "set", "--path", path, value)
 
-    def set_json(self, path: str, value: Any) -> None:
-        self.run("config", "set", "--path", "--json", path, json.dumps(value))
-
     def rm(self, path: str) -> None:
         self.run("config", "rm", "--path", path, check=False)
 

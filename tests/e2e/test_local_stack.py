@@ -106,9 +106,14 @@ def deployed(pulumi: Pulumi) -> dict:
 
 def test_up_from_scratch_serves_the_deployed_build(deployed):
     out = deployed["outputs"]
-    states = container_states()
-    for role in ["app", "web", "mysql", "queue-1", "scheduler"]:
-        assert states[f"{NAME}-{role}"][0] == "running", states
+    roles = ["app", "web", "mysql", "queue-1", "scheduler"]
+
+    def all_running():
+        states = container_states()
+        return all(states.get(f"{NAME}-{r}", ("missing",))[0] == "running" for r in roles)
+
+    # queue:restart (the chain's last-but-one step) makes workers exit; they come back at once.
+    wait_for(all_running, 30, what="every container running")
     # The app's own Docker health check (a FastCGI request through FPM) and MySQL's.
     wait_for(lambda: "(healthy)" in container_states()[APP][1], 60, what="app healthy")
     assert "(healthy)" in container_states()[f"{NAME}-mysql"][1]
@@ -223,7 +228,7 @@ def test_code_change_previews_then_runs_the_chain_and_serves_the_new_build(pulum
 
 def test_incident_without_opcache_reset_the_old_build_is_served_and_up_fails(pulumi, deployed):
     rows_before = http("/db")[1]["count"]
-    pulumi.set_json("release.skip", ["opcache-reset"])
+    pulumi.set("release.skip[0]", "opcache-reset")
     pulumi.set("health.retries", "5")
     # The image bakes a config cache at build time (like `RUN php artisan optimize`): FPM
     # compiles it on its first requests, before the chain replaces it.

@@ -313,3 +313,11 @@ def test_the_example_production_stack_is_valid_once_its_secrets_are_set():
     cfg = parse(raw, SECRET_KEYS)
     assert cfg.network.external and cfg.network_name == "docker_internal"
     assert cfg.docker.host == "ssh://deploy@vps1.example.com"
+
+
+def test_numbers_and_booleans_set_with_pulumi_config_become_text():
+    raw = with_("image.build_args", {"BAKE": 1, "RATIO": 1.5})
+    raw = with_("app.extra_env", {"FEATURE_X": True}, raw)
+    cfg = parse(raw, SECRET_KEYS)
+    assert cfg.image.build_args == {"BAKE": "1", "RATIO": "1.5"}
+    assert cfg.app.extra_env == {"FEATURE_X": "true"}
