@@ -79,8 +79,13 @@ STEPS: tuple[Step, ...] = (
     ),
     Step(
         "migrate",
-        "run database migrations",
-        lambda t: [commands.migrate(t.host, t.container, t.user)],
+        # config:clear first: a config cache baked into the image would point the migrations
+        # at the build machine's database instead of the container's env.
+        "run database migrations with the container's own environment",
+        lambda t: [
+            commands.artisan(t.host, t.container, t.user, "config:clear"),
+            commands.migrate(t.host, t.container, t.user),
+        ],
     ),
     Step(
         "cache-clear",

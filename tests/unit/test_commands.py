@@ -172,3 +172,10 @@ def test_worker_command_clears_baked_caches_then_execs_the_worker(tmp_path):
         "artisan config:clear --quiet", "artisan route:clear --quiet",
         "artisan event:clear --quiet", "artisan queue:work --sleep=3",
     ]  # fmt: skip
+
+
+def test_migrations_never_run_on_a_baked_config_cache():
+    migrate = next(s for s in STEPS if s.name == "migrate")
+    clear, run = migrate.argv(target())
+    assert clear[-2:] == ["config:clear", "--no-interaction"]
+    assert run[-3:] == ["migrate", "--force", "--no-interaction"]
