@@ -212,6 +212,9 @@ class WebConfig(Model):
     php_ini: dict[str, str] = DEFAULT_PHP_INI
     php_ini_dir: Path = "/usr/local/etc/laravel-stack/php"
     destroy_grace_seconds: Annotated[int, Field(ge=0, le=600)] = 30
+    # Wait for the image's own HEALTHCHECK before the release chain touches the new container.
+    wait_healthy: bool = True
+    wait_timeout: Annotated[int, Field(ge=1, le=1800)] = 120
 
     @field_validator("host")
     @classmethod

@@ -53,6 +53,8 @@ class WebRuntime(pulumi.ComponentResource):
                 networks_advanced=attach(network, "app"),
                 volumes=[storage_mount(cfg, storage_volume)],
                 restart="unless-stopped",
+                wait=web.wait_healthy,
+                wait_timeout=web.wait_timeout,
                 # FPM finishes in-flight requests on SIGQUIT; give it time before SIGKILL.
                 stop_signal="SIGQUIT",
                 destroy_grace_seconds=web.destroy_grace_seconds,
@@ -124,6 +126,8 @@ class WebRuntime(pulumi.ComponentResource):
                     ),
                 ],
                 restart="unless-stopped",
+                wait=web.wait_healthy,
+                wait_timeout=web.wait_timeout,
                 destroy_grace_seconds=web.destroy_grace_seconds,
                 labels=labels(cfg, "octane", build),
                 opts=pulumi.ResourceOptions(

@@ -218,3 +218,10 @@ def test_workers_never_boot_on_caches_baked_into_the_image(fpm):
     for step in ["cache-clear", "cache-rebuild"]:
         create = fpm.value(fpm.one("command:local:Command", step), "create")
         assert "shop-queue-1" not in create and "shop-scheduler" not in create
+
+
+def test_web_container_is_healthy_before_the_chain_touches_it(fpm):
+    app = fpm.one("container:Container", "app")
+    assert fpm.value(app, "wait") is True and fpm.value(app, "waitTimeout") == 120
+    run = run_program(with_("web.wait_healthy", False))
+    assert run.value(run.one("container:Container", "app"), "wait") is False
