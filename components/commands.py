@@ -8,6 +8,8 @@ from __future__ import annotations
 import shlex
 from collections.abc import Sequence
 
+from .files import UPSTREAM_FILE, upstream_conf
+
 Argv = list[str]
 
 
@@ -116,23 +118,73 @@ def queue_restart(host: str, container: str, user: str) -> Argv:
     return artisan(host, container, user, "queue:restart")
 
 
-# Runs inside the app container (PHP is there, curl may not be): GET the URL until the status
-# is right AND the JSON field equals the deployed build, bounded by tries * (timeout + interval).
+# Runs inside the app container (PHP is there, curl may not be). The target is either
+# http://host:port/path or fcgi://host:port/path: the latter speaks FastCGI straight to PHP-FPM,
+# so a new container is checked before any proxy sends it traffic. It passes only if the status
+# is right AND the JSON field equals the deployed build; bounded by tries * (timeout + interval).
 HEALTH_PROBE_PHP = r"""
-[, $url, $want, $field, $build, $tries, $interval, $timeout] = $argv;
-for ($i = 1; $i <= (int) $tries; $i++) {
-    $ctx = stream_context_create(['http' => ['ignore_errors' => true, 'timeout' => (float) $timeout,
+[, $url, $want, $field, $build, $tries, $interval, $timeout, $script] = $argv;
+function readn($s, int $n): string {
+    $buf = '';
+    while (strlen($buf) < $n && !feof($s)) {
+        $chunk = fread($s, $n - strlen($buf));
+        if ($chunk === false || $chunk === '') { break; }
+        $buf .= $chunk;
+    }
+    return $buf;
+}
+function fcgi_get(string $host, int $port, string $uri, string $script, float $timeout): array {
+    $s = @stream_socket_client("tcp://$host:$port", $errno, $errstr, $timeout);
+    if (!$s) { return [0, "connect: $errstr"]; }
+    stream_set_timeout($s, (int) ceil($timeout));
+    $rec = fn (int $type, string $c): string
+        => pack('CCnnCx', 1, $type, 1, strlen($c), 0) . $c;
+    $len = fn (string $x): string
+        => strlen($x) < 128 ? chr(strlen($x)) : pack('N', strlen($x) | 0x80000000);
+    [$path, $query] = array_pad(explode('?', $uri, 2), 2, '');
+    $params = ['GATEWAY_INTERFACE' => 'CGI/1.1', 'REQUEST_METHOD' => 'GET',
+        'SCRIPT_FILENAME' => $script, 'SCRIPT_NAME' => '/index.php',
+        'DOCUMENT_ROOT' => dirname($script), 'REQUEST_URI' => $uri,
+        'DOCUMENT_URI' => '/index.php', 'QUERY_STRING' => $query, 'SERVER_PROTOCOL' => 'HTTP/1.1',
+        'SERVER_NAME' => 'localhost', 'SERVER_PORT' => '80', 'HTTP_HOST' => 'localhost',
+        'HTTP_ACCEPT' => 'application/json', 'REMOTE_ADDR' => '127.0.0.1'];
+    $p = '';
+    foreach ($params as $k => $v) { $p .= $len($k) . $len($v) . $k . $v; }
+    fwrite($s, $rec(1, pack('nCx5', 1, 0)) . $rec(4, $p) . $rec(4, '') . $rec(5, ''));
+    $out = '';
+    while (strlen($head = readn($s, 8)) === 8) {
+        $h = unpack('Cversion/Ctype/nid/nlen/Cpad', $head);
+        $content = readn($s, $h['len']);
+        readn($s, $h['pad']);
+        if ($h['type'] === 6) { $out .= $content; }
+        if ($h['type'] === 3) { break; }
+    }
+    fclose($s);
+    [$headers, $body] = array_pad(explode("\r\n\r\n", $out, 2), 2, '');
+    $code = $out === '' ? 0 : (preg_match('{^Status: (\d+)}mi', $headers, $m) ? (int) $m[1] : 200);
+    return [$code, $body];
+}
+function http_get(string $url, float $timeout): array {
+    $ctx = stream_context_create(['http' => ['ignore_errors' => true, 'timeout' => $timeout,
         'header' => "Accept: application/json\r\n"]]);
     $http_response_header = [];
     $body = @file_get_contents($url, false, $ctx);
     $code = preg_match('{^HTTP/\S+ (\d+)}', $http_response_header[0] ?? '', $m) ? (int) $m[1] : 0;
-    $got = is_string($body) ? json_decode($body, true) : null;
+    return [$code, (string) $body];
+}
+$u = parse_url($url);
+for ($i = 1; $i <= (int) $tries; $i++) {
+    $uri = ($u['path'] ?? '/') . (isset($u['query']) ? '?' . $u['query'] : '');
+    [$code, $body] = ($u['scheme'] ?? '') === 'fcgi'
+        ? fcgi_get($u['host'], (int) $u['port'], $uri, $script, (float) $timeout)
+        : http_get($url, (float) $timeout);
+    $got = json_decode($body, true);
     foreach (explode('.', $field) as $k) { $got = is_array($got) ? ($got[$k] ?? null) : null; }
     if ($code === (int) $want && $got === $build) {
-        echo "healthy: HTTP $code, $field=$got (attempt $i)\n";
+        echo "healthy: $url HTTP $code, $field=$got (attempt $i)\n";
         exit(0);
     }
-    fwrite(STDERR, "attempt $i/$tries: HTTP $code, $field=" . json_encode($got)
+    fwrite(STDERR, "attempt $i/$tries: $url HTTP $code, $field=" . json_encode($got)
         . ", want HTTP $want and $build\n");
     if ($i < (int) $tries) { usleep((int) ((float) $interval * 1e6)); }
 }
@@ -153,7 +205,9 @@ def health_probe(
     retries: int,
     interval: float,
     timeout: float,
+    script: str = "",
 ) -> Argv:
+    """`url` is http://… or fcgi://host:port/path (then `script` is the front controller)."""
     args = [
         url,
         str(expected_status),
@@ -162,40 +216,45 @@ def health_probe(
         str(retries),
         str(interval),
         str(timeout),
+        script,
     ]
     return docker_exec(host, container, user, ["php", "-r", HEALTH_PROBE_PHP, "--", *args])
 
 
-# Replaces the public volume's contents with the image's public/ and adds the relative storage
-# link (relative, so it resolves wherever nginx mounts the app root). $1 source, $2 target,
-# $3 "1" to create the link, $4 owner.
+# Copies the new image's public/ over the volume and (re)creates the relative storage link
+# (relative, so it resolves wherever nginx mounts the app root). Nothing is deleted yet: the old
+# build still serves pages that reference its assets until the switch; `public-prune` removes
+# them afterwards. $1 source, $2 target, $3 "1" to create the link, $4 owner.
 PUBLIC_INIT_SH = r"""
 set -eu
 src="$1"; dst="$2"
 test -d "$src"
-find "$dst" -mindepth 1 -delete
 cp -a "$src/." "$dst/"
 if [ "$3" = 1 ]; then
   ln -sfn ../storage/app/public "$dst/storage"
   test -L "$dst/storage"
 fi
 chown "$4" "$dst"
-echo "public-init: $(find "$dst" -mindepth 1 | wc -l) entries from $src"
+echo "public-init: $(find "$src" -mindepth 1 | wc -l) entries from $src"
+""".strip()
+
+# After the switch: delete what the new image's public/ does not have (stale assets of older
+# builds), keeping the storage link. $1 source, $2 target, $3 "1" if the link is managed.
+PUBLIC_PRUNE_SH = r"""
+set -eu
+src="$1"; dst="$2"
+test -d "$src"
+cd "$dst"
+find . -mindepth 1 -depth | while IFS= read -r f; do
+  if [ "$3" = 1 ] && [ "$f" = ./storage ]; then continue; fi
+  if [ ! -e "$src/$f" ] && [ ! -L "$src/$f" ]; then rm -rf "$f" && echo "pruned $f"; fi
+done
 """.strip()
 
 PUBLIC_MOUNT = "/mnt/public"
 
 
-def public_init(
-    host: str,
-    image: str,
-    volume: str,
-    public_path: str,
-    storage_link: bool,
-    uid: int,
-    gid: int,
-) -> Argv:
-    """One-shot job from the new image; its exit code fails the deploy (a container would not)."""
+def _public_job(host: str, image: str, volume: str, script: str, *args: str) -> Argv:
     return docker(
         host,
         "run",
@@ -210,12 +269,53 @@ def public_init(
         f"{volume}:{PUBLIC_MOUNT}",
         image,
         "-c",
-        PUBLIC_INIT_SH,
-        "public-init",
-        public_path,
-        PUBLIC_MOUNT,
-        "1" if storage_link else "0",
-        f"{uid}:{gid}",
+        script,
+        "public-job",
+        *args,
+    )
+
+
+def public_init(
+    host: str,
+    image: str,
+    volume: str,
+    public_path: str,
+    storage_link: bool,
+    uid: int,
+    gid: int,
+) -> Argv:
+    """One-shot job from the new image; its exit code fails the deploy (a container would not)."""
+    link = "1" if storage_link else "0"
+    return _public_job(
+        host, image, volume, PUBLIC_INIT_SH, public_path, PUBLIC_MOUNT, link, f"{uid}:{gid}"
+    )
+
+
+def public_prune(host: str, image: str, volume: str, public_path: str, storage_link: bool) -> Argv:
+    link = "1" if storage_link else "0"
+    return _public_job(host, image, volume, PUBLIC_PRUNE_SH, public_path, PUBLIC_MOUNT, link)
+
+
+# Runs in the front proxy: the new upstream line lands atomically (write, rename), the config
+# is tested, then a graceful reload lets in-flight requests finish on the old app container.
+# $1 the upstream file, $2 its content.
+PROXY_SWITCH_SH = r"""
+set -eu
+mkdir -p "$(dirname "$1")"
+printf '%s\n' "$2" > "$1.next"
+mv "$1.next" "$1"
+nginx -t -q
+nginx -s reload
+echo "switched: $2"
+""".strip()
+
+
+def proxy_switch(host: str, proxy: str, target: str) -> Argv:
+    return docker_exec(
+        host,
+        proxy,
+        "0",
+        ["sh", "-c", PROXY_SWITCH_SH, "switch", UPSTREAM_FILE, upstream_conf(target)],
     )
 
 

@@ -65,6 +65,9 @@ STEP_NAMES = (
     "cache-rebuild",
     "workers-restart",
     "health",
+    "switch",
+    "verify",
+    "public-prune",
 )
 StepName = Literal[
     "ownership",
@@ -74,6 +77,9 @@ StepName = Literal[
     "cache-rebuild",
     "workers-restart",
     "health",
+    "switch",
+    "verify",
+    "public-prune",
 ]
 
 

@@ -1,5 +1,8 @@
 """The release chain: one ordered list of named steps, each a command resource.
 
+Everything up to `health` runs against the NEW app container while the old one still serves;
+`switch` moves the traffic; a failure before it leaves users on the old build.
+
 Every step is triggered by the image digest (and the web container, whose env `config:cache`
 bakes), depends explicitly on the step before it, and fails `pulumi up` with its output when
 its command exits non-zero.
@@ -24,9 +27,13 @@ class Target:
     """Where a release runs, as plain values (the Pulumi outputs are resolved first)."""
 
     cfg: StackConfig
-    container: str  # the web workers' container: migrations, OPcache, health run here
-    probe_url: str
+    container: str  # the NEW app container: migrations, caches, OPcache, checks run here
     build: str  # the deployed repo digest
+    proxy: str  # the front proxy's container
+    direct_url: str  # the new container itself (fcgi:// or http://), before the switch
+    public_url: str  # through the front proxy, after the switch
+    app_port: int
+    public_volume: str
 
     @property
     def host(self) -> str:
@@ -53,20 +60,28 @@ def _ownership(t: Target) -> list[Argv]:
     ]
 
 
-def _health(t: Target) -> list[Argv]:
+def _probe(t: Target, url: str) -> Argv:
     h = t.cfg.health
+    return commands.health_probe(
+        t.host,
+        t.container,
+        t.user,
+        url,
+        expected_status=h.expected_status,
+        build_field=h.build_field,
+        build=t.build,
+        retries=h.retries,
+        interval=h.interval,
+        timeout=h.timeout,
+        script=f"{t.cfg.web.app_root}/public/index.php",
+    )
+
+
+def _prune(t: Target) -> list[Argv]:
+    c = t.cfg
     return [
-        commands.health_probe(
-            t.host,
-            t.container,
-            t.user,
-            t.probe_url,
-            expected_status=h.expected_status,
-            build_field=h.build_field,
-            build=t.build,
-            retries=h.retries,
-            interval=h.interval,
-            timeout=h.timeout,
+        commands.public_prune(
+            t.host, t.build, t.public_volume, c.public_init.public_path, c.public_init.storage_link
         )
     ]
 
@@ -107,7 +122,26 @@ STEPS: tuple[Step, ...] = (
         "make queue workers restart on the new code",
         lambda t: [commands.queue_restart(t.host, t.container, t.user)],
     ),
-    Step("health", "HTTP health check that proves the deployed build is served", _health),
+    Step(
+        "health",
+        "the NEW container, reached directly, serves the deployed build (before any traffic)",
+        lambda t: [_probe(t, t.direct_url)],
+    ),
+    Step(
+        "switch",
+        "point the front proxy at the new container and reload it gracefully",
+        lambda t: [commands.proxy_switch(t.host, t.proxy, f"{t.container}:{t.app_port}")],
+    ),
+    Step(
+        "verify",
+        "through the public entry point, the deployed build is served",
+        lambda t: [_probe(t, t.public_url)],
+    ),
+    Step(
+        "public-prune",
+        "remove assets of older builds from the public volume (after the switch)",
+        _prune,
+    ),
 )
 
 
@@ -117,6 +151,7 @@ def step_script(step: Step, target: Target) -> str:
 
 class ReleaseChain(pulumi.ComponentResource):
     steps: list[command.local.Command]
+    by_name: dict[str, command.local.Command]
 
     def __init__(
         self,
@@ -125,13 +160,25 @@ class ReleaseChain(pulumi.ComponentResource):
         build: pulumi.Input[str],
         container: pulumi.Output[str],
         container_id: pulumi.Input[str],
-        probe_url: str,
+        proxy: pulumi.Output[str],
+        public_volume: pulumi.Output[str],
+        urls: tuple[str, str, int],
         after: Sequence[pulumi.Resource],
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("laravel-stack:index:ReleaseChain", name, None, opts)
-        target = pulumi.Output.all(container, build).apply(
-            lambda a: Target(cfg=cfg, container=a[0], probe_url=probe_url, build=a[1])
+        direct_url, public_url, app_port = urls
+        target = pulumi.Output.all(container, build, proxy, public_volume).apply(
+            lambda a: Target(
+                cfg=cfg,
+                container=a[0],
+                build=a[1],
+                proxy=a[2],
+                direct_url=direct_url,
+                public_url=public_url,
+                app_port=app_port,
+                public_volume=a[3],
+            )
         )
         wanted = set(cfg.steps())
         self.steps = []
@@ -150,4 +197,8 @@ class ReleaseChain(pulumi.ComponentResource):
             )
             self.steps.append(resource)
             previous = [resource]
+        self.by_name = {
+            s.name: r
+            for s, r in zip([s for s in STEPS if s.name in wanted], self.steps, strict=True)
+        }
         self.register_outputs({"steps": [s.stdout for s in self.steps]})

@@ -74,6 +74,7 @@ class LaravelStack(pulumi.ComponentResource):
             env,
             infra.network_name,
             infra.storage_volume,
+            after=[web.primary],
             opts=child,
         )
         release = ReleaseChain(
@@ -82,7 +83,9 @@ class LaravelStack(pulumi.ComponentResource):
             build,
             web.worker_container,
             web.primary.id,
-            web.probe_url,
+            web.entry_container,
+            infra.public_volume,
+            (web.direct_url, web.public_url, web.app_port),
             after=[*web.containers.values(), *workers.containers.values(), public.done],
             opts=child,
         )
@@ -99,10 +102,9 @@ class LaravelStack(pulumi.ComponentResource):
         for role, container in {**web.containers, **workers.containers}.items():
             names[role] = container.name
         self.containers = pulumi.Output.from_input(names)
-        # The health step's output is the release's receipt: "healthy: HTTP 200, build=<digest>".
-        self.release_receipt = (
-            release.steps[-1].stdout if release.steps else pulumi.Output.from_input("")
-        )
+        # The last check's output is the release's receipt: "healthy: <url> HTTP 200, build=…".
+        checks = [release.by_name[s] for s in ("verify", "health") if s in release.by_name]
+        self.release_receipt = checks[0].stdout if checks else pulumi.Output.from_input("")
         self.register_outputs(
             {
                 "web_url": self.web_url,

@@ -18,10 +18,11 @@ class Workers(pulumi.ComponentResource):
         name: str,
         cfg: StackConfig,
         image_id: pulumi.Input[str],
-        build: pulumi.Input[str],
+        build: pulumi.Output[str],
         env: dict[str, pulumi.Input[str]],
         network: pulumi.Input[str],
         storage_volume: pulumi.Input[str],
+        after: list[pulumi.Resource] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("laravel-stack:index:Workers", name, None, opts)
@@ -30,10 +31,15 @@ class Workers(pulumi.ComponentResource):
             roles += [(f"queue-{i}", cfg.queue.command) for i in range(1, cfg.queue.replicas + 1)]
         if cfg.scheduler.enabled:
             roles.append(("scheduler", cfg.scheduler.command))
-        self.containers = {
-            role: docker.Container(
-                role,
-                name=cfg.container(role),
+        self.containers = {}
+        for role, argv in roles:
+            queue = role.startswith("queue-")
+            self.containers[role] = docker.Container(
+                cfg.container(role),
+                # Queue workers are auto-named (new name per release): new ones start beside the
+                # old ones, which then finish their job and stop. One scheduler at a time: it
+                # keeps its name and is replaced delete-first, so no minute's tasks run twice.
+                name=None if queue else cfg.container(role),
                 image=image_id,
                 command=commands.worker_command(argv),
                 user=cfg.web_user.name,  # never root: caches they write stay writable for FPM
@@ -48,8 +54,13 @@ class Workers(pulumi.ComponentResource):
                 healthcheck=docker.ContainerHealthcheckArgs(tests=["NONE"]),
                 destroy_grace_seconds=cfg.web.destroy_grace_seconds,
                 labels=labels(cfg, role.split("-")[0], build),
-                opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["envs"]),
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    additional_secret_outputs=["envs"],
+                    delete_before_replace=not queue,
+                    # A release's workers start once its web container is healthy (and Docker
+                    # fills a new shared storage volume once, not in a race between them).
+                    depends_on=after,
+                ),
             )
-            for role, argv in roles
-        }
         self.register_outputs({"containers": [c.name for c in self.containers.values()]})

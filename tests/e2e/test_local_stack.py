@@ -17,7 +17,6 @@ import pytest
 
 from .conftest import NAME, Pulumi, docker_cleanup, http, sh, wait_for
 
-APP = f"{NAME}-app"
 SECRETS = ["local-db-password", "local-root-password"]  # plain values of Pulumi.local.yaml
 
 
@@ -25,6 +24,25 @@ def container_states() -> dict[str, tuple[str, str]]:
     out = sh("docker", "ps", "-a", "--filter", f"label=laravel-stack.stack={NAME}",
              "--format", "{{.Names}}\t{{.State}}\t{{.Status}}").stdout  # fmt: skip
     return {n: (s, st) for n, s, st in (line.split("\t") for line in out.splitlines())}
+
+
+def containers_of(role: str) -> list[str]:
+    out = sh("docker", "ps", "-a", "--filter", f"label=laravel-stack.stack={NAME}",
+             "--filter", f"label=laravel-stack.role={role}",
+             "--format", "{{.Names}}").stdout  # fmt: skip
+    return out.split()
+
+
+def app() -> str:
+    """The one app container (auto-named: a new name for every release)."""
+    names = containers_of("app")
+    assert len(names) == 1, names
+    return names[0]
+
+
+def env_of(container: str) -> dict[str, str]:
+    env = json.loads(sh("docker", "inspect", "--format", "{{json .Config.Env}}", container).stdout)
+    return dict(e.split("=", 1) for e in env)
 
 
 def db_rows(table: str = "visits") -> int:
@@ -41,19 +59,22 @@ def served_build() -> str:
     return body["build"]
 
 
-def release_events(since: float, until: float) -> list[tuple[int, str]]:
-    """The app container's exec and kill events between two times, as the engine recorded them."""
+def release_events(since: float, until: float) -> list[tuple[int, str, str]]:
+    """Exec, kill and destroy events of the stack's containers, as the engine recorded them:
+    (time in ns, container, what)."""
     out = sh("docker", "events", "--since", f"{since:.3f}", "--until", f"{until:.3f}",
-             "--filter", f"container={APP}", "--format", "{{json .}}").stdout  # fmt: skip
+             "--filter", f"label=laravel-stack.stack={NAME}",
+             "--format", "{{json .}}").stdout  # fmt: skip
     events = []
     for line in out.splitlines():
         ev = json.loads(line)
         action = ev.get("Action", "")
-        if action.startswith("exec_start: ") or action == "kill":
-            label = action.removeprefix("exec_start: ")
-            if action == "kill":
-                label = f"kill signal={ev['Actor']['Attributes'].get('signal')}"
-            events.append((int(ev["timeNano"]), label))
+        name = ev.get("Actor", {}).get("Attributes", {}).get("name", "")
+        if action.startswith("exec_start: "):
+            events.append((int(ev["timeNano"]), name, action.removeprefix("exec_start: ")))
+        elif action in ("kill", "destroy"):
+            signal = ev["Actor"]["Attributes"].get("signal", "")
+            events.append((int(ev["timeNano"]), name, f"{action} signal={signal}".strip()))
     return sorted(events)
 
 
@@ -61,17 +82,19 @@ STEP_OF = [
     ("ownership", re.compile(r"^find .*/storage|^test -w ")),
     ("migrate", re.compile(r"artisan migrate --force")),
     ("cache-clear", re.compile(r"artisan (config|route|view|event|cache):clear")),
-    ("opcache-reset", re.compile(r"^kill signal=12$")),  # SIGUSR2
+    ("opcache-reset", re.compile(r"^kill signal=12$")),  # SIGUSR2 to the new FPM master
     ("cache-rebuild", re.compile(r"artisan (config|route|view|event):cache")),
     ("workers-restart", re.compile(r"artisan queue:restart")),
-    ("health", re.compile(r"^php -r ")),
+    ("health", re.compile(r"^php -r .* fcgi://", re.S)),  # FastCGI straight to the new container
+    ("switch", re.compile(r"set \$app_upstream ")),  # in the front proxy
+    ("verify", re.compile(r"^php -r .* http://", re.S)),  # through the front proxy
 ]
 
 
-def steps_seen(events: list[tuple[int, str]]) -> list[tuple[int, str]]:
+def steps_seen(events: list[tuple[int, str, str]]) -> list[tuple[int, str]]:
     seen = []
-    for i, (ts, label) in enumerate(events):
-        nxt = events[i + 1][1] if i + 1 < len(events) else ""
+    for i, (ts, _, label) in enumerate(events):
+        nxt = events[i + 1][2] if i + 1 < len(events) else ""
         if "config:clear" in label and "migrate --force" in nxt:
             seen.append((ts, "migrate"))  # the migrate step clears a baked config first
             continue
@@ -118,31 +141,30 @@ def deployed(pulumi: Pulumi) -> dict:
 
 def test_up_from_scratch_serves_the_deployed_build(deployed):
     out = deployed["outputs"]
-    roles = ["app", "web", "mysql", "queue-1", "scheduler"]
 
     def all_running():
         states = container_states()
-        return all(states.get(f"{NAME}-{r}", ("missing",))[0] == "running" for r in roles)
+        roles = {r: containers_of(r) for r in ["app", "web", "mysql", "queue", "scheduler"]}
+        return all(roles.values()) and all(s == "running" for s, _ in states.values())
 
-    # queue:restart (the chain's last-but-one step) makes workers exit; they come back at once.
+    # queue:restart (a chain step) makes workers exit; they come back at once.
     wait_for(all_running, 30, what="every container running")
     # The app's own Docker health check (a FastCGI request through FPM) and MySQL's.
-    wait_for(lambda: "(healthy)" in container_states()[APP][1], 60, what="app healthy")
+    assert "(healthy)" in container_states()[app()][1]
     assert "(healthy)" in container_states()[f"{NAME}-mysql"][1]
     assert served_build() == out["image"]
     assert out["image"].split("@")[1] == out["build_id"]
+    assert app().startswith(f"{NAME}-app-")  # auto-named: a new name for every release
     assert out["health_url"] == f"http://127.0.0.1:{18080}/up"
-    assert "healthy: HTTP 200" in out["release"]
+    assert "healthy: http://" in out["release"]
 
 
 def test_every_app_container_runs_the_digest(deployed):
     digest_ref = deployed["outputs"]["image"]
     image_id = sh("docker", "image", "inspect", "--format", "{{.Id}}", digest_ref).stdout.strip()
-    for role in ["app", "queue-1", "scheduler"]:
-        name = f"{NAME}-{role}"
+    for name in [app(), *containers_of("queue"), f"{NAME}-scheduler"]:
         assert sh("docker", "inspect", "--format", "{{.Image}}", name).stdout.strip() == image_id
-        env = sh("docker", "inspect", "--format", "{{json .Config.Env}}", name).stdout
-        assert f"APP_BUILD={digest_ref}" in json.loads(env)
+        assert env_of(name)["APP_BUILD"] == digest_ref
 
 
 def test_database_write_and_read(deployed):
@@ -212,57 +234,102 @@ def change_code(pulumi: Pulumi, version: str) -> None:
     pulumi.set("image.build_args.APP_CODE_VERSION", version)
 
 
-def test_code_change_previews_then_runs_the_chain_and_serves_the_new_build(pulumi, deployed):
-    old = served_build()
+def test_code_change_is_blue_green_with_no_failed_and_no_stale_response(pulumi, deployed):
+    old, old_app = served_build(), app()
     change_code(pulumi, "v2")
-    steps = pulumi.preview_steps()
-    ops = {(s["urn"].split("::")[-1], s["op"]) for s in steps}
-    assert ("app", "replace") in ops or ("app", "update") in ops, ops  # the image
+    ops = {(s["urn"].split("::")[-1], s["op"]) for s in pulumi.preview_steps()}
+    assert ("app", "replace") in ops or ("app", "update") in ops, ops  # image and app container
     chain = {name for name, op in ops if op in ("replace", "create-replacement")}
-    assert {"ownership", "cache-clear", "opcache-reset", "cache-rebuild", "health"} <= chain, ops
+    assert {"ownership", "cache-clear", "opcache-reset", "cache-rebuild", "health",
+            "switch", "verify"} <= chain, ops  # fmt: skip
 
     t0 = time.time()
-    with Load() as load:
+    with Load(rate=20) as load:
         pulumi.up()
+    t1 = time.time()
     new = pulumi.outputs()["image"]
     assert new != old
-    assert served_build() == new
+    failures = {k: n for k, n in load.builds.items() if k not in (old, new)}
+    assert failures == {}, f"failed requests during the release: {failures}"
+    assert load.builds[new] > 0
+    # After `up` returned: only the new build answers.
+    for _ in range(20):
+        assert served_build() == new
     assert http("/up")[1]["code"] == "v2"
-    seen = [s for _, s in steps_seen(release_events(t0, time.time()))]
-    assert seen.index("cache-clear") < seen.index("opcache-reset") < seen.index("cache-rebuild")
-    assert seen[-1] == "health"
-    # config.php was rebuilt inside the container after FPM's reload
-    mtime = int(sh("docker", "exec", APP, "stat", "-c", "%Y",
+    # The engine's record: chain in order against the NEW container, switch, then the old
+    # container is stopped and removed only after the public check.
+    events = release_events(t0, t1)
+    seen = [s for _, s in steps_seen(events)]
+    order = ["cache-clear", "opcache-reset", "cache-rebuild", "health", "switch", "verify"]
+    assert [seen.index(s) for s in order] == sorted(seen.index(s) for s in order), seen
+    new_app = app()
+    assert new_app != old_app
+    assert all(c == new_app for _, c, what in events if what == "kill signal=12")
+    verified = max(ts for ts, step in steps_seen(events) if step == "verify")
+    gone = [ts for ts, c, what in events if c == old_app and what.startswith("destroy")]
+    assert gone and gone[0] > verified, "the old container went before the public check"
+    mtime = int(sh("docker", "exec", new_app, "stat", "-c", "%Y",
                    "/var/www/html/bootstrap/cache/config.php").stdout)  # fmt: skip
     assert mtime >= int(t0)
-    assert load.builds[new] > 0
 
 
-def test_incident_without_opcache_reset_the_old_build_is_served_and_up_fails(pulumi, deployed):
+def test_incident_without_opcache_reset_the_new_build_is_stale_and_never_gets_traffic(
+    pulumi, deployed
+):
     http("/db")
     rows_before = db_rows()
-    assert rows_before >= 1
+    live = served_build()
     pulumi.set("release.skip[0]", "opcache-reset")
     pulumi.set("health.retries", "5")
     # The image bakes a config cache at build time (like `RUN php artisan optimize`): FPM
     # compiles it on its first requests, before the chain replaces it.
     pulumi.set("image.build_args.BAKE_CONFIG_CACHE", "1")
     change_code(pulumi, "v3")
-    with Load():
+    with Load() as load:
         res = pulumi.up(check=False)
     assert res.returncode != 0
     text = res.stdout + res.stderr
     assert "health check failed: the served code is not the deployed build" in text, text[-4000:]
-    new = json.loads(sh("docker", "inspect", "--format", "{{json .Config.Env}}", APP).stdout)
-    new_build = next(e.split("=", 1)[1] for e in new if e.startswith("APP_BUILD="))
-    assert served_build() != new_build, "stale OPcache did not reproduce"
-    # The failed release lost nothing.
+    # The new container, asked directly, serves the stale baked config...
+    apps = containers_of("app")
+    assert len(apps) == 2, apps  # old and new side by side: nothing was switched or removed
+    new_app = next(a for a in apps if env_of(a)["APP_BUILD"] != live)
+    direct = json.loads(sh("docker", "exec", new_app, "app-healthcheck").stdout.splitlines()[-1])
+    assert direct["build"] != env_of(new_app)["APP_BUILD"], "stale OPcache did not reproduce"
+    # ...while users never left the old build, and nothing was lost.
+    assert set(load.builds) == {live}, load.builds
+    assert served_build() == live
     assert db_rows() == rows_before
-    # Turned back on: the same release is fresh, and the app reads its rows again.
+    # Turned back on: the same release goes out fresh.
     pulumi.rm("release.skip")
     pulumi.up()
-    assert served_build() == new_build == pulumi.outputs()["image"]
+    assert served_build() == env_of(app())["APP_BUILD"] == pulumi.outputs()["image"]
     assert http("/db/count")[1]["count"] == rows_before
+
+
+def test_a_failing_release_keeps_the_old_build_serving_and_rolling_back_works(pulumi, deployed):
+    live = served_build()
+    # A developer's bug: a migration that fails. It runs before the switch.
+    bad = pulumi.project / "examples/laravel-app/database/migrations/2099_01_01_000000_boom.php"
+    bad.write_text(
+        "<?php\nuse Illuminate\\Database\\Migrations\\Migration;\n"
+        "return new class extends Migration {\n"
+        "    public function up() { throw new RuntimeException('boom: broken migration'); }\n"
+        "};\n"
+    )
+    with Load(rate=20) as load:
+        res = pulumi.up(check=False)
+    assert res.returncode != 0
+    assert "boom: broken migration" in res.stdout + res.stderr
+    assert set(load.builds) == {live}, load.builds  # every request answered by the old build
+    assert served_build() == live
+    # Rolling back = `pulumi up` on the previous code.
+    bad.unlink()
+    with Load(rate=20) as rollback:
+        pulumi.up()
+    assert served_build() == live == pulumi.outputs()["image"]
+    assert containers_of("app") == [app()]
+    assert set(rollback.builds) == {live}, rollback.builds  # no failed request while rolling back
 
 
 def test_secrets_never_appear_in_state_outputs_or_logs(pulumi, deployed):

@@ -51,6 +51,7 @@ class Registration:
     dependencies: list[str]
     inputs: dict[str, Any]  # as sent, secrets still wrapped
     protect: bool = False
+    delete_before_replace: bool | None = None
     retain_on_delete: bool = False
     additional_secret_outputs: list[str] = field(default_factory=list)
 
@@ -112,6 +113,9 @@ class Recorder(pulumi.runtime.Mocks):
         elif args.typ == "docker:index/remoteImage:RemoteImage":
             state["imageId"] = fake_digest("id:" + state["name"])
             state["repoDigest"] = state["name"]
+        elif args.typ == "docker:index/container:Container" and not state.get("name"):
+            # Pulumi auto-naming: logical name plus a random suffix (fixed here).
+            state["name"] = f"{args.name}-{fake_digest(args.name)[7:14]}"
         elif args.typ == "command:local:Command":
             state["stdout"] = f"{args.name}: ok"
             state["stderr"] = ""
@@ -140,6 +144,9 @@ class RecordingMonitor(mocks.MockMonitor):
                     dependencies=list(request.dependencies),
                     inputs=json_format.MessageToDict(request.object),
                     protect=request.protect,
+                    delete_before_replace=request.deleteBeforeReplace
+                    if request.deleteBeforeReplaceDefined
+                    else None,
                     retain_on_delete=request.retainOnDelete,
                     additional_secret_outputs=list(request.additionalSecretOutputs),
                 )

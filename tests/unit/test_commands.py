@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import subprocess
 
@@ -60,34 +61,37 @@ def test_ownership_fix_runs_as_root_and_checks_as_web_user():
     assert all(c[5] == "www-data" and c[-2] == "-w" for c in checks)
 
 
-def test_public_init_replaces_contents_and_links_storage_relatively(tmp_path):
-    # Run the job's shell script for real against a directory standing in for the volume.
+def _sh(script: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["sh", "-c", script, "job", *args], capture_output=True, text=True)
+
+
+def test_public_init_adds_the_new_build_then_prune_removes_older_assets(tmp_path):
+    # Run the jobs' shell scripts for real against a directory standing in for the volume.
     src, dst = tmp_path / "public", tmp_path / "volume"
     (src / "css").mkdir(parents=True)
     (src / "index.php").write_text("<?php")
     (src / "css" / "app.css").write_text("body{}")
     dst.mkdir()
-    (dst / "stale-old-build.js").write_text("old")
-    subprocess.run(
-        ["sh", "-c", commands.PUBLIC_INIT_SH, "public-init", str(src), str(dst), "1",
-         f"{__import__('os').getuid()}:{__import__('os').getgid()}"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    assert not (dst / "stale-old-build.js").exists()
+    (dst / "old-build.js").write_text("old")
+    owner = f"{os.getuid()}:{os.getgid()}"
+    assert _sh(commands.PUBLIC_INIT_SH, str(src), str(dst), "1", owner).returncode == 0
+    # Before the switch the old build's assets are still there for pages it serves.
+    assert (dst / "old-build.js").exists()
     assert (dst / "css" / "app.css").read_text() == "body{}"
     assert (dst / "storage").is_symlink()
     assert str((dst / "storage").readlink()) == "../storage/app/public"
+    pruned = _sh(commands.PUBLIC_PRUNE_SH, str(src), str(dst), "1")
+    assert pruned.returncode == 0, pruned.stderr
+    assert "pruned ./old-build.js" in pruned.stdout
+    assert not (dst / "old-build.js").exists()
+    assert (dst / "css" / "app.css").exists() and (dst / "storage").is_symlink()
 
 
 def test_public_init_fails_when_the_image_has_no_public_dir(tmp_path):
     dst = tmp_path / "volume"
     dst.mkdir()
-    res = subprocess.run(
-        ["sh", "-c", commands.PUBLIC_INIT_SH, "public-init", str(tmp_path / "nope"), str(dst),
-         "1", "0:0"],
-        capture_output=True,
-    )  # fmt: skip
-    assert res.returncode != 0
+    assert _sh(commands.PUBLIC_INIT_SH, str(tmp_path / "nope"), str(dst), "1", "0:0").returncode
+    assert _sh(commands.PUBLIC_PRUNE_SH, str(tmp_path / "nope"), str(dst), "1").returncode
 
 
 def test_public_init_command_runs_the_new_image_once_and_removes_itself():
@@ -97,6 +101,9 @@ def test_public_init_command_runs_the_new_image_once_and_removes_itself():
     assert "reg/app@sha256:abc" in argv
     assert argv[argv.index("--volume") + 1] == "shop-public:/mnt/public"
     assert argv[-4:] == ["/var/www/html/public", "/mnt/public", "1", "33:33"]
+    prune = commands.public_prune(SSH, "reg/app@sha256:abc", "shop-public", "/var/www/html/public",
+                                  True)  # fmt: skip
+    assert prune[:5] == argv[:5] and prune[-3:] == ["/var/www/html/public", "/mnt/public", "1"]
 
 
 def test_health_probe_passes_values_as_arguments_not_code():
@@ -108,6 +115,7 @@ def test_health_probe_passes_values_as_arguments_not_code():
     assert argv[argv.index("php") + 1] == "-r"
     assert argv[argv.index("--") + 1 :] == [
         "http://shop-web:80/up", "200", "build", "reg/app@sha256:abc'; exit 0; '", "3", "1", "2",
+        "",
     ]  # fmt: skip
     # The hostile build string survives shell quoting intact.
     assert shlex.split(commands.script(argv)) == argv
@@ -118,31 +126,60 @@ def target(**overrides) -> Target:
 
     raw = valid_config()
     raw.update(overrides)
-    return Target(cfg=parse(raw, SECRET_KEYS), container="shop-app",
-                  probe_url="http://shop-web:80/up", build="reg@sha256:1")  # fmt: skip
+    return Target(cfg=parse(raw, SECRET_KEYS), container="shop-app-0123456789ab",
+                  build="reg@sha256:1", proxy="shop-web",
+                  direct_url="fcgi://127.0.0.1:9000/up", public_url="http://shop-web:80/up",
+                  app_port=9000, public_volume="shop-public")  # fmt: skip
 
 
 def test_release_steps_read_like_the_runbook():
     assert [s.name for s in STEPS] == [
         "ownership", "migrate", "cache-clear", "opcache-reset", "cache-rebuild",
-        "workers-restart", "health",
+        "workers-restart", "health", "switch", "verify", "public-prune",
     ]  # fmt: skip
     assert all(s.description for s in STEPS)
 
 
 def test_every_step_targets_the_configured_host_and_container():
     t = target(docker={"host": SSH})
+    where = {"switch": "shop-web", "public-prune": "reg@sha256:1"}  # proxy; a job of the new image
     for step in STEPS:
         for argv in step.argv(t):
             assert argv[:3] == ["docker", "--host", SSH], step.name
-            assert "shop-app" in argv, step.name
+            assert where.get(step.name, "shop-app-0123456789ab") in argv, step.name
         assert step_script(step, t)
 
 
 def test_health_step_checks_the_deployed_build():
-    health = next(s for s in STEPS if s.name == "health")
-    [argv] = health.argv(target())
-    assert argv[-7:] == ["http://shop-web:80/up", "200", "build", "reg@sha256:1", "30", "2", "5"]
+    steps = {s.name: s for s in STEPS}
+    [direct] = steps["health"].argv(target())
+    assert direct[5:7] == ["www-data", "shop-app-0123456789ab"]
+    assert direct[-8:] == ["fcgi://127.0.0.1:9000/up", "200", "build", "reg@sha256:1", "30", "2",
+                           "5", "/var/www/html/public/index.php"]  # fmt: skip
+    [public] = steps["verify"].argv(target())
+    assert public[-8] == "http://shop-web:80/up"
+
+
+def test_switch_points_the_proxy_at_the_new_container_and_reloads_gracefully(tmp_path):
+    [argv] = next(s for s in STEPS if s.name == "switch").argv(target())
+    assert argv[:7] == ["docker", "--host", "unix:///var/run/docker.sock", "exec", "--user", "0",
+                        "shop-web"]  # fmt: skip
+    assert argv[-2:] == [files.UPSTREAM_FILE, "set $app_upstream shop-app-0123456789ab:9000;"]
+    # The script for real, with a fake nginx that records its calls.
+    log = tmp_path / "log"
+    fake = tmp_path / "nginx"
+    fake.write_text(f'#!/bin/sh\necho "nginx $*" >> {log}\n')
+    fake.chmod(0o755)
+    conf = tmp_path / "etc" / "upstream.conf"
+    res = subprocess.run(
+        ["sh", "-c", commands.PROXY_SWITCH_SH, "switch", str(conf), "set $x y;"],
+        env={"PATH": f"{tmp_path}:/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 0, res.stderr
+    assert conf.read_text() == "set $x y;\n"
+    assert log.read_text().splitlines() == ["nginx -t -q", "nginx -s reload"]
 
 
 def test_php_ini_is_production():
@@ -152,10 +189,16 @@ def test_php_ini_is_production():
 
 
 def test_nginx_passes_php_to_the_app_container_and_serves_public():
-    conf = files.nginx_conf("/var/www/html", "shop-app", 9000)
+    conf = files.nginx_conf("/var/www/html", "fpm")
     assert "root /var/www/html/public;" in conf
-    assert "set $fpm shop-app:9000;" in conf
+    assert "fastcgi_pass $app_upstream;" in conf
+    # points nowhere until the first switch, then at whatever the included file names
+    assert conf.index("set $app_upstream 127.0.0.1:1;") < conf.index(
+        f"include {files.UPSTREAM_DIR}/*.conf;"
+    )
     assert "fastcgi_param SCRIPT_FILENAME /var/www/html/public/index.php;" in conf
+    octane = files.nginx_conf("/var/www/html", "octane")
+    assert "proxy_pass http://$app_upstream;" in octane and "fastcgi_pass" not in octane
 
 
 def test_worker_command_clears_baked_caches_then_execs_the_worker(tmp_path):

@@ -263,6 +263,9 @@ def test_defaults_cover_everything_the_field_notes_vary():
         "cache-rebuild",
         "workers-restart",
         "health",
+        "switch",
+        "verify",
+        "public-prune",
     ]
 
 
@@ -283,6 +286,9 @@ def test_steps_follow_release_switches():
         "cache-clear",
         "cache-rebuild",
         "health",
+        "switch",
+        "verify",
+        "public-prune",
     ]
 
 

@@ -10,7 +10,9 @@ from .harness import Run, fake_digest, run_program, valid_config
 from .test_config import with_
 
 CHAIN = ["ownership", "migrate", "cache-clear", "opcache-reset", "cache-rebuild",
-         "workers-restart", "health"]  # fmt: skip
+         "workers-restart", "health", "switch", "verify", "public-prune"]  # fmt: skip
+APP = "shop-app-" + fake_digest("shop-app")[7:14]  # the mock's auto-name
+QUEUE = "shop-queue-1-" + fake_digest("shop-queue-1")[7:14]
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +43,9 @@ def test_components_have_the_documented_type_tokens_and_parents(fpm):
 
 
 def test_fpm_inventory(fpm):
-    assert names(fpm, "container:Container") == ["app", "mysql", "nginx", "queue-1", "scheduler"]
+    assert names(fpm, "container:Container") == [
+        "mysql", "nginx", "shop-app", "shop-queue-1", "shop-scheduler",
+    ]  # fmt: skip
     assert names(fpm, "volume:Volume") == ["db-data", "public", "storage"]
     assert names(fpm, "network:Network") == ["internal"]
     assert names(fpm, "image:Image") == ["app"]
@@ -49,8 +53,10 @@ def test_fpm_inventory(fpm):
 
 
 def test_octane_inventory(octane):
-    assert names(octane, "container:Container") == ["mysql", "octane", "queue-1", "scheduler"]
-    octane_c = octane.one("container:Container", "octane")
+    assert names(octane, "container:Container") == [
+        "mysql", "nginx", "shop-octane", "shop-queue-1", "shop-scheduler",
+    ]  # fmt: skip
+    octane_c = octane.one("container:Container", "shop-octane")
     assert octane.value(octane_c, "command")[2] == "octane:frankenphp"
     reset = octane.value(octane.one("command:local:Command", "opcache-reset"), "create")
     assert "octane:reload" in reset and "USR2" not in reset
@@ -61,8 +67,8 @@ def test_every_app_container_runs_the_pushed_digest(fpm):
     assert "@sha256:" in digest and ":2026" not in digest.split("@")[0]
     pulled = fpm.one("remoteImage:RemoteImage", "app")
     assert fpm.value(pulled, "name") == digest
-    app_containers = [r for r in fpm.of_type("container:Container") if r.name != "mysql"
-                      and r.name != "nginx"]  # fmt: skip
+    app_containers = [r for r in fpm.of_type("container:Container")
+                      if r.name not in ("mysql", "nginx")]  # fmt: skip
     assert len(app_containers) == 3
     for c in app_containers:
         # image id of the image pulled by digest, and the digest itself in APP_BUILD
@@ -118,7 +124,7 @@ def test_chain_order_is_enforced_by_registered_dependencies(fpm):
         later = {s.urn for s in steps[i + 1 :]}
         assert not later & set(step.dependencies)
     first_deps = set(steps[0].dependencies)
-    for role in ["app", "nginx", "queue-1", "scheduler"]:
+    for role in ["shop-app", "nginx", "shop-queue-1", "shop-scheduler"]:
         assert fpm.one("container:Container", role).urn in first_deps
     assert fpm.one("command:local:Command", "public-init").urn in first_deps
 
@@ -132,11 +138,15 @@ def test_each_step_is_triggered_by_the_digest(fpm):
 def test_steps_run_in_the_web_workers_container_as_the_web_user(fpm):
     for name in ["migrate", "cache-clear", "cache-rebuild", "workers-restart", "health"]:
         create = fpm.value(fpm.one("command:local:Command", name), "create")
-        assert "exec --user www-data shop-app" in create, name
+        assert f"exec --user www-data {APP} " in create, name
     reset = fpm.value(fpm.one("command:local:Command", "opcache-reset"), "create")
-    assert reset == "docker --host unix:///var/run/docker.sock kill --signal USR2 shop-app"
+    assert reset == f"docker --host unix:///var/run/docker.sock kill --signal USR2 {APP}"
     health = fpm.value(fpm.one("command:local:Command", "health"), "create")
-    assert "http://shop-web:80/up" in health and fpm.outputs["image"] in health
+    assert "fcgi://127.0.0.1:9000/up" in health and fpm.outputs["image"] in health
+    verify = fpm.value(fpm.one("command:local:Command", "verify"), "create")
+    assert "http://shop-web:80/up" in verify and fpm.outputs["image"] in verify
+    switch = fpm.value(fpm.one("command:local:Command", "switch"), "create")
+    assert f"set $app_upstream {APP}:9000;" in switch
 
 
 def test_commands_do_not_stream_output_to_logs(fpm):
@@ -153,7 +163,7 @@ def test_skipped_steps_are_not_declared_and_the_chain_stays_linked():
 
 
 def test_secrets_are_secret_in_inputs_and_outputs(fpm):
-    for name in ["app", "queue-1", "scheduler", "mysql"]:
+    for name in ["shop-app", "shop-queue-1", "shop-scheduler", "mysql"]:
         c = fpm.one("container:Container", name)
         assert Run.is_secret(c, "envs"), f"{name} envs not secret"
         assert "envs" in c.additional_secret_outputs
@@ -175,8 +185,9 @@ def test_outputs(fpm):
     assert out["health_url"] == "http://127.0.0.1:8080/up"
     assert out["build_id"].startswith("sha256:") and out["image"].endswith(out["build_id"])
     assert out["network"] == "shop-internal"
+    assert out["release"] == "verify: ok"  # the public check's receipt
     assert out["containers"] == {
-        "mysql": "shop-mysql", "app": "shop-app", "web": "shop-web", "queue-1": "shop-queue-1",
+        "mysql": "shop-mysql", "app": APP, "web": "shop-web", "queue-1": QUEUE,
         "scheduler": "shop-scheduler",
     }  # fmt: skip
 
@@ -192,27 +203,28 @@ def test_external_network_is_looked_up_not_created():
 def test_queue_replicas_and_redis():
     run = run_program(with_("redis", {"enabled": True}, with_("queue.replicas", 3)))
     assert names(run, "container:Container") == [
-        "app", "mysql", "nginx", "queue-1", "queue-2", "queue-3", "redis", "scheduler",
+        "mysql", "nginx", "redis", "shop-app", "shop-queue-1", "shop-queue-2", "shop-queue-3",
+        "shop-scheduler",
     ]  # fmt: skip
-    app = run.one("container:Container", "app")
+    app = run.one("container:Container", "shop-app")
     assert "REDIS_HOST=shop-redis" in run.value(app, "envs")
 
 
 def test_workers_stop_gracefully_and_skip_the_fpm_healthcheck(fpm):
-    for name in ["queue-1", "scheduler"]:
+    for name in ["shop-queue-1", "shop-scheduler"]:
         c = fpm.one("container:Container", name)
         assert fpm.value(c, "stopSignal") == "SIGTERM"
         assert fpm.value(c, "healthcheck")["tests"] == ["NONE"]
         assert fpm.value(c, "user") == "www-data"
-    assert fpm.value(fpm.one("container:Container", "app"), "stopSignal") == "SIGQUIT"
+    assert fpm.value(fpm.one("container:Container", "shop-app"), "stopSignal") == "SIGQUIT"
 
 
 def test_workers_never_boot_on_caches_baked_into_the_image(fpm):
-    queue = fpm.value(fpm.one("container:Container", "queue-1"), "command")
+    queue = fpm.value(fpm.one("container:Container", "shop-queue-1"), "command")
     assert queue[:2] == ["sh", "-c"] and "config:clear" in queue[2]
     assert queue[3:] == ["laravel-stack-worker", "php", "artisan", "queue:work", "--sleep=3",
                          "--tries=3", "--max-time=3600"]  # fmt: skip
-    sched = fpm.value(fpm.one("container:Container", "scheduler"), "command")
+    sched = fpm.value(fpm.one("container:Container", "shop-scheduler"), "command")
     assert sched[-3:] == ["php", "artisan", "schedule:work"]
     # the chain itself only execs into the web container (workers restart under it)
     for step in ["cache-clear", "cache-rebuild"]:
@@ -221,7 +233,36 @@ def test_workers_never_boot_on_caches_baked_into_the_image(fpm):
 
 
 def test_web_container_is_healthy_before_the_chain_touches_it(fpm):
-    app = fpm.one("container:Container", "app")
+    app = fpm.one("container:Container", "shop-app")
     assert fpm.value(app, "wait") is True and fpm.value(app, "waitTimeout") == 120
     run = run_program(with_("web.wait_healthy", False))
-    assert run.value(run.one("container:Container", "app"), "wait") is False
+    assert run.value(run.one("container:Container", "shop-app"), "wait") is False
+
+
+def test_blue_green_app_and_workers_are_created_before_the_old_ones_go(fpm):
+    # auto-named (a new name per replacement), create-before-delete: the old one serves on
+    for name in ["shop-app", "shop-queue-1"]:
+        c = fpm.one("container:Container", name)
+        assert fpm.value(c, "name") is None, "a fixed name would force delete-before-create"
+        assert c.delete_before_replace is False, name
+    # one scheduler at a time; the stable proxy owns the port and never names a release
+    sched = fpm.one("container:Container", "shop-scheduler")
+    assert fpm.value(sched, "name") == "shop-scheduler" and sched.delete_before_replace
+    nginx = fpm.one("container:Container", "nginx")
+    assert fpm.outputs["image"] not in repr(nginx.inputs)
+    assert not fpm.value(fpm.one("container:Container", "shop-app"), "ports")
+
+
+def test_octane_sits_behind_the_same_front_proxy(octane):
+    nginx = octane.one("container:Container", "nginx")
+    [port] = octane.value(nginx, "ports")
+    assert port["external"] == 8080
+    assert not octane.value(octane.one("container:Container", "shop-octane"), "ports")
+    health = octane.value(octane.one("command:local:Command", "health"), "create")
+    assert "http://127.0.0.1:8000/up" in health
+
+
+def test_workers_start_after_their_web_container(fpm):
+    app = fpm.one("container:Container", "shop-app")
+    for name in ["shop-queue-1", "shop-scheduler"]:
+        assert app.urn in fpm.one("container:Container", name).dependencies

@@ -1,0 +1,307 @@
+#!/usr/bin/env python3
+"""Zero-downtime benchmark: laravel-stack vs the seeds' way, same code change, same machine.
+
+Run after `scripts/bootstrap` (the pulumi toolchain and Docker must be up):
+
+    venv/bin/python bench/bench.py [--rate 20] [--out bench/results.json]
+
+For each contender a load generator on 127.0.0.1 sends GET /up at a fixed rate (bounded in count
+and time) while a code change (APP_CODE_VERSION v1 -> v2) is deployed, and records every
+response. Figures: failed requests (non-2xx, resets, timeouts), responses per build per second,
+time from deploy start to the first new-build response, stale (old-build) responses after the
+deploy returned, deploy wall time.
+
+- laravel-stack: `pulumi up` of a throwaway stack (prefix `lsbench`, port 18180).
+- the seeds' way (the field notes' runbook): fixed container names, `docker rm -f app` and
+  `docker run` of the new image in place, then the command sequence: cache clear, FPM reload
+  (OPcache), cache rebuild, health check. Same images, same nginx, port 18181.
+
+This is a script that prints figures; no test asserts timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+PASSPHRASE = "laravel-stack-local"
+LS_NAME, LS_PORT = "lsbench", 18180
+SEEDS, SEEDS_PORT = "seedsbench", 18181
+AFTER_S = 10.0  # keep measuring this long after the deploy returned
+MAX_S = 900.0  # hard bound on any load run
+
+
+def sh(*argv: str, check: bool = True, **kw: Any) -> subprocess.CompletedProcess:
+    return subprocess.run(argv, capture_output=True, text=True, check=check, timeout=900, **kw)
+
+
+@dataclass
+class Sample:
+    t: float  # seconds since the deploy started
+    outcome: str  # the build that answered, or "HTTP nnn" / an error name
+
+
+@dataclass
+class Load:
+    """GET /up at a fixed rate from a scheduler thread; a pool keeps slow requests from
+    lowering the rate. Bounded by MAX_S and by the caller's stop()."""
+
+    port: int
+    rate: float
+    samples: list[Sample] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    t0: float = 0.0
+
+    def _one(self, sent: float) -> None:
+        try:
+            req = urllib.request.Request(f"http://127.0.0.1:{self.port}/up")
+            with urllib.request.urlopen(req, timeout=5) as resp:
+                outcome = json.loads(resp.read())["build"] or "null-build"
+        except urllib.error.HTTPError as err:
+            outcome = f"HTTP {err.code}"
+        except Exception as err:  # resets, refusals, timeouts: all failures
+            outcome = type(err).__name__
+        self.samples.append(Sample(sent - self.t0, outcome))
+
+    def run(self) -> None:
+        with ThreadPoolExecutor(max_workers=32) as pool:
+            start = time.monotonic()
+            n = 0
+            while not self._stop.is_set() and time.monotonic() - start < MAX_S:
+                pool.submit(self._one, time.monotonic())
+                n += 1
+                self._stop.wait(max(0.0, start + n / self.rate - time.monotonic()))
+
+    def __enter__(self) -> Load:
+        self.t0 = time.monotonic()
+        self._thread = threading.Thread(target=self.run, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def figures(load: Load, old: str, new: str, deploy_s: float) -> dict[str, Any]:
+    per_second: dict[int, Counter[str]] = defaultdict(Counter)
+    for s in load.samples:
+        label = "old" if s.outcome == old else "new" if s.outcome == new else "failed"
+        per_second[int(s.t)][label] += 1
+    failed = [s for s in load.samples if s.outcome not in (old, new)]
+    first_new = min((s.t for s in load.samples if s.outcome == new), default=None)
+    stale_after = [s for s in load.samples if s.t > deploy_s and s.outcome == old]
+    return {
+        "requests": len(load.samples),
+        "failed": len(failed),
+        "failed_kinds": dict(Counter(s.outcome for s in failed)),
+        "first_new_build_s": None if first_new is None else round(first_new, 2),
+        "stale_after_deploy_returned": len(stale_after),
+        "deploy_wall_s": round(deploy_s, 2),
+        "per_second": {str(k): dict(v) for k, v in sorted(per_second.items())},
+    }
+
+
+def measure(port: int, rate: float, deploy: Callable[[], str], old: str) -> dict[str, Any]:
+    """Load before, during and AFTER_S after `deploy()` (which returns the new build)."""
+    with Load(port, rate) as load:
+        time.sleep(2)  # steady state first
+        load.t0 = time.monotonic()
+        load.samples.clear()
+        new = deploy()
+        deploy_s = time.monotonic() - load.t0
+        time.sleep(AFTER_S)
+    return figures(load, old, new, deploy_s)
+
+
+# --- laravel-stack -------------------------------------------------------------------------
+
+
+class Stack:
+    def __init__(self, work: Path):
+        self.project = work / "project"
+        files = sh("git", "ls-files", "-z", cwd=REPO).stdout.split("\0")
+        for rel in filter(None, files):
+            dst = self.project / rel
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / rel, dst, follow_symlinks=False)
+        (self.project / "venv").symlink_to(REPO / "venv")
+        shutil.copy(self.project / "Pulumi.local.yaml", self.project / "Pulumi.bench.yaml")
+        (work / "state").mkdir()
+        self.env = {
+            **os.environ,
+            "PULUMI_BACKEND_URL": f"file://{work / 'state'}",
+            "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
+            "PULUMI_SKIP_UPDATE_CHECK": "true",
+            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        }
+        self.pulumi("stack", "init", "bench", stack=False)
+        self.pulumi("config", "set", "name", LS_NAME)
+        self.pulumi("config", "set", "--path", "web.port", str(LS_PORT))
+
+    def pulumi(self, *args: str, stack: bool = True) -> str:
+        argv = ["pulumi", *args, "--non-interactive", *(["--stack", "bench"] if stack else [])]
+        return sh(*argv, cwd=self.project, env=self.env).stdout
+
+    def deploy(self, version: str) -> str:
+        self.pulumi("config", "set", "--path", "image.build_args.APP_CODE_VERSION", version)
+        self.pulumi("up", "--yes", "--skip-preview")
+        return json.loads(self.pulumi("stack", "output", "--json"))["image"]
+
+    def destroy(self) -> None:
+        self.pulumi("destroy", "--yes")
+        for vol in ["db-data", "storage"]:
+            sh("docker", "volume", "rm", "-f", f"{LS_NAME}-{vol}", check=False)
+
+
+# --- the seeds' way: fixed names, recreate in place, then the runbook's commands ---------
+
+
+def seeds_up(image: str, db_image: str, nginx_image: str) -> None:
+    net = f"{SEEDS}-internal"
+    sh("docker", "network", "create", net)
+    sh("docker", "run", "-d", "--name", f"{SEEDS}-mysql", "--network", net,
+       "-e", "MYSQL_ROOT_PASSWORD=bench-root", "-e", "MYSQL_DATABASE=laravel",
+       "-e", "MYSQL_USER=laravel", "-e", "MYSQL_PASSWORD=bench", db_image)  # fmt: skip
+    for _ in range(60):
+        ok = sh("docker", "exec", f"{SEEDS}-mysql", "mysql", "-uroot", "-pbench-root", "-e",
+                "SELECT 1", check=False)  # fmt: skip
+        if ok.returncode == 0:
+            break
+        time.sleep(1)
+    seeds_app(image)
+    sh("docker", "run", "--rm", "--user", "0", "--entrypoint", "sh",
+       "-v", f"{SEEDS}-public:/mnt/public", image, "-c",
+       "cp -a /var/www/html/public/. /mnt/public/ && ln -sfn ../storage/app/public "
+       "/mnt/public/storage")  # fmt: skip
+    conf = (REPO / "examples/images/nginx/default.conf.example").read_text()
+    sh("docker", "create", "--name", f"{SEEDS}-web", "--network", net,
+       "-p", f"127.0.0.1:{SEEDS_PORT}:80", "-v", f"{SEEDS}-public:/var/www/html/public:ro",
+       nginx_image)  # fmt: skip
+    with tempfile.NamedTemporaryFile("w", suffix=".conf") as f:
+        f.write(conf)
+        f.flush()
+        sh("docker", "cp", f.name, f"{SEEDS}-web:/etc/nginx/conf.d/default.conf")
+    sh("docker", "start", f"{SEEDS}-web")
+    seeds_release(image)
+
+
+def seeds_app(image: str) -> None:
+    sh("docker", "run", "-d", "--name", f"{SEEDS}-app", "--network", f"{SEEDS}-internal",
+       "--network-alias", "app", "-e", f"APP_BUILD={image}", "-e", "APP_ENV=production",
+       "-e", "APP_KEY=base64:" + "A" * 43 + "=", "-e", "DB_CONNECTION=mysql",
+       "-e", f"DB_HOST={SEEDS}-mysql", "-e", "DB_DATABASE=laravel", "-e", "DB_USERNAME=laravel",
+       "-e", "DB_PASSWORD=bench", "-e", "LOG_CHANNEL=stderr", image)  # fmt: skip
+
+
+def seeds_release(image: str) -> None:
+    """The runbook's sequence after the container is up: clear, reset, rebuild, health."""
+    app = f"{SEEDS}-app"
+    for cmd in ["config:clear", "route:clear", "view:clear", "event:clear", "cache:clear"]:
+        sh("docker", "exec", app, "php", "artisan", cmd)
+    sh("docker", "kill", "--signal", "USR2", app)
+    for cmd in ["config:cache", "route:cache", "view:cache", "event:cache"]:
+        sh("docker", "exec", app, "php", "artisan", cmd)
+    for _ in range(60):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{SEEDS_PORT}/up", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except Exception:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError("seeds' health check never passed")
+
+
+def seeds_deploy(image: str) -> str:
+    sh("docker", "rm", "-f", f"{SEEDS}-app")  # recreate in place: fixed name, so delete first
+    seeds_app(image)
+    seeds_release(image)
+    return image
+
+
+def seeds_down() -> None:
+    for c in ["web", "app", "mysql"]:
+        sh("docker", "rm", "-f", f"{SEEDS}-{c}", check=False)
+    sh("docker", "volume", "rm", "-f", f"{SEEDS}-public", check=False)
+    sh("docker", "network", "rm", f"{SEEDS}-internal", check=False)
+
+
+# --- report --------------------------------------------------------------------------------
+
+
+def table(results: dict[str, dict[str, Any]]) -> str:
+    rows = [
+        ("requests", "requests"),
+        ("failed requests", "failed"),
+        ("first new-build response (s)", "first_new_build_s"),
+        ("stale responses after deploy returned", "stale_after_deploy_returned"),
+        ("deploy wall time (s)", "deploy_wall_s"),
+    ]
+    names = list(results)
+    out = [f"| {'':38} | " + " | ".join(f"{n:>14}" for n in names) + " |"]
+    out.append("|" + "-" * 40 + "|" + "|".join("-" * 16 for _ in names) + "|")
+    for label, key in rows:
+        out.append(
+            f"| {label:38} | " + " | ".join(f"{results[n][key]!s:>14}" for n in names) + " |"
+        )
+    return "\n".join(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rate", type=float, default=20.0, help="requests per second (default 20)")
+    ap.add_argument("--out", type=Path, default=REPO / "bench" / "results.json")
+    args = ap.parse_args()
+    local = yaml.safe_load((REPO / "Pulumi.local.yaml").read_text())["config"]
+    db_image = local["laravel-stack:database"]["image"]
+    nginx_image = local["laravel-stack:web"]["nginx_image"]
+    results: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        stack = Stack(Path(tmp))
+        try:
+            v1 = stack.deploy("v1")
+            results["laravel-stack"] = measure(LS_PORT, args.rate, lambda: stack.deploy("v2"), v1)
+            v2 = stack.deploy("v2")  # no change: the digest just deployed
+        finally:
+            stack.destroy()
+    seeds_down()
+    try:
+        seeds_up(v1, db_image, nginx_image)
+        results["seeds' way"] = measure(SEEDS_PORT, args.rate, lambda: seeds_deploy(v2), v1)
+    finally:
+        seeds_down()
+    report = {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "rate_per_s": args.rate,
+        "measured_after_deploy_s": AFTER_S,
+        "change": "APP_CODE_VERSION v1 -> v2 (new image digest)",
+        "results": results,
+    }
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(table(results))
+    print(f"\nfull figures (per-second responses per build): {args.out}")
+
+
+if __name__ == "__main__":
+    main()
