@@ -12,9 +12,9 @@ time from deploy start to the first new-build response, stale (old-build) respon
 deploy returned, deploy wall time.
 
 - laravel-stack: `pulumi up` of a throwaway stack (prefix `lsbench`, port 18180).
-- the seeds' way (the field notes' runbook): fixed container names, `docker rm -f app` and
-  `docker run` of the new image in place, then the command sequence: cache clear, FPM reload
-  (OPcache), cache rebuild, health check. Same images, same nginx, port 18181.
+- the seeds' way (the field notes' runbook): build and push the new image, `docker rm -f app`
+  and `docker run` of it in place (fixed container names), then the command sequence: cache
+  clear, FPM reload (OPcache), cache rebuild, health check. Same app, same nginx, port 18181.
 
 This is a script that prints figures; no test asserts timings.
 """
@@ -233,7 +233,13 @@ def seeds_release(image: str) -> None:
     raise RuntimeError("seeds' health check never passed")
 
 
-def seeds_deploy(image: str) -> str:
+def seeds_deploy(version: str, repository: str) -> str:
+    """Build and push the new image (as their CI does), then recreate the app in place."""
+    ref = f"{repository}:seeds-{version}"
+    sh("docker", "build", "--quiet", "--build-arg", f"APP_CODE_VERSION={version}", "-t", ref,
+       str(REPO / "examples/laravel-app"), env={**os.environ, "DOCKER_BUILDKIT": "0"})  # fmt: skip
+    sh("docker", "push", "--quiet", ref)
+    image = sh("docker", "inspect", "--format", "{{index .RepoDigests 0}}", ref).stdout.strip()
     sh("docker", "rm", "-f", f"{SEEDS}-app")  # recreate in place: fixed name, so delete first
     seeds_app(image)
     seeds_release(image)
@@ -282,13 +288,15 @@ def main() -> None:
         try:
             v1 = stack.deploy("v1")
             results["laravel-stack"] = measure(LS_PORT, args.rate, lambda: stack.deploy("v2"), v1)
-            v2 = stack.deploy("v2")  # no change: the digest just deployed
         finally:
             stack.destroy()
     seeds_down()
     try:
         seeds_up(v1, db_image, nginx_image)
-        results["seeds' way"] = measure(SEEDS_PORT, args.rate, lambda: seeds_deploy(v2), v1)
+        repository = local["laravel-stack:image"]["repository"]
+        results["seeds' way"] = measure(
+            SEEDS_PORT, args.rate, lambda: seeds_deploy("v2", repository), v1
+        )
     finally:
         seeds_down()
     report = {
