@@ -182,6 +182,7 @@ class ReleaseChain(pulumi.ComponentResource):
         )
         wanted = set(cfg.steps())
         self.steps = []
+        self.by_name = {}
         previous: list[pulumi.Resource] = list(after)
         for step in STEPS:
             if step.name not in wanted:
@@ -196,9 +197,6 @@ class ReleaseChain(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=previous),
             )
             self.steps.append(resource)
+            self.by_name[step.name] = resource
             previous = [resource]
-        self.by_name = {
-            s.name: r
-            for s, r in zip([s for s in STEPS if s.name in wanted], self.steps, strict=True)
-        }
         self.register_outputs({"steps": [s.stdout for s in self.steps]})
