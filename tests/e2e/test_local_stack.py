@@ -92,9 +92,11 @@ STEP_OF = [
 
 
 def steps_seen(events: list[tuple[int, str, str]]) -> list[tuple[int, str]]:
+    # Only release commands: Docker's own HEALTHCHECK execs interleave with them.
+    ours = [e for e in events if any(p.search(e[2]) for _, p in STEP_OF)]
     seen = []
-    for i, (ts, _, label) in enumerate(events):
-        nxt = events[i + 1][2] if i + 1 < len(events) else ""
+    for i, (ts, _, label) in enumerate(ours):
+        nxt = ours[i + 1][2] if i + 1 < len(ours) else ""
         if "config:clear" in label and "migrate --force" in nxt:
             seen.append((ts, "migrate"))  # the migrate step clears a baked config first
             continue
