@@ -236,6 +236,9 @@ def seeds_release(image: str) -> None:
 def seeds_deploy(version: str, repository: str) -> str:
     """Build and push the new image (as their CI does), then recreate the app in place."""
     ref = f"{repository}:seeds-{version}"
+    registry = repository.split("/", 1)[0]
+    sh("docker", "login", registry, "--username", "deploy", "--password-stdin",
+       input="local-registry-password")  # the local stack's throwaway login  # fmt: skip
     sh("docker", "build", "--quiet", "--build-arg", f"APP_CODE_VERSION={version}", "-t", ref,
        str(REPO / "examples/laravel-app"), env={**os.environ, "DOCKER_BUILDKIT": "0"})  # fmt: skip
     sh("docker", "push", "--quiet", ref)

@@ -2,7 +2,8 @@
 # Bring up everything the local laravel-stack needs without any image hub:
 #   1. Debian packages: docker.io, docker-registry, debootstrap (+ curl, keyring)
 #   2. dockerd (started in the background when `docker info` fails; no systemd needed)
-#   3. Debian's docker-registry on 127.0.0.1:5000, storage under the cache dir
+#   3. Debian's docker-registry on 127.0.0.1:5000 (storage under the cache dir), and a
+#      second one on 127.0.0.1:5001 that needs a login (htpasswd) for the app image
 #   4. base image debian:bookworm-slim, built with debootstrap (tarball cached)
 #   5. support images built from examples/images/* and pushed to the registry:
 #        127.0.0.1:5000/laravel-stack/nginx:bookworm
@@ -188,6 +189,51 @@ EOF
     die "registry did not answer on http://${REGISTRY}/v2/ within 30s"
   fi
   log "registry up (pid $(cat "$CACHE/registry.pid"))"
+fi
+part_end
+
+# ---------------------------------------------------------------------------
+# 3b. a registry that needs a login, like the field notes' private registry: the local stack
+#     pushes the app image there, so every local release exercises registry credentials.
+#     User `deploy`, password `local-registry-password`: a documented local throwaway.
+# ---------------------------------------------------------------------------
+AUTH_REGISTRY="127.0.0.1:${LARAVEL_STACK_AUTH_REGISTRY_PORT:-5001}"
+part_begin "registry with login ${AUTH_REGISTRY}"
+auth_registry_up() {
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "http://${AUTH_REGISTRY}/v2/")" = 401 ]
+}
+if auth_registry_up 2>/dev/null; then
+  log "already answering (401 without credentials)"
+else
+  mkdir -p "$CACHE/registry-auth/data"
+  # bcrypt, as the registry's htpasswd backend requires (libxcrypt has it: no extra package);
+  # the lowest cost: the registry checks it on every request of a push or pull
+  python3 -W ignore -c 'import crypt; print("deploy:" + crypt.crypt("local-registry-password", crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))' \
+    >"$CACHE/registry-auth/htpasswd"
+  cat >"$CACHE/registry-auth/config.yml" <<CONF
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: ${CACHE}/registry-auth/data
+  delete:
+    enabled: true
+auth:
+  htpasswd:
+    realm: laravel-stack-local
+    path: ${CACHE}/registry-auth/htpasswd
+http:
+  addr: ${AUTH_REGISTRY}
+CONF
+  log "starting docker-registry with htpasswd auth (log: $CACHE/registry-auth.log)"
+  nohup docker-registry serve "$CACHE/registry-auth/config.yml" >>"$CACHE/registry-auth.log" 2>&1 </dev/null &
+  echo $! >"$CACHE/registry-auth.pid"
+  if ! wait_for 30 auth_registry_up; then
+    tail -n 20 "$CACHE/registry-auth.log" >&2 || true
+    die "registry with login did not answer 401 on http://${AUTH_REGISTRY}/v2/ within 30s"
+  fi
+  log "registry with login up (pid $(cat "$CACHE/registry-auth.pid"))"
 fi
 part_end
 

@@ -17,7 +17,8 @@ import pytest
 
 from .conftest import NAME, Pulumi, docker_cleanup, http, sh, wait_for
 
-SECRETS = ["local-db-password", "local-root-password"]  # plain values of Pulumi.local.yaml
+# plain values of Pulumi.local.yaml's secrets
+SECRETS = ["local-db-password", "local-root-password", "local-registry-password"]
 
 
 def container_states() -> dict[str, tuple[str, str]]:
@@ -158,6 +159,11 @@ def test_up_from_scratch_serves_the_deployed_build(deployed):
     assert out["image"].split("@")[1] == out["build_id"]
     assert app().startswith(f"{NAME}-app-")  # auto-named: a new name for every release
     assert out["health_url"] == f"http://127.0.0.1:{18080}/up"
+    # The image came through the registry that needs a login: anonymous access is refused.
+    assert out["image"].startswith("127.0.0.1:5001/")
+    tags = "http://127.0.0.1:5001/v2/laravel-stack/example-app/tags/list"
+    anonymous = sh("curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", tags).stdout
+    assert anonymous == "401"
     assert "healthy: http://" in out["release"]
 
 
