@@ -152,6 +152,20 @@ part_end
 # ---------------------------------------------------------------------------
 # 3. local registry
 # ---------------------------------------------------------------------------
+# serve_registry NAME CHECK: run Debian's docker-registry with $CACHE/NAME/config.yml in the
+# background (pid and log in $CACHE/NAME.{pid,log}) and wait until CHECK passes.
+serve_registry() {
+  local name=$1 check=$2
+  log "starting docker-registry $name (log: $CACHE/$name.log)"
+  nohup docker-registry serve "$CACHE/$name/config.yml" >>"$CACHE/$name.log" 2>&1 </dev/null &
+  echo $! >"$CACHE/$name.pid"
+  if ! wait_for 30 "$check"; then
+    tail -n 20 "$CACHE/$name.log" >&2 || true
+    die "docker-registry $name did not pass $check within 30s"
+  fi
+  log "docker-registry $name up (pid $(cat "$CACHE/$name.pid"))"
+}
+
 part_begin "registry ${REGISTRY}"
 registry_up() { curl -fsS -o /dev/null "http://${REGISTRY}/v2/"; }
 if registry_up 2>/dev/null; then
@@ -181,14 +195,7 @@ health:
     interval: 10s
     threshold: 3
 EOF
-  log "starting docker-registry (log: $CACHE/registry.log)"
-  nohup docker-registry serve "$CACHE/registry/config.yml" >>"$CACHE/registry.log" 2>&1 </dev/null &
-  echo $! >"$CACHE/registry.pid"
-  if ! wait_for 30 registry_up; then
-    tail -n 20 "$CACHE/registry.log" >&2 || true
-    die "registry did not answer on http://${REGISTRY}/v2/ within 30s"
-  fi
-  log "registry up (pid $(cat "$CACHE/registry.pid"))"
+  serve_registry registry registry_up
 fi
 part_end
 
@@ -226,14 +233,7 @@ auth:
 http:
   addr: ${AUTH_REGISTRY}
 CONF
-  log "starting docker-registry with htpasswd auth (log: $CACHE/registry-auth.log)"
-  nohup docker-registry serve "$CACHE/registry-auth/config.yml" >>"$CACHE/registry-auth.log" 2>&1 </dev/null &
-  echo $! >"$CACHE/registry-auth.pid"
-  if ! wait_for 30 auth_registry_up; then
-    tail -n 20 "$CACHE/registry-auth.log" >&2 || true
-    die "registry with login did not answer 401 on http://${AUTH_REGISTRY}/v2/ within 30s"
-  fi
-  log "registry with login up (pid $(cat "$CACHE/registry-auth.pid"))"
+  serve_registry registry-auth auth_registry_up
 fi
 part_end
 
