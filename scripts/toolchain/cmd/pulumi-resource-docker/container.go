@@ -306,24 +306,7 @@ func (containerKind) createContainer(ctx context.Context, p *dockerProvider, e *
 	if a.ShmSize > 0 {
 		host["ShmSize"] = a.ShmSize * 1024 * 1024 // MB, as upstream
 	}
-	if a.Memory > 0 {
-		host["Memory"] = a.Memory * 1024 * 1024
-	}
-	if a.MemorySwap != 0 {
-		host["MemorySwap"] = a.MemorySwap * 1024 * 1024
-	}
-	if a.CPUShares > 0 {
-		host["CpuShares"] = a.CPUShares
-	}
-	restart := a.Restart
-	if restart == "" {
-		restart = "no"
-	}
-	rp := map[string]any{"Name": restart}
-	if restart == "on-failure" {
-		rp["MaximumRetryCount"] = a.MaxRetryCount
-	}
-	host["RestartPolicy"] = rp
+	updatableHostConfig(host, a)
 	if a.LogDriver != "" {
 		host["LogConfig"] = map[string]any{"Type": a.LogDriver, "Config": a.LogOpts}
 	}
@@ -488,6 +471,29 @@ func upload(ctx context.Context, e *engine, id, file, content, contentB64, sourc
 	return resp.Body.Close()
 }
 
+// updatableHostConfig sets the host settings `docker update` can change in place (restart policy,
+// memory, CPU shares): the same keys at create and at update.
+func updatableHostConfig(host map[string]any, a *containerArgs) {
+	if a.Memory > 0 {
+		host["Memory"] = a.Memory * 1024 * 1024 // MB, as upstream
+	}
+	if a.MemorySwap != 0 {
+		host["MemorySwap"] = a.MemorySwap * 1024 * 1024
+	}
+	if a.CPUShares > 0 {
+		host["CpuShares"] = a.CPUShares
+	}
+	restart := a.Restart
+	if restart == "" {
+		restart = "no"
+	}
+	rp := map[string]any{"Name": restart}
+	if restart == "on-failure" {
+		rp["MaximumRetryCount"] = a.MaxRetryCount
+	}
+	host["RestartPolicy"] = rp
+}
+
 func inspectContainer(ctx context.Context, e *engine, id string) (*containerInspect, error) {
 	var ci containerInspect
 	if err := e.call(ctx, http.MethodGet, "/containers/"+id+"/json", nil, nil, &ci); err != nil {
@@ -621,24 +627,8 @@ func (containerKind) update(ctx context.Context, p *dockerProvider, urn resource
 		if err != nil {
 			return nil, err
 		}
-		restart := a.Restart
-		if restart == "" {
-			restart = "no"
-		}
-		rp := map[string]any{"Name": restart}
-		if restart == "on-failure" {
-			rp["MaximumRetryCount"] = a.MaxRetryCount
-		}
-		body := map[string]any{"RestartPolicy": rp}
-		if a.Memory > 0 {
-			body["Memory"] = a.Memory * 1024 * 1024
-		}
-		if a.MemorySwap != 0 {
-			body["MemorySwap"] = a.MemorySwap * 1024 * 1024
-		}
-		if a.CPUShares > 0 {
-			body["CpuShares"] = a.CPUShares
-		}
+		body := map[string]any{}
+		updatableHostConfig(body, &a)
 		if err := e.call(ctx, http.MethodPost, "/containers/"+id+"/update", nil, body, nil); err != nil {
 			return nil, fmt.Errorf("updating container %s: %w", a.Name, err)
 		}
