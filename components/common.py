@@ -57,6 +57,39 @@ def labels(cfg: StackConfig, role: str, build: pulumi.Input[str] | None = None) 
     return out
 
 
+def go_duration(seconds: int) -> str:
+    """A duration as the Docker engine reports it back (Go's `time.Duration.String()`): 60 ->
+    "1m0s". Declared in any other spelling ("60s"), every refresh and preview shows a diff."""
+    if seconds < 0:
+        raise ValueError(f"negative duration: {seconds}")
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes}m{secs}s"
+    if minutes:
+        return f"{minutes}m{secs}s"
+    return f"{secs}s"
+
+
+def healthcheck(
+    tests: list[str], interval: int, timeout: int, retries: int, start_period: int
+) -> docker.ContainerHealthcheckArgs:
+    """Every timing declared, non-zero: for a zero one the engine takes the image's HEALTHCHECK
+    value (even with `NONE`), and the provider then reads back something never declared.
+    `start_interval` stays at its default, 0s (engines before API 1.44 do not store it)."""
+    for what, value in (("interval", interval), ("timeout", timeout), ("retries", retries),
+                        ("start_period", start_period)):  # fmt: skip
+        if value <= 0:
+            raise ValueError(f"healthcheck {what} must be > 0 (a zero is filled from the image)")
+    return docker.ContainerHealthcheckArgs(
+        tests=tests,
+        interval=go_duration(interval),
+        timeout=go_duration(timeout),
+        retries=retries,
+        start_period=go_duration(start_period),
+    )
+
+
 def storage_mount(cfg: StackConfig, volume: pulumi.Input[str], read_only: bool = False):
     return docker.ContainerVolumeArgs(
         volume_name=volume,

@@ -6,7 +6,7 @@ import pulumi
 import pulumi_docker as docker
 
 from . import commands
-from .common import attach, labels
+from .common import attach, healthcheck, labels
 from .config import StackConfig
 
 
@@ -42,12 +42,8 @@ class Database(pulumi.ComponentResource):
             volumes=[
                 docker.ContainerVolumeArgs(volume_name=volume, container_path="/var/lib/mysql")
             ],
-            healthcheck=docker.ContainerHealthcheckArgs(
-                tests=commands.db_healthcheck(),
-                interval="3s",
-                timeout="5s",
-                retries=20,
-                start_period="60s",
+            healthcheck=healthcheck(
+                commands.db_healthcheck(), interval=3, timeout=5, retries=20, start_period=60
             ),
             # Dependents are created only once MySQL answers, not merely once it started.
             wait=True,
@@ -70,11 +66,8 @@ class Database(pulumi.ComponentResource):
                 name=cfg.container("redis"),
                 image=redis_image.image_id,
                 networks_advanced=attach(network, "redis"),
-                healthcheck=docker.ContainerHealthcheckArgs(
-                    tests=commands.redis_healthcheck(),
-                    interval="3s",
-                    timeout="3s",
-                    retries=10,
+                healthcheck=healthcheck(
+                    commands.redis_healthcheck(), interval=3, timeout=3, retries=10, start_period=5
                 ),
                 wait=True,
                 wait_timeout=60,

@@ -6,7 +6,7 @@ import pulumi
 import pulumi_docker as docker
 
 from . import commands
-from .common import attach, env_list, labels, storage_mount
+from .common import attach, env_list, healthcheck, labels, storage_mount
 from .config import StackConfig
 
 
@@ -50,8 +50,11 @@ class Workers(pulumi.ComponentResource):
                 restart="unless-stopped",
                 # SIGTERM lets queue:work finish its job (the image's STOPSIGNAL may target FPM).
                 stop_signal="SIGTERM",
-                # The image's HEALTHCHECK probes FPM, which does not run here.
-                healthcheck=docker.ContainerHealthcheckArgs(tests=["NONE"]),
+                # The image's HEALTHCHECK probes FPM, which does not run here. The timings mean
+                # nothing with NONE, but a zero one would be read back as the image's.
+                healthcheck=healthcheck(
+                    ["NONE"], interval=30, timeout=30, retries=3, start_period=1
+                ),
                 destroy_grace_seconds=cfg.web.destroy_grace_seconds,
                 labels=labels(cfg, role.split("-")[0], build),
                 opts=pulumi.ResourceOptions(

@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from .conformance import Vectors
 
 REPO = Path(__file__).resolve().parents[2]
 STACK = "e2e"
@@ -64,9 +67,14 @@ class Pulumi:
     def outputs(self) -> dict[str, Any]:
         return json.loads(self.run("stack", "output", "--json").stdout)
 
+    def preview(self, *extra: str) -> dict[str, Any]:
+        return json.loads(self.run("preview", "--json", "--diff", *extra).stdout)
+
     def preview_steps(self) -> list[dict[str, Any]]:
-        res = self.run("preview", "--json", "--diff")
-        return json.loads(res.stdout).get("steps", [])
+        return self.preview().get("steps", [])
+
+    def state(self) -> dict[str, Any]:
+        return json.loads(self.run("stack", "export").stdout)
 
 
 def http(path: str, timeout: float = 5) -> tuple[int, Any]:
@@ -100,6 +108,43 @@ def wait_for(predicate, timeout: float, interval: float = 1.0, what: str = "cond
     raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
 
 
+class EngineEvents:
+    """The Docker engine's own record of what happened to the stack's containers, from a live
+    `docker events` stream started before the block and stopped after it. (The daemon replays
+    only its last 256 events to `--since/--until`: health-check execs push a deploy's first
+    events out of that buffer within minutes.) The stream is bounded: killed after `limit_s`."""
+
+    def __init__(self, limit_s: float = 1500):
+        self.lines: list[str] = []
+        self.limit_s = limit_s
+        self._proc: subprocess.Popen[str] | None = None
+        self._reader: threading.Thread | None = None
+
+    def __enter__(self) -> EngineEvents:
+        # --since now: events between the process start and the stream being live are replayed.
+        argv = ["docker", "events", "--since", f"{time.time():.3f}", "--format", "{{json .}}",
+                "--filter", f"label=laravel-stack.stack={NAME}"]  # fmt: skip
+        self._proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+        self._timer = threading.Timer(self.limit_s, self._proc.kill)
+        self._timer.start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        return self
+
+    def _read(self) -> None:
+        assert self._proc and self._proc.stdout
+        for line in self._proc.stdout:
+            self.lines.append(line)
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._proc and self._reader
+        time.sleep(1)  # events of the block's last moments are still in flight
+        self._timer.cancel()
+        self._proc.terminate()
+        self._proc.wait(timeout=10)
+        self._reader.join(timeout=10)
+
+
 def docker_cleanup() -> None:
     """Remove whatever an earlier run of this stack left on the engine."""
     ids = sh("docker", "ps", "-aq", "--filter", f"label=laravel-stack.stack={NAME}").stdout.split()
@@ -108,6 +153,13 @@ def docker_cleanup() -> None:
     for vol in ["db-data", "storage", "public"]:
         sh("docker", "volume", "rm", "-f", f"{NAME}-{vol}", check=False)
     sh("docker", "network", "rm", f"{NAME}-internal", check=False)
+
+
+@pytest.fixture(scope="session")
+def vectors() -> Iterator[Vectors]:
+    v = Vectors()
+    yield v
+    v.save()
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,8 @@ from collections import Counter
 
 import pytest
 
-from .conftest import NAME, Pulumi, docker_cleanup, http, sh, wait_for
+from .conformance import normalize_state, preview_ops
+from .conftest import NAME, EngineEvents, Pulumi, docker_cleanup, http, sh, wait_for
 
 # plain values of Pulumi.local.yaml's secrets
 SECRETS = ["local-db-password", "local-root-password", "local-registry-password"]
@@ -60,14 +61,11 @@ def served_build() -> str:
     return body["build"]
 
 
-def release_events(since: float, until: float) -> list[tuple[int, str, str]]:
+def release_events(lines: list[str]) -> list[tuple[int, str, str]]:
     """Exec, kill and destroy events of the stack's containers, as the engine recorded them:
     (time in ns, container, what)."""
-    out = sh("docker", "events", "--since", f"{since:.3f}", "--until", f"{until:.3f}",
-             "--filter", f"label=laravel-stack.stack={NAME}",
-             "--format", "{{json .}}").stdout  # fmt: skip
     events = []
-    for line in out.splitlines():
+    for line in lines:
         ev = json.loads(line)
         action = ev.get("Action", "")
         name = ev.get("Actor", {}).get("Attributes", {}).get("name", "")
@@ -137,9 +135,9 @@ class Load:
 
 @pytest.fixture(scope="module")
 def deployed(pulumi: Pulumi) -> dict:
-    t0 = time.time()
-    res = pulumi.up()
-    return {"up": res, "since": t0, "until": time.time(), "outputs": pulumi.outputs()}
+    with EngineEvents() as events:
+        res = pulumi.up()
+    return {"up": res, "events": release_events(events.lines), "outputs": pulumi.outputs()}
 
 
 def test_up_from_scratch_serves_the_deployed_build(deployed):
@@ -219,7 +217,7 @@ def test_scheduler_heartbeat(deployed):
 
 
 def test_release_chain_ran_in_order_inside_the_app_container(deployed):
-    seen = steps_seen(release_events(deployed["since"], deployed["until"]))
+    seen = steps_seen(deployed["events"])
     firsts: dict[str, int] = {}
     lasts: dict[str, int] = {}
     for ts, step in seen:
@@ -231,30 +229,35 @@ def test_release_chain_ran_in_order_inside_the_app_container(deployed):
         assert lasts[before] < firsts[after], f"{before} overlaps {after}"
 
 
-def test_second_up_is_a_no_op(pulumi, deployed):
-    pulumi.run("preview", "--expect-no-changes")
-    t0 = time.time()
-    pulumi.up("--expect-no-changes")
-    assert steps_seen(release_events(t0, time.time())) == [], "the chain re-ran without a change"
+def test_state_after_up_is_what_the_upstream_plugins_record(pulumi, deployed, vectors):
+    vectors.check("state after up", normalize_state(pulumi.state(), str(pulumi.project)))
+
+
+def test_second_up_is_a_no_op(pulumi, deployed, vectors):
+    vectors.check("preview: no change", preview_ops(pulumi.preview("--expect-no-changes")))
+    with EngineEvents() as events:
+        pulumi.up("--expect-no-changes")
+    assert steps_seen(release_events(events.lines)) == [], "the chain re-ran without a change"
 
 
 def change_code(pulumi: Pulumi, version: str) -> None:
     pulumi.set("image.build_args.APP_CODE_VERSION", version)
 
 
-def test_code_change_is_blue_green_with_no_failed_and_no_stale_response(pulumi, deployed):
+def test_code_change_is_blue_green_with_no_failed_and_no_stale_response(pulumi, deployed, vectors):
     old, old_app = served_build(), app()
     change_code(pulumi, "v2")
-    ops = {(s["urn"].split("::")[-1], s["op"]) for s in pulumi.preview_steps()}
+    preview = pulumi.preview()
+    vectors.check("preview: code change", preview_ops(preview))
+    ops = {(s["urn"].split("::")[-1], s["op"]) for s in preview["steps"]}
     assert ("app", "replace") in ops or ("app", "update") in ops, ops  # image and app container
     chain = {name for name, op in ops if op in ("replace", "create-replacement")}
     assert {"ownership", "cache-clear", "opcache-reset", "cache-rebuild", "health",
             "switch", "verify"} <= chain, ops  # fmt: skip
 
     t0 = time.time()
-    with Load(rate=20) as load:
+    with EngineEvents() as recorded, Load(rate=20) as load:
         pulumi.up()
-    t1 = time.time()
     new = pulumi.outputs()["image"]
     assert new != old
     failures = {k: n for k, n in load.builds.items() if k not in (old, new)}
@@ -266,7 +269,7 @@ def test_code_change_is_blue_green_with_no_failed_and_no_stale_response(pulumi, 
     assert http("/up")[1]["code"] == "v2"
     # The engine's record: chain in order against the NEW container, switch, then the old
     # container is stopped and removed only after the public check.
-    events = release_events(t0, t1)
+    events = release_events(recorded.lines)
     seen = [s for _, s in steps_seen(events)]
     order = ["cache-clear", "opcache-reset", "cache-rebuild", "health", "switch", "verify"]
     assert [seen.index(s) for s in order] == sorted(seen.index(s) for s in order), seen
@@ -279,6 +282,16 @@ def test_code_change_is_blue_green_with_no_failed_and_no_stale_response(pulumi, 
     mtime = int(sh("docker", "exec", new_app, "stat", "-c", "%Y",
                    "/var/www/html/bootstrap/cache/config.php").stdout)  # fmt: skip
     assert mtime >= int(t0)
+
+
+def test_config_change_previews_plan_what_the_upstream_plugins_plan(pulumi, deployed, vectors):
+    pulumi.set("web.php_ini.memory_limit", "256M")
+    vectors.check("preview: php.ini change", preview_ops(pulumi.preview()))
+    pulumi.rm("web.php_ini")
+    pulumi.set("queue.replicas", "2")
+    vectors.check("preview: queue replicas 1 -> 2", preview_ops(pulumi.preview()))
+    pulumi.rm("queue.replicas")
+    pulumi.run("preview", "--expect-no-changes")
 
 
 def test_incident_without_opcache_reset_the_new_build_is_stale_and_never_gets_traffic(
@@ -315,7 +328,9 @@ def test_incident_without_opcache_reset_the_new_build_is_stale_and_never_gets_tr
     assert http("/db/count")[1]["count"] == rows_before
 
 
-def test_a_failing_release_keeps_the_old_build_serving_and_rolling_back_works(pulumi, deployed):
+def test_a_failing_release_keeps_the_old_build_serving_and_rolling_back_works(
+    pulumi, deployed, vectors
+):
     live = served_build()
     # A developer's bug: a migration that fails. It runs before the switch.
     bad = pulumi.project / "examples/laravel-app/database/migrations/2099_01_01_000000_boom.php"
@@ -325,10 +340,13 @@ def test_a_failing_release_keeps_the_old_build_serving_and_rolling_back_works(pu
         "    public function up() { throw new RuntimeException('boom: broken migration'); }\n"
         "};\n"
     )
+    vectors.check("preview: failing release", preview_ops(pulumi.preview()))
     with Load(rate=20) as load:
         res = pulumi.up(check=False)
     assert res.returncode != 0
     assert "boom: broken migration" in res.stdout + res.stderr
+    state = normalize_state(pulumi.state(), str(pulumi.project))
+    vectors.check("state after a failed release", state)
     assert set(load.builds) == {live}, load.builds  # every request answered by the old build
     assert served_build() == live
     # Rolling back = `pulumi up` on the previous code.

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import re
 
 import pytest
+
+from components.common import go_duration, healthcheck
 
 from .harness import Run, fake_digest, run_program, valid_config
 from .test_config import with_
@@ -23,6 +26,11 @@ def fpm() -> Run:
 @pytest.fixture(scope="module")
 def octane() -> Run:
     return run_program(with_("web.runtime", "octane"))
+
+
+@pytest.fixture(scope="module")
+def run_redis() -> Run:
+    return run_program(with_("redis", {"enabled": True}))
 
 
 def names(run: Run, type_suffix: str) -> list[str]:
@@ -266,3 +274,44 @@ def test_workers_start_after_their_web_container(fpm):
     app = fpm.one("container:Container", "shop-app")
     for name in ["shop-queue-1", "shop-scheduler"]:
         assert app.urn in fpm.one("container:Container", name).dependencies
+
+
+# Durations as Docker reports them back (Go's time.Duration.String()).
+GO_DURATION = re.compile(r"^(\d+h)?(\d+m)?\d+s$")
+TIMINGS = ("interval", "timeout", "startPeriod")
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(0, "0s"), (3, "3s"), (59, "59s"), (60, "1m0s"), (90, "1m30s"), (3600, "1h0m0s"),
+     (3725, "1h2m5s")],
+)  # fmt: skip
+def test_go_duration_matches_the_engine_read_back(seconds, text):
+    assert go_duration(seconds) == text
+
+
+def test_every_declared_healthcheck_timing_reads_back_unchanged(fpm, run_redis):
+    # Upstream reads each timing back from the engine as Go text and fills a zero from the
+    # image's HEALTHCHECK (even with NONE): every timing declared, non-zero, in that text.
+    checked = 0
+    for result in (fpm, run_redis):
+        containers = result.of_type("container:Container")
+        if result is run_redis:
+            containers = [result.one("container:Container", "redis")]
+        for c in containers:
+            hc = result.value(c, "healthcheck")
+            if not hc:
+                continue
+            checked += 1
+            for key in TIMINGS:
+                assert GO_DURATION.match(hc[key]) and hc[key] != "0s", (c.name, key, hc)
+            assert hc["retries"] > 0, (c.name, hc)
+            assert "startInterval" not in hc  # engines before API 1.44 do not store it
+    assert checked == 3 + 1  # mysql, queue-1, scheduler; redis
+    mysql = fpm.value(fpm.one("container:Container", "mysql"), "healthcheck")
+    assert mysql["startPeriod"] == "1m0s"
+
+
+def test_healthcheck_refuses_a_zero_timing():
+    with pytest.raises(ValueError, match="start_period must be > 0"):
+        healthcheck(["NONE"], interval=1, timeout=1, retries=1, start_period=0)

@@ -1,0 +1,147 @@
+"""Conformance with the upstream plugins: what they record for this program, as test vectors.
+
+The vectors (`vectors/upstream.json`) were recorded by running the e2e scenarios on the upstream
+docker and command plugins (`scripts/record-conformance DIR`). Every other run deploys the same
+scenarios and compares, field by field, what its plugins recorded: a difference fails with its
+field path. Compared are every input the program sets (with the defaults the provider adds),
+every output read back for such an input (a different read-back is a phantom diff on the next
+preview), the outputs the program reads (`repoDigest`, `imageId`, `name`, …), and the
+(resource, operation) pairs of each scenario's preview.
+
+Values that differ from run to run are masked: digests, ids, random name suffixes, timestamps,
+IP and MAC addresses, secrets' ciphertext, the temporary project directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+VECTORS = Path(__file__).parent / "vectors" / "upstream.json"
+#: set by scripts/record-conformance: the run writes the vectors instead of comparing
+RECORD = os.environ.get("LARAVEL_STACK_RECORD_VECTORS") == "1"
+
+#: outputs the program reads, compared even though they are not inputs
+READ_OUTPUTS = {"repoDigest", "imageId", "name", "stdout", "stderr"}
+#: outputs compared only for being present (their values are the run's own)
+PRESENT_ONLY = {"stdout", "stderr"}
+#: resource types whose state is compared (the rest are components or engine bookkeeping)
+COMPARED_TYPES = re.compile(r"^(docker|command):")
+
+_MASKS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"sha256:[0-9a-f]{64}"), "sha256:<digest>"),
+    (re.compile(r"\b[0-9a-f]{64}\b"), "<id>"),
+    (re.compile(r"\b[0-9a-f]{12}\b"), "<short-id>"),
+    # Pulumi's auto-names: <resource name>-<7 hex>
+    (re.compile(r"(?<=-)[0-9a-f]{7}\b"), "<rand>"),
+    (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)"), "<time>"),
+    (re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b(?!:\d)"), "<ip>"),
+    (re.compile(r"\b(?:[0-9a-f]{2}:){5}[0-9a-f]{2}\b"), "<mac>"),
+]
+
+
+def mask(value: Any, project: str) -> Any:
+    if isinstance(value, dict):
+        if value.get("4dabf18193072939515e22adb298388d") == "1b47061264138c4ac30d75fd1eb44270":
+            return "<secret>"  # a secret, as `stack export` writes it (ciphertext varies)
+        return {k: mask(v, project) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask(v, project) for v in value]
+    if isinstance(value, str):
+        text = value.replace(project, "<project>")
+        for pattern, repl in _MASKS:
+            text = pattern.sub(repl, text)
+        return text
+    return value
+
+
+def resource_key(urn: str) -> str:
+    """`type::name`, without the stack, project and parents (unique in this program)."""
+    rtype = urn.split("::")[2].split("$")[-1]
+    return f"{rtype}::{urn.split('::')[-1]}"
+
+
+def normalize_state(exported: dict[str, Any], project: str) -> dict[str, Any]:
+    """`pulumi stack export` -> {resource key: {inputs, outputs}}, masked and filtered."""
+    out: dict[str, Any] = {}
+    for res in exported["deployment"].get("resources", []):
+        if not COMPARED_TYPES.match(res["type"]) or res.get("custom") is not True:
+            continue
+        if res["type"].startswith("pulumi:providers:"):
+            continue
+        inputs = res.get("inputs", {})
+        outputs = res.get("outputs", {})
+        kept = {k: v for k, v in outputs.items() if k in inputs or k in READ_OUTPUTS}
+        for k in PRESENT_ONLY & kept.keys():
+            kept[k] = "<present>"
+        key = resource_key(res["urn"])
+        if res.get("delete"):
+            key += " (pending delete)"
+        out[key] = mask({"inputs": inputs, "outputs": kept}, project)
+    return out
+
+
+def preview_ops(preview: dict[str, Any]) -> list[list[str]]:
+    """`pulumi preview --json` -> sorted [resource key, op] of every step but `same`."""
+    ops = {
+        (resource_key(s["urn"]), s["op"])
+        for s in preview.get("steps", [])
+        if s["op"] != "same" and not s["urn"].split("::")[2].startswith("pulumi:providers:")
+    }
+    return [list(p) for p in sorted(ops)]
+
+
+def flatten(value: Any, path: str = "") -> dict[str, Any]:
+    if isinstance(value, dict):
+        items: dict[str, Any] = {}
+        for k, v in value.items():
+            items.update(flatten(v, f"{path}.{k}" if path else k))
+        return items or {path: {}}
+    if isinstance(value, list):
+        items = {}
+        for i, v in enumerate(value):
+            items.update(flatten(v, f"{path}[{i}]"))
+        return items or {path: []}
+    return {path: value}
+
+
+def differences(expected: Any, actual: Any) -> list[str]:
+    """One line per field path whose value differs (or exists on one side only)."""
+    want, got = flatten(expected), flatten(actual)
+    lines = []
+    for path in sorted(want.keys() | got.keys()):
+        if path not in got:
+            lines.append(f"{path}: upstream {want[path]!r}, here missing")
+        elif path not in want:
+            lines.append(f"{path}: upstream missing, here {got[path]!r}")
+        elif want[path] != got[path]:
+            lines.append(f"{path}: upstream {want[path]!r}, here {got[path]!r}")
+    return lines
+
+
+class Vectors:
+    """Record (upstream run) or compare (any other run) one scenario's observation at a time."""
+
+    def __init__(self) -> None:
+        self.recorded: dict[str, Any] = {}
+        self.expected: dict[str, Any] = (
+            {} if RECORD else json.loads(VECTORS.read_text()) if VECTORS.exists() else {}
+        )
+
+    def check(self, name: str, observed: Any) -> None:
+        if RECORD:
+            self.recorded[name] = observed
+            return
+        assert name in self.expected, f"no upstream vector {name!r} in {VECTORS}"
+        diff = differences(self.expected[name], observed)
+        assert not diff, f"{name}: differs from the upstream plugins:\n" + "\n".join(diff)
+
+    def save(self) -> None:
+        if RECORD and self.recorded:
+            VECTORS.parent.mkdir(parents=True, exist_ok=True)
+            merged = {**(json.loads(VECTORS.read_text()) if VECTORS.exists() else {})}
+            merged.update(self.recorded)
+            VECTORS.write_text(json.dumps(merged, indent=1, sort_keys=True) + "\n")
