@@ -31,6 +31,11 @@ PRESENT_ONLY = {"stdout", "stderr"}
 #: resource types whose state is compared (the rest are components or engine bookkeeping)
 COMPARED_TYPES = re.compile(r"^(docker|command):")
 
+#: the upstream schema's set-typed fields: their order in state is the provider's hash order
+SET_FIELDS = {"labels", "volumes", "networksAdvanced", "uploads", "envs", "hosts", "ulimits",
+              "aliases", "capabilities", "securityOpts", "groupAdds", "dns", "dnsOpts",
+              "dnsSearches", "ipamConfigs"}  # fmt: skip
+
 _MASKS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"sha256:[0-9a-f]{64}"), "sha256:<digest>"),
     (re.compile(r"\b[0-9a-f]{64}\b"), "<id>"),
@@ -58,6 +63,21 @@ def mask(value: Any, project: str) -> Any:
     return value
 
 
+def sort_sets(value: Any) -> Any:
+    """Set-typed lists sorted (by their JSON), recursively: order is not part of a set."""
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            v = sort_sets(v)
+            if k in SET_FIELDS and isinstance(v, list):
+                v = sorted(v, key=lambda e: json.dumps(e, sort_keys=True))
+            out[k] = v
+        return out
+    if isinstance(value, list):
+        return [sort_sets(v) for v in value]
+    return value
+
+
 def resource_key(urn: str) -> str:
     """`type::name`, without the stack, project and parents (unique in this program)."""
     rtype = urn.split("::")[2].split("$")[-1]
@@ -80,7 +100,7 @@ def normalize_state(exported: dict[str, Any], project: str) -> dict[str, Any]:
         key = resource_key(res["urn"])
         if res.get("delete"):
             key += " (pending delete)"
-        out[key] = mask({"inputs": inputs, "outputs": kept}, project)
+        out[key] = sort_sets(mask({"inputs": inputs, "outputs": kept}, project))
     return out
 
 

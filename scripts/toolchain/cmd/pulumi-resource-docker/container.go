@@ -29,6 +29,7 @@ import (
 	"net/url"
 	"os"
 	"path"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -124,8 +125,62 @@ type containerArgs struct {
 }
 
 type containerInspect struct {
-	ID    string `json:"Id"`
-	Name  string `json:"Name"`
+	ID     string `json:"Id"`
+	Name   string `json:"Name"`
+	Image  string `json:"Image"`
+	Config struct {
+		Image       string   `json:"Image"`
+		Cmd         []string `json:"Cmd"`
+		Entrypoint  []string `json:"Entrypoint"`
+		User        string   `json:"User"`
+		Hostname    string   `json:"Hostname"`
+		Domainname  string   `json:"Domainname"`
+		WorkingDir  string   `json:"WorkingDir"`
+		StopSignal  string   `json:"StopSignal"`
+		StopTimeout *int     `json:"StopTimeout"`
+		Healthcheck *struct {
+			Test          []string      `json:"Test"`
+			Interval      time.Duration `json:"Interval"`
+			Timeout       time.Duration `json:"Timeout"`
+			StartPeriod   time.Duration `json:"StartPeriod"`
+			StartInterval time.Duration `json:"StartInterval"`
+			Retries       int           `json:"Retries"`
+		} `json:"Healthcheck"`
+	} `json:"Config"`
+	HostConfig struct {
+		NetworkMode   string `json:"NetworkMode"`
+		RestartPolicy struct {
+			Name              string `json:"Name"`
+			MaximumRetryCount int    `json:"MaximumRetryCount"`
+		} `json:"RestartPolicy"`
+		Privileged      bool  `json:"Privileged"`
+		ReadonlyRootfs  bool  `json:"ReadonlyRootfs"`
+		Init            *bool `json:"Init"`
+		PublishAllPorts bool  `json:"PublishAllPorts"`
+		LogConfig       struct {
+			Type   string            `json:"Type"`
+			Config map[string]string `json:"Config"`
+		} `json:"LogConfig"`
+		Memory      int64             `json:"Memory"`
+		MemorySwap  int64             `json:"MemorySwap"`
+		ShmSize     int64             `json:"ShmSize"`
+		CPUShares   int64             `json:"CpuShares"`
+		DNS         []string          `json:"Dns"`
+		DNSOptions  []string          `json:"DnsOptions"`
+		DNSSearch   []string          `json:"DnsSearch"`
+		SecurityOpt []string          `json:"SecurityOpt"`
+		GroupAdd    []string          `json:"GroupAdd"`
+		Sysctls     map[string]string `json:"Sysctls"`
+		Tmpfs       map[string]string `json:"Tmpfs"`
+		CapAdd      []string          `json:"CapAdd"`
+		CapDrop     []string          `json:"CapDrop"`
+		ExtraHosts  []string          `json:"ExtraHosts"`
+		Ulimits     []struct {
+			Name string `json:"Name"`
+			Soft int64  `json:"Soft"`
+			Hard int64  `json:"Hard"`
+		} `json:"Ulimits"`
+	} `json:"HostConfig"`
 	State struct {
 		Status   string `json:"Status"`
 		Running  bool   `json:"Running"`
@@ -140,6 +195,11 @@ type containerInspect struct {
 		} `json:"Health"`
 	} `json:"State"`
 	NetworkSettings struct {
+		Bridge string `json:"Bridge"`
+		Ports  map[string][]struct {
+			HostIP   string `json:"HostIp"`
+			HostPort string `json:"HostPort"`
+		} `json:"Ports"`
 		Networks map[string]struct {
 			IPAddress           string `json:"IPAddress"`
 			IPPrefixLen         int    `json:"IPPrefixLen"`
@@ -161,12 +221,50 @@ func (containerKind) supported() []string {
 		"wait", "waitTimeout", "mustRun", "start", "removeVolumes", "logDriver", "logOpts", "privileged",
 		"readOnly", "tmpfs", "shmSize", "memory", "memorySwap", "cpuShares", "init", "capabilities",
 		"groupAdds", "dns", "dnsOpts", "dnsSearches", "hosts", "sysctls", "securityOpts", "ulimits",
-		"publishAllPorts"}
+		"publishAllPorts", "containerReadRefreshTimeoutMilliseconds"}
 }
 
+// The fields the upstream schema does not mark ForceNew: changing them is an update. Of these,
+// restart, maxRetryCount, memory, memorySwap and cpuShares are applied to the container; the rest
+// are state only (as upstream: a changed healthcheck, init or tmpfs is recorded but not applied,
+// and the read-back then shows the running container's value).
 func (containerKind) updateKeys() []string {
 	return []string{"destroyGraceSeconds", "wait", "waitTimeout", "mustRun", "removeVolumes",
-		"restart", "maxRetryCount", "memory", "memorySwap", "cpuShares"}
+		"restart", "maxRetryCount", "memory", "memorySwap", "cpuShares", "start", "healthcheck",
+		"init", "tmpfs", "containerReadRefreshTimeoutMilliseconds"}
+}
+
+// The upstream schema's set-typed fields (compared without order).
+func (containerKind) setKeys() map[string]bool {
+	return map[string]bool{"labels": true, "volumes": true, "networksAdvanced": true, "uploads": true,
+		"envs": true, "hosts": true, "ulimits": true, "dns": true, "dnsOpts": true, "dnsSearches": true,
+		"securityOpts": true, "groupAdds": true, "capabilities": true}
+}
+
+var containerSchema = &block{
+	defaults: []fieldDefault{
+		{"containerReadRefreshTimeoutMilliseconds", num(15000)}, {"mustRun", boolean(true)},
+		{"networkMode", str("bridge")}, {"removeVolumes", boolean(true)}, {"restart", str("no")},
+		{"start", boolean(true)}, {"waitTimeout", num(60)},
+	},
+	nested: map[string]*block{
+		"labels": emptyBlock(), "capabilities": emptyBlock(), "hosts": emptyBlock(), "ulimits": emptyBlock(),
+		"networksAdvanced": {outZero: map[string]resource.PropertyValue{
+			"driverOpts": emptyList(), "gwPriority": null(), "ipv4Address": str(""), "ipv6Address": str(""),
+			"linkLocalIps": emptyList(), "macAddress": str(""),
+		}},
+		"volumes": {outZero: map[string]resource.PropertyValue{
+			"fromContainer": str(""), "hostPath": str(""), "readOnly": null(), "selinuxRelabel": str(""),
+		}},
+		"uploads": {outZero: map[string]resource.PropertyValue{
+			"contentBase64": str(""), "executable": boolean(false), "permissions": str(""), "source": str(""),
+			"sourceHash": str(""),
+		}},
+		"ports": {defaults: []fieldDefault{{"protocol", str("tcp")}}},
+		"healthcheck": {defaults: []fieldDefault{
+			{"interval", str("0s")}, {"startInterval", str("0s")}, {"startPeriod", str("0s")}, {"timeout", str("0s")},
+		}},
+	},
 }
 
 func (containerKind) deleteBeforeReplace(olds, news resource.PropertyMap) bool {
@@ -198,7 +296,7 @@ func (containerKind) check(_ context.Context, _ *dockerProvider, urn resource.UR
 			return nil, errors.New("Container: uploads[].file is required")
 		}
 	}
-	return autoname(urn, olds, news)
+	return checkNamed(containerSchema, urn, olds, news)
 }
 
 func parseDuration(s string) (int64, error) {
@@ -221,7 +319,7 @@ func boolOr(b *bool, def bool) bool {
 
 func (k containerKind) create(ctx context.Context, p *dockerProvider, urn resource.URN, news resource.PropertyMap, preview bool) (string, resource.PropertyMap, error) {
 	if preview {
-		return "", withOutputs(news, map[string]resource.PropertyValue{
+		return "", withOutputs(containerSchema.outputs(news), map[string]resource.PropertyValue{
 			"networkDatas": computed(), "exitCode": computed(), "bridge": computed(),
 		}), nil
 	}
@@ -243,30 +341,157 @@ func (k containerKind) create(ctx context.Context, p *dockerProvider, urn resour
 		_ = removeContainer(ctx, e, id, 0, true)
 		return "", nil, err
 	}
-	return id, withOutputs(news, containerOutputs(ci)), nil
+	return id, containerState(news, ci), nil
 }
 
-func containerOutputs(ci *containerInspect) map[string]resource.PropertyValue {
+// containerState is the state upstream records: the inputs in the state's shape, overlaid with
+// what its Read takes from the engine (resourceDockerContainerRead in the Terraform provider).
+func containerState(inputs resource.PropertyMap, ci *containerInspect) resource.PropertyMap {
+	out := containerSchema.outputs(inputs)
+	set := func(k string, v resource.PropertyValue) { out[resource.PropertyKey(k)] = v }
+	strs := func(l []string) resource.PropertyValue {
+		if l == nil {
+			return null()
+		}
+		items := make([]resource.PropertyValue, 0, len(l))
+		for _, s := range l {
+			items = append(items, str(s))
+		}
+		return resource.NewArrayProperty(items)
+	}
+	strMap := func(m map[string]string) resource.PropertyValue {
+		if m == nil {
+			return null()
+		}
+		pm := resource.PropertyMap{}
+		for k, v := range m {
+			pm[resource.PropertyKey(k)] = str(v)
+		}
+		return resource.NewObjectProperty(pm)
+	}
 	var datas []resource.PropertyValue
-	if ci != nil {
-		for name, n := range ci.NetworkSettings.Networks {
-			datas = append(datas, resource.NewObjectProperty(resource.PropertyMap{
-				"networkName":            resource.NewStringProperty(name),
-				"ipAddress":              resource.NewStringProperty(n.IPAddress),
-				"ipPrefixLength":         resource.NewNumberProperty(float64(n.IPPrefixLen)),
-				"gateway":                resource.NewStringProperty(n.Gateway),
-				"macAddress":             resource.NewStringProperty(n.MacAddress),
-				"globalIpv6Address":      resource.NewStringProperty(n.GlobalIPv6Address),
-				"globalIpv6PrefixLength": resource.NewNumberProperty(float64(n.GlobalIPv6PrefixLen)),
-				"ipv6Gateway":            resource.NewStringProperty(n.IPv6Gateway),
+	for name, n := range ci.NetworkSettings.Networks {
+		datas = append(datas, resource.NewObjectProperty(resource.PropertyMap{
+			"networkName":            str(name),
+			"ipAddress":              str(n.IPAddress),
+			"ipPrefixLength":         num(float64(n.IPPrefixLen)),
+			"gateway":                str(n.Gateway),
+			"macAddress":             str(n.MacAddress),
+			"globalIpv6Address":      str(n.GlobalIPv6Address),
+			"globalIpv6PrefixLength": num(float64(n.GlobalIPv6PrefixLen)),
+			"ipv6Gateway":            str(n.IPv6Gateway),
+		}))
+	}
+	set("networkDatas", resource.NewArrayProperty(datas))
+	set("bridge", str(ci.NetworkSettings.Bridge))
+	set("exitCode", null())
+	if !ci.State.Running {
+		set("exitCode", num(float64(ci.State.ExitCode)))
+	}
+	if _, has := inputs["ports"]; has && (ci.State.Running || boolOr(boolInput(inputs, "mustRun"), true)) {
+		keys := make([]string, 0, len(ci.NetworkSettings.Ports))
+		for k := range ci.NetworkSettings.Ports {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var ports []resource.PropertyValue
+		for _, k := range keys {
+			internal, proto, _ := strings.Cut(k, "/")
+			in, _ := strconv.Atoi(internal)
+			for _, b := range ci.NetworkSettings.Ports[k] {
+				ext, _ := strconv.Atoi(b.HostPort)
+				ports = append(ports, resource.NewObjectProperty(resource.PropertyMap{
+					"internal": num(float64(in)), "external": num(float64(ext)), "ip": str(b.HostIP),
+					"protocol": str(proto),
+				}))
+			}
+		}
+		set("ports", resource.NewArrayProperty(ports))
+	}
+	set("name", str(strings.TrimPrefix(ci.Name, "/")))
+	if img, _ := plain(inputs["image"]).(string); strings.HasPrefix(img, "sha256:") {
+		set("image", str(ci.Image))
+	} else {
+		set("image", str(ci.Config.Image))
+	}
+	set("readOnly", boolean(ci.HostConfig.ReadonlyRootfs))
+	set("hostname", str(ci.Config.Hostname))
+	set("domainname", str(ci.Config.Domainname))
+	set("command", strs(ci.Config.Cmd))
+	set("entrypoints", strs(ci.Config.Entrypoint))
+	set("user", str(ci.Config.User))
+	set("dns", strs(ci.HostConfig.DNS))
+	set("dnsOpts", strs(ci.HostConfig.DNSOptions))
+	set("securityOpts", strs(ci.HostConfig.SecurityOpt))
+	set("dnsSearches", strs(ci.HostConfig.DNSSearch))
+	set("publishAllPorts", boolean(ci.HostConfig.PublishAllPorts))
+	set("restart", str(ci.HostConfig.RestartPolicy.Name))
+	set("maxRetryCount", num(float64(ci.HostConfig.RestartPolicy.MaximumRetryCount)))
+	set("init", boolean(ci.HostConfig.Init != nil && *ci.HostConfig.Init))
+	set("workingDir", str(ci.Config.WorkingDir))
+	if len(ci.HostConfig.CapAdd) > 0 || len(ci.HostConfig.CapDrop) > 0 {
+		set("capabilities", resource.NewObjectProperty(resource.PropertyMap{
+			"adds": strs(ci.HostConfig.CapAdd), "drops": strs(ci.HostConfig.CapDrop),
+		}))
+	}
+	set("tmpfs", strMap(ci.HostConfig.Tmpfs))
+	var hosts []resource.PropertyValue
+	for _, h := range ci.HostConfig.ExtraHosts {
+		host, ip, _ := strings.Cut(h, ":")
+		hosts = append(hosts, resource.NewObjectProperty(resource.PropertyMap{"host": str(host), "ip": str(ip)}))
+	}
+	set("hosts", resource.NewArrayProperty(hosts))
+	if _, has := inputs["ulimits"]; has {
+		var ul []resource.PropertyValue
+		for _, u := range ci.HostConfig.Ulimits {
+			ul = append(ul, resource.NewObjectProperty(resource.PropertyMap{
+				"name": str(u.Name), "soft": num(float64(u.Soft)), "hard": num(float64(u.Hard)),
 			}))
 		}
+		set("ulimits", resource.NewArrayProperty(ul))
 	}
-	return map[string]resource.PropertyValue{
-		"networkDatas": resource.NewArrayProperty(datas),
-		"exitCode":     resource.NewNullProperty(),
-		"bridge":       resource.NewStringProperty(""),
+	set("privileged", boolean(ci.HostConfig.Privileged))
+	set("memory", num(float64(ci.HostConfig.Memory/1024/1024)))
+	if ci.HostConfig.MemorySwap > 0 {
+		set("memorySwap", num(float64(ci.HostConfig.MemorySwap/1024/1024)))
+	} else {
+		set("memorySwap", num(float64(ci.HostConfig.MemorySwap)))
 	}
+	set("shmSize", num(float64(ci.HostConfig.ShmSize/1024/1024)))
+	set("cpuShares", num(float64(ci.HostConfig.CPUShares)))
+	set("logDriver", str(ci.HostConfig.LogConfig.Type))
+	if _, has := inputs["logOpts"]; has {
+		set("logOpts", strMap(ci.HostConfig.LogConfig.Config))
+	} else {
+		set("logOpts", null())
+	}
+	set("networkMode", str(ci.HostConfig.NetworkMode))
+	if hc := ci.Config.Healthcheck; hc != nil {
+		set("healthcheck", resource.NewObjectProperty(resource.PropertyMap{
+			"tests":         strs(hc.Test),
+			"interval":      str(hc.Interval.String()),
+			"timeout":       str(hc.Timeout.String()),
+			"startPeriod":   str(hc.StartPeriod.String()),
+			"startInterval": str(hc.StartInterval.String()),
+			"retries":       num(float64(hc.Retries)),
+		}))
+	}
+	set("sysctls", strMap(ci.HostConfig.Sysctls))
+	set("groupAdds", strs(ci.HostConfig.GroupAdd))
+	set("stopSignal", str(ci.Config.StopSignal))
+	if ci.Config.StopTimeout != nil {
+		set("stopTimeout", num(float64(*ci.Config.StopTimeout)))
+	} else {
+		set("stopTimeout", null())
+	}
+	return out
+}
+
+func boolInput(m resource.PropertyMap, key string) *bool {
+	if b, ok := plain(m[resource.PropertyKey(key)]).(bool); ok {
+		return &b
+	}
+	return nil
 }
 
 func (containerKind) createContainer(ctx context.Context, p *dockerProvider, e *engine, urn resource.URN, a *containerArgs) (string, error) {
@@ -372,20 +597,12 @@ func (containerKind) createContainer(ctx context.Context, p *dockerProvider, e *
 	}
 	host["Binds"] = binds
 
-	netMode := a.NetworkMode
-	endpoints := map[string]any{}
-	if len(a.NetworksAdvanced) > 0 && netMode == "" {
-		// Attach to the first network at creation, so the container is never on the default bridge.
-		netMode = a.NetworksAdvanced[0].Name
-		endpoints[netMode] = endpointConfig(a.NetworksAdvanced[0].Aliases, a.NetworksAdvanced[0].Ipv4Address, a.NetworksAdvanced[0].Ipv6Address)
-	}
-	if netMode != "" {
-		host["NetworkMode"] = netMode
+	// As upstream: created in networkMode (default "bridge"), then, before it starts, taken off the
+	// default bridge and attached to each networksAdvanced network.
+	if a.NetworkMode != "" {
+		host["NetworkMode"] = a.NetworkMode
 	}
 	config["HostConfig"] = host
-	if len(endpoints) > 0 {
-		config["NetworkingConfig"] = map[string]any{"EndpointsConfig": endpoints}
-	}
 
 	var created struct {
 		ID       string   `json:"Id"`
@@ -402,10 +619,13 @@ func (containerKind) createContainer(ctx context.Context, p *dockerProvider, e *
 		_ = removeContainer(ctx, e, id, 0, true)
 		return "", err
 	}
-	for i, n := range a.NetworksAdvanced {
-		if i == 0 && a.NetworkMode == "" {
-			continue
+	if len(a.NetworksAdvanced) > 0 {
+		err := e.call(ctx, http.MethodPost, "/networks/bridge/disconnect", nil, map[string]any{"Container": id}, nil)
+		if err != nil && !strings.Contains(err.Error(), "is not connected to the network bridge") {
+			return fail(fmt.Errorf("disconnecting container %s from the default network: %w", a.Name, err))
 		}
+	}
+	for _, n := range a.NetworksAdvanced {
 		body := map[string]any{"Container": id, "EndpointConfig": endpointConfig(n.Aliases, n.Ipv4Address, n.Ipv6Address)}
 		if err := e.call(ctx, http.MethodPost, "/networks/"+url.PathEscape(n.Name)+"/connect", nil, body, nil); err != nil {
 			return fail(fmt.Errorf("connecting container %s to network %s: %w", a.Name, n.Name, err))
@@ -612,7 +832,7 @@ func (containerKind) update(ctx context.Context, p *dockerProvider, urn resource
 		"networkDatas": olds["networkDatas"], "exitCode": olds["exitCode"], "bridge": olds["bridge"],
 	}
 	if preview {
-		return withOutputs(news, keep), nil
+		return withOutputs(containerSchema.outputs(news), keep), nil
 	}
 	var o, a containerArgs
 	if err := decode(olds, &o); err != nil {
@@ -621,19 +841,24 @@ func (containerKind) update(ctx context.Context, p *dockerProvider, urn resource
 	if err := decode(news, &a); err != nil {
 		return nil, err
 	}
+	e, err := p.engine()
+	if err != nil {
+		return nil, err
+	}
 	if o.Restart != a.Restart || o.MaxRetryCount != a.MaxRetryCount || o.Memory != a.Memory ||
 		o.MemorySwap != a.MemorySwap || o.CPUShares != a.CPUShares {
-		e, err := p.engine()
-		if err != nil {
-			return nil, err
-		}
 		body := map[string]any{}
 		updatableHostConfig(body, &a)
 		if err := e.call(ctx, http.MethodPost, "/containers/"+id+"/update", nil, body, nil); err != nil {
 			return nil, fmt.Errorf("updating container %s: %w", a.Name, err)
 		}
 	}
-	return withOutputs(news, keep), nil
+	// As upstream: the state after an update is what the engine reads back.
+	ci, err := inspectContainer(ctx, e, id)
+	if err != nil {
+		return nil, err
+	}
+	return containerState(news, ci), nil
 }
 
 func (containerKind) delete(ctx context.Context, p *dockerProvider, urn resource.URN, id string, olds resource.PropertyMap) error {
@@ -672,9 +897,5 @@ func (containerKind) read(ctx context.Context, p *dockerProvider, id string, sta
 	if boolOr(a.MustRun, true) && boolOr(a.Start, true) && !ci.State.Running {
 		return nil, nil
 	}
-	out := state.Copy()
-	for k, v := range containerOutputs(ci) {
-		out[resource.PropertyKey(k)] = v
-	}
-	return out, nil
+	return containerState(state, ci), nil
 }

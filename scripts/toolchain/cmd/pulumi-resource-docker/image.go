@@ -171,7 +171,7 @@ func digestContext(a *imageArgs) (string, error) {
 	h.Write(df)
 	settings, _ := json.Marshal([]any{a.Build.Args, a.Build.Target, a.Build.Platform, a.Build.Network, a.Build.AddHosts})
 	h.Write(settings)
-	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+	return hex.EncodeToString(h.Sum(nil)), nil // upstream's contextDigest: bare hex
 }
 
 func (imageKind) check(_ context.Context, _ *dockerProvider, _ resource.URN, _, news resource.PropertyMap) (resource.PropertyMap, error) {
@@ -351,23 +351,21 @@ func (k imageKind) buildAndPush(ctx context.Context, p *dockerProvider, urn reso
 		return nil, fmt.Errorf("building %s: %w\n%s", a.ImageName, err, strings.Join(tail, "\n"))
 	}
 
-	registry, repo, tag, _ := splitReference(a.ImageName)
+	_, repo, tag, _ := splitReference(a.ImageName)
 	if tag == "" {
 		tag = "latest"
 	}
+	// Upstream's outputs: these, the inputs under `__inputs` (secret), and repoDigest.
+	relDockerfile, _ := filepath.Rel(ctxDir, dockerfile)
 	outs := map[string]resource.PropertyValue{
 		"baseImageName":  resource.NewStringProperty(a.ImageName),
-		"context":        resource.NewStringProperty(ctxDir),
-		"dockerfile":     resource.NewStringProperty(dockerfile),
-		"registryServer": resource.NewStringProperty(registry),
-		"repoDigest":     resource.NewStringProperty(""),
+		"imageName":      resource.NewStringProperty(a.ImageName),
+		"context":        resource.NewStringProperty(a.Build.Context),
+		"dockerfile":     resource.NewStringProperty(filepath.ToSlash(relDockerfile)),
+		"registryServer": resource.NewStringProperty(a.Registry.Server),
+		"platform":       resource.NewStringProperty(a.Build.Platform),
 	}
-	if a.Build.Platform != "" {
-		outs["platform"] = resource.NewStringProperty(a.Build.Platform)
-	}
-	if a.Registry.Server != "" {
-		outs["registryServer"] = resource.NewStringProperty(a.Registry.Server)
-	}
+	registry, _, _, _ := splitReference(a.ImageName)
 	if !a.SkipPush {
 		auth := p.authFor(registry)
 		if a.Registry.Username != "" {
@@ -394,8 +392,18 @@ func (k imageKind) buildAndPush(ctx context.Context, p *dockerProvider, urn reso
 			return nil, fmt.Errorf("pushing %s: the registry reported no digest", a.ImageName)
 		}
 		outs["repoDigest"] = resource.NewStringProperty(repo + "@" + digest)
+	} else {
+		var ii imageInspect
+		if err := e.call(ctx, http.MethodGet, "/images/"+a.ImageName+"/json", nil, nil, &ii); err != nil {
+			return nil, fmt.Errorf("inspecting %s: %w", a.ImageName, err)
+		}
+		outs["repoDigest"] = resource.NewStringProperty(ii.ID) // upstream's choice without a push
 	}
-	return withOutputs(news, outs), nil
+	state := resource.PropertyMap{"__inputs": resource.MakeSecret(resource.NewObjectProperty(news))}
+	for k, v := range outs {
+		state[resource.PropertyKey(k)] = v
+	}
+	return state, nil
 }
 
 func imagePreview(news resource.PropertyMap) resource.PropertyMap {

@@ -147,6 +147,13 @@ func unmarshal(s *structpb.Struct, label string) (resource.PropertyMap, error) {
 	})
 }
 
+// marshalState keeps nulls: upstream's state records unset schema fields as null.
+func marshalState(m resource.PropertyMap, label string) (*structpb.Struct, error) {
+	return plugin.MarshalProperties(m, plugin.MarshalOptions{
+		Label: label, KeepUnknowns: true, KeepSecrets: true,
+	})
+}
+
 func marshal(m resource.PropertyMap, label string) (*structpb.Struct, error) {
 	return plugin.MarshalProperties(m, plugin.MarshalOptions{
 		Label: label, KeepUnknowns: true, KeepSecrets: true, SkipNulls: true,
@@ -421,6 +428,11 @@ func (p *dockerProvider) Diff(ctx context.Context, req *pulumirpc.DiffRequest) (
 	if err != nil {
 		return nil, err
 	}
+	state, err := unmarshal(req.GetOlds(), "diff.olds")
+	if err != nil {
+		return nil, err
+	}
+	plan, bridged := k.(planner)
 	update := map[string]bool{}
 	for _, u := range k.updateKeys() {
 		update[u] = true
@@ -441,7 +453,10 @@ func (p *dockerProvider) Diff(ctx context.Context, req *pulumirpc.DiffRequest) (
 			kind = pulumirpc.PropertyDiff_ADD
 		case !newHas:
 			kind = pulumirpc.PropertyDiff_DELETE
-		case nv.ContainsUnknowns() || !ov.DeepEquals(nv):
+		case nv.ContainsUnknowns() || !sameInput(k, key, ov, nv):
+			kind = pulumirpc.PropertyDiff_UPDATE
+		case bridged && !tfEqual(nv, state[pk], plan.setKeys()[key]):
+			// Declared as before, but the engine reports something else: upstream plans it.
 			kind = pulumirpc.PropertyDiff_UPDATE
 		default:
 			continue
@@ -467,6 +482,24 @@ func (p *dockerProvider) Diff(ctx context.Context, req *pulumirpc.DiffRequest) (
 	}, nil
 }
 
+// planner is implemented by the bridged types: their Diff also plans against the read-back state.
+type planner interface {
+	setKeys() map[string]bool
+}
+
+// sameInput compares an old and a new input. As upstream's Image: a changed registry login
+// (username, password) is not a change, only its server is.
+func sameInput(k resourceKind, key string, ov, nv resource.PropertyValue) bool {
+	if _, isImage := k.(imageKind); isImage && key == "registry" {
+		server := func(v resource.PropertyValue) any {
+			m, _ := plain(v).(map[string]any)
+			return m["server"]
+		}
+		return server(ov) == server(nv)
+	}
+	return ov.DeepEquals(nv)
+}
+
 func (p *dockerProvider) Create(ctx context.Context, req *pulumirpc.CreateRequest) (*pulumirpc.CreateResponse, error) {
 	k, err := kindOf(req.GetType())
 	if err != nil {
@@ -480,7 +513,7 @@ func (p *dockerProvider) Create(ctx context.Context, req *pulumirpc.CreateReques
 	if err != nil {
 		return nil, err
 	}
-	props, err := marshal(outs, "create.outputs")
+	props, err := marshalState(outs, "create.outputs")
 	if err != nil {
 		return nil, err
 	}
@@ -504,7 +537,7 @@ func (p *dockerProvider) Update(ctx context.Context, req *pulumirpc.UpdateReques
 	if err != nil {
 		return nil, err
 	}
-	props, err := marshal(outs, "update.outputs")
+	props, err := marshalState(outs, "update.outputs")
 	if err != nil {
 		return nil, err
 	}
@@ -542,7 +575,7 @@ func (p *dockerProvider) Read(ctx context.Context, req *pulumirpc.ReadRequest) (
 	if outs == nil {
 		return &pulumirpc.ReadResponse{}, nil // gone
 	}
-	props, err := marshal(outs, "read.outputs")
+	props, err := marshalState(outs, "read.outputs")
 	if err != nil {
 		return nil, err
 	}
@@ -601,6 +634,20 @@ func withOutputs(news resource.PropertyMap, outs map[string]resource.PropertyVal
 func sameName(olds, news resource.PropertyMap) bool {
 	on, nn := olds["name"], news["name"]
 	return !nn.ContainsUnknowns() && on.DeepEquals(nn)
+}
+
+// checkNamed auto-names (recording "name" among the filled defaults, as upstream) and fills the
+// schema's defaults.
+func checkNamed(b *block, urn resource.URN, olds, news resource.PropertyMap) (resource.PropertyMap, error) {
+	named, err := autoname(urn, olds, news)
+	if err != nil {
+		return nil, err
+	}
+	var extra []string
+	if v, ok := news["name"]; !ok || v.IsNull() {
+		extra = append(extra, "name")
+	}
+	return b.applyDefaults(named, extra...), nil
 }
 
 // autoname keeps the old name, or makes "<resource name>-<7 hex>" when none is given.

@@ -64,13 +64,22 @@ func (networkKind) deleteBeforeReplace(olds, news resource.PropertyMap) bool {
 	return sameName(olds, news)
 }
 
+var networkSchema = &block{
+	defaults: []fieldDefault{{"ipamDriver", str("default")}},
+	nested:   map[string]*block{"labels": emptyBlock(), "ipamConfigs": emptyBlock()},
+}
+
+func (networkKind) setKeys() map[string]bool {
+	return map[string]bool{"labels": true, "ipamConfigs": true}
+}
+
 func (networkKind) check(_ context.Context, _ *dockerProvider, urn resource.URN, olds, news resource.PropertyMap) (resource.PropertyMap, error) {
-	return autoname(urn, olds, news)
+	return checkNamed(networkSchema, urn, olds, news)
 }
 
 func (networkKind) create(ctx context.Context, p *dockerProvider, urn resource.URN, news resource.PropertyMap, preview bool) (string, resource.PropertyMap, error) {
 	if preview {
-		return "", withOutputs(news, map[string]resource.PropertyValue{"scope": computed()}), nil
+		return "", withOutputs(networkSchema.outputs(news), map[string]resource.PropertyValue{"scope": computed()}), nil
 	}
 	var a networkArgs
 	if err := decode(news, &a); err != nil {
@@ -106,11 +115,11 @@ func (networkKind) create(ctx context.Context, p *dockerProvider, urn resource.U
 	if a.Driver == "" {
 		outs["driver"] = resource.NewStringProperty(ni.Driver)
 	}
-	return created.ID, withOutputs(news, outs), nil
+	return created.ID, withOutputs(networkSchema.outputs(news), outs), nil
 }
 
 func (networkKind) update(_ context.Context, _ *dockerProvider, _ resource.URN, _ string, olds, news resource.PropertyMap, _ bool) (resource.PropertyMap, error) {
-	return withOutputs(news, map[string]resource.PropertyValue{"scope": olds["scope"]}), nil
+	return withOutputs(networkSchema.outputs(news), map[string]resource.PropertyValue{"scope": olds["scope"]}), nil
 }
 
 func (networkKind) delete(ctx context.Context, p *dockerProvider, urn resource.URN, id string, _ resource.PropertyMap) error {
@@ -209,13 +218,17 @@ func (volumeKind) deleteBeforeReplace(olds, news resource.PropertyMap) bool {
 	return sameName(olds, news)
 }
 
+var volumeSchema = &block{nested: map[string]*block{"labels": emptyBlock()}}
+
+func (volumeKind) setKeys() map[string]bool { return map[string]bool{"labels": true} }
+
 func (volumeKind) check(_ context.Context, _ *dockerProvider, urn resource.URN, olds, news resource.PropertyMap) (resource.PropertyMap, error) {
-	return autoname(urn, olds, news)
+	return checkNamed(volumeSchema, urn, olds, news)
 }
 
 func (volumeKind) create(ctx context.Context, p *dockerProvider, urn resource.URN, news resource.PropertyMap, preview bool) (string, resource.PropertyMap, error) {
 	if preview {
-		return "", withOutputs(news, map[string]resource.PropertyValue{"mountpoint": computed()}), nil
+		return "", withOutputs(volumeSchema.outputs(news), map[string]resource.PropertyValue{"mountpoint": computed()}), nil
 	}
 	var a volumeArgs
 	if err := decode(news, &a); err != nil {
@@ -239,11 +252,11 @@ func (volumeKind) create(ctx context.Context, p *dockerProvider, urn resource.UR
 	if a.Driver == "" {
 		outs["driver"] = resource.NewStringProperty(v.Driver)
 	}
-	return v.Name, withOutputs(news, outs), nil
+	return v.Name, withOutputs(volumeSchema.outputs(news), outs), nil
 }
 
 func (volumeKind) update(_ context.Context, _ *dockerProvider, _ resource.URN, _ string, olds, news resource.PropertyMap, _ bool) (resource.PropertyMap, error) {
-	return withOutputs(news, map[string]resource.PropertyValue{"mountpoint": olds["mountpoint"]}), nil
+	return withOutputs(volumeSchema.outputs(news), map[string]resource.PropertyValue{"mountpoint": olds["mountpoint"]}), nil
 }
 
 func (volumeKind) delete(ctx context.Context, p *dockerProvider, urn resource.URN, id string, _ resource.PropertyMap) error {
@@ -307,8 +320,12 @@ func (remoteImageKind) check(_ context.Context, _ *dockerProvider, _ resource.UR
 	if v, ok := news["name"]; !ok || v.IsNull() {
 		return nil, errors.New("RemoteImage: name is required")
 	}
-	return news, nil
+	return remoteImageSchema.applyDefaults(news), nil
 }
+
+var remoteImageSchema = &block{}
+
+func (remoteImageKind) setKeys() map[string]bool { return map[string]bool{"pullTriggers": true} }
 
 // pull pulls ref (with provider credentials for its registry) and inspects it.
 func pull(ctx context.Context, p *dockerProvider, urn resource.URN, ref, platform string) (*imageInspect, error) {
@@ -366,7 +383,7 @@ func repoDigestFor(ref string, digests []string) string {
 
 func (remoteImageKind) create(ctx context.Context, p *dockerProvider, urn resource.URN, news resource.PropertyMap, preview bool) (string, resource.PropertyMap, error) {
 	if preview {
-		return "", withOutputs(news, map[string]resource.PropertyValue{"imageId": computed(), "repoDigest": computed()}), nil
+		return "", withOutputs(remoteImageSchema.outputs(news), map[string]resource.PropertyValue{"imageId": computed(), "repoDigest": computed()}), nil
 	}
 	var a remoteImageArgs
 	if err := decode(news, &a); err != nil {
@@ -376,14 +393,14 @@ func (remoteImageKind) create(ctx context.Context, p *dockerProvider, urn resour
 	if err != nil {
 		return "", nil, err
 	}
-	return ii.ID + a.Name, withOutputs(news, map[string]resource.PropertyValue{
+	return ii.ID + a.Name, withOutputs(remoteImageSchema.outputs(news), map[string]resource.PropertyValue{
 		"imageId":    resource.NewStringProperty(ii.ID),
 		"repoDigest": resource.NewStringProperty(repoDigestFor(a.Name, ii.RepoDigests)),
 	}), nil
 }
 
 func (remoteImageKind) update(_ context.Context, _ *dockerProvider, _ resource.URN, _ string, olds, news resource.PropertyMap, _ bool) (resource.PropertyMap, error) {
-	return withOutputs(news, map[string]resource.PropertyValue{"imageId": olds["imageId"], "repoDigest": olds["repoDigest"]}), nil
+	return withOutputs(remoteImageSchema.outputs(news), map[string]resource.PropertyValue{"imageId": olds["imageId"], "repoDigest": olds["repoDigest"]}), nil
 }
 
 func (remoteImageKind) delete(ctx context.Context, p *dockerProvider, urn resource.URN, id string, olds resource.PropertyMap) error {
