@@ -15,8 +15,9 @@
 //     streams lines to the engine as status messages.
 //   - command:local:run (invoke): runs `command` once and returns stdout/stderr.
 //
-// Not implemented (rejected with an explicit error): assetPaths/archivePaths and the remote:*
-// resources (SSH).
+// Check accepts only the inputs verified against upstream by the conformance vectors: create,
+// triggers and logging (see checkedInputs); every other input is refused by name. Not
+// implemented at all: assetPaths/archivePaths and the remote:* resources (SSH).
 package main
 
 import (
@@ -135,6 +136,11 @@ func unwrap(v resource.PropertyValue) resource.PropertyValue {
 	}
 	return v
 }
+
+// checkedInputs are the inputs this program uses, whose state, diff and replace behaviour the
+// conformance vectors (tests/e2e/vectors/upstream.json) verify against upstream. Any other input
+// is refused by Check, so nothing can silently differ.
+var checkedInputs = map[string]bool{"create": true, "triggers": true, "logging": true}
 
 func parseInputs(m resource.PropertyMap) (commandInputs, error) {
 	in := commandInputs{
@@ -281,6 +287,18 @@ func (p *commandProvider) Check(ctx context.Context, req *pulumirpc.CheckRequest
 	news, err := unmarshal(req.GetNews(), "check.news")
 	if err != nil {
 		return nil, err
+	}
+	var failures []*pulumirpc.CheckFailure
+	for k, v := range news {
+		if !checkedInputs[string(k)] && !strings.HasPrefix(string(k), "__") && !unwrap(v).IsNull() {
+			failures = append(failures, &pulumirpc.CheckFailure{Property: string(k), Reason: fmt.Sprintf(
+				"command:local:Command input %q is not supported by this stand-in: only create, triggers "+
+					"and logging are verified against the upstream provider", k)})
+		}
+	}
+	if len(failures) > 0 {
+		sort.Slice(failures, func(i, j int) bool { return failures[i].Property < failures[j].Property })
+		return &pulumirpc.CheckResponse{Failures: failures}, nil
 	}
 	if _, err := parseInputs(news); err != nil {
 		return &pulumirpc.CheckResponse{Failures: []*pulumirpc.CheckFailure{{Reason: err.Error()}}}, nil

@@ -2,20 +2,21 @@ package main
 
 // docker:index/container:Container.
 //
-// Supported inputs: name, image, command, entrypoints, envs, user, workingDir, hostname,
-// domainname, labels, ports [{internal, external, ip, protocol}], volumes [{containerPath,
-// hostPath, volumeName, readOnly}], networksAdvanced [{name, aliases, ipv4Address,
-// ipv6Address}], networkMode, restart, maxRetryCount, healthcheck {tests, interval, timeout,
-// startPeriod, startInterval, retries}, stopSignal, stopTimeout, destroyGraceSeconds, uploads
-// [{file, content, contentBase64, executable, source}], wait, waitTimeout, mustRun, start,
-// removeVolumes, logDriver, logOpts, privileged, readOnly, tmpfs, shmSize, memory, memorySwap,
-// cpuShares, init, capabilities {adds, drops}, groupAdds, dns, dnsOpts, dnsSearches, hosts
-// [{host, ip}], sysctls, securityOpts, ulimits [{name, soft, hard}], publishAllPorts.
+// Inputs (see `verified` in main.go): name, image, command, envs, user, labels [{label, value}],
+// ports [{internal, external, ip}], volumes [{containerPath, volumeName, readOnly}],
+// networksAdvanced [{name, aliases}], restart, healthcheck {tests, interval, timeout,
+// startPeriod, retries}, stopSignal, destroyGraceSeconds, uploads [{file, content}], wait,
+// waitTimeout. Check fills upstream's defaults (containerReadRefreshTimeoutMilliseconds,
+// mustRun, networkMode "bridge", removeVolumes, restart, start, waitTimeout, ports.protocol,
+// the healthcheck's zero durations) and lists them in `__defaults`, as the bridge does.
 //
-// As upstream (Terraform docker_container): changing any input replaces the container, except
-// destroyGraceSeconds, wait, waitTimeout, mustRun, removeVolumes (state only) and restart /
-// maxRetryCount / memory / memorySwap / cpuShares (applied in place). With a fixed name the
-// old container is removed before the new one is created.
+// As upstream (Terraform docker_container): changing a ForceNew field replaces the container;
+// the others (updateKeys) are updates. The state is what upstream's Read takes from the engine
+// (containerState), and Diff plans the declared inputs against it: a value the engine reports
+// differently (a duration written "60s" read back as "1m0s") is a diff on every preview. With a
+// fixed name the old container is removed before the new one is created. As upstream, the
+// container is created in networkMode, taken off the default bridge and attached to each
+// networksAdvanced network before it starts.
 
 import (
 	"archive/tar"

@@ -4,25 +4,25 @@
 // github.com/kreuzwerker/terraform-provider-docker) is not served by the Go module proxy this
 // project can reach, so scripts/bootstrap-pulumi.sh builds this one and installs it as plugin
 // `docker` at the version the pulumi-docker Python SDK asks for. It talks to the Docker Engine
-// API directly and implements the resources this project uses, with the
-// upstream property names and, as far as they go, upstream semantics:
+// API directly and mirrors upstream v5.1.0 for the resources and inputs this program uses —
+// defaults, read-back values, state shape, diff and replace behaviour — checked field by field
+// against the state and previews recorded on the upstream plugins (tests/e2e/vectors/):
 //
-//   - provider config: host (default $DOCKER_HOST, then unix:///var/run/docker.sock; unix://,
-//     tcp:// (plain) and ssh:// (via `ssh HOST docker system dial-stdio`, as the docker CLI)),
-//     sshOpts, registryAuth [{address, username, password}]
-//   - docker:index/network:Network    name, driver, labels, internal, attachable, options,
-//     ipamDriver, ipamConfigs, ipv6 (every change replaces)
-//   - docker:index/volume:Volume      name, driver, driverOpts, labels (every change replaces)
-//   - docker:index/remoteImage:RemoteImage  name, keepLocally, forceRemove, platform,
-//     pullTriggers, triggers; outputs imageId, repoDigest
-//   - docker:index/image:Image        imageName, build {context, dockerfile, args, target,
-//     platform, network, addHosts, builderVersion}, registry, skipPush; builds with the engine's
-//     classic builder, pushes, outputs repoDigest. The build context (minus .dockerignore) is
-//     hashed into build.contextDigest, so a changed context rebuilds.
-//   - docker:index/container:Container  see container.go for the supported inputs
+//   - provider config: host (unix://, tcp:// (plain) and ssh:// (via `ssh HOST docker system
+//     dial-stdio`, as the docker CLI)), registryAuth [{address, username, password}]
+//   - docker:index/network:Network      name, driver, labels (every change replaces)
+//   - docker:index/volume:Volume        name, labels (every change replaces)
+//   - docker:index/remoteImage:RemoteImage  name, keepLocally, platform; outputs imageId, repoDigest
+//   - docker:index/image:Image          imageName, build {context, dockerfile, args, target,
+//     platform}, registry {server, username, password}; the engine's classic builder, push,
+//     repoDigest; the context (minus .dockerignore) hashed into build.contextDigest
+//   - docker:index/container:Container  see container.go
 //   - docker:index/getNetwork:getNetwork (invoke)
 //
-// Inputs it does not implement are rejected by Check with an explicit message, never ignored.
+// bridge.go has what upstream's Terraform bridge does around the bridged types (defaults filled
+// into inputs, the state's shape, planning against the read-back state). Every other input,
+// resource type and option is refused by Check, by name (`verified`): the stand-in never
+// silently differs from upstream.
 package main
 
 import (
@@ -222,17 +222,74 @@ func decode(m resource.PropertyMap, into any) error {
 // hasUnknowns reports whether any value in m is not known yet.
 func hasUnknowns(m resource.PropertyMap) bool { return m.ContainsUnknowns() }
 
-func unsupportedKeys(k resourceKind, m resource.PropertyMap) []string {
-	ok := map[string]bool{}
-	for _, s := range k.supported() {
-		ok[s] = true
+// verified lists, per resource type, the inputs this program uses (with their nested fields):
+// what the conformance vectors (tests/e2e/vectors/upstream.json) check against the upstream
+// provider. Check refuses every other input by name, so nothing the program could start using
+// silently behaves differently from upstream. A nil list: a scalar or a list of scalars.
+var verified = map[string]map[string][]string{
+	"docker:index/container:Container": {
+		"name": nil, "image": nil, "command": nil, "envs": nil, "user": nil, "restart": nil,
+		"stopSignal": nil, "destroyGraceSeconds": nil, "wait": nil, "waitTimeout": nil,
+		"labels":           {"label", "value"},
+		"ports":            {"internal", "external", "ip"},
+		"volumes":          {"containerPath", "volumeName", "readOnly"},
+		"networksAdvanced": {"name", "aliases"},
+		"uploads":          {"file", "content"},
+		"healthcheck":      {"tests", "interval", "timeout", "startPeriod", "retries"},
+	},
+	"docker:index/network:Network":         {"name": nil, "driver": nil, "labels": {"label", "value"}},
+	"docker:index/volume:Volume":           {"name": nil, "labels": {"label", "value"}},
+	"docker:index/remoteImage:RemoteImage": {"name": nil, "keepLocally": nil, "platform": nil},
+	"docker:index/image:Image": {
+		"imageName": nil,
+		"build":     {"context", "dockerfile", "args", "target", "platform"},
+		"registry":  {"server", "username", "password"},
+	},
+}
+
+// defaultOnly are inputs the SDKs always send with their default value: that value is verified
+// (it is what upstream's state records), any other is refused.
+var defaultOnly = map[string]map[string]resource.PropertyValue{
+	"docker:index/image:Image": {"skipPush": boolean(false), "buildOnPreview": boolean(false)},
+}
+
+// unverifiedInputs names every input (or nested field, as `key.field`) outside `verified`.
+func unverifiedInputs(typ string, m resource.PropertyMap) []string {
+	if typ == "docker:image:Image" {
+		typ = "docker:index/image:Image"
 	}
+	allowed := verified[typ]
 	var bad []string
 	for key, v := range m {
-		if v.IsNull() || strings.HasPrefix(string(key), "__") || ok[string(key)] {
+		if v.IsNull() || strings.HasPrefix(string(key), "__") {
 			continue
 		}
-		bad = append(bad, string(key))
+		if def, ok := defaultOnly[typ][string(key)]; ok {
+			if !v.DeepEquals(def) {
+				bad = append(bad, fmt.Sprintf("%s (other than %v)", key, def.V))
+			}
+			continue
+		}
+		fields, ok := allowed[string(key)]
+		if !ok {
+			bad = append(bad, string(key))
+			continue
+		}
+		if fields == nil {
+			continue
+		}
+		okField := map[string]bool{}
+		for _, f := range fields {
+			okField[f] = true
+		}
+		mapObjects(v, func(o resource.PropertyMap) resource.PropertyMap {
+			for f, fv := range o {
+				if !fv.IsNull() && !strings.HasPrefix(string(f), "__") && !okField[string(f)] {
+					bad = append(bad, string(key)+"."+string(f))
+				}
+			}
+			return o
+		})
 	}
 	sort.Strings(bad)
 	return bad
@@ -258,8 +315,8 @@ func (p *dockerProvider) GetSchema(context.Context, *pulumirpc.GetSchemaRequest)
 	return &pulumirpc.GetSchemaResponse{Schema: fmt.Sprintf(`{"name":"docker","version":%q}`, version)}, nil
 }
 
-// disableDockerDaemonCheck is accepted and has no effect (nothing is checked up front).
-var configKeys = []string{"host", "registryAuth", "sshOpts", "disableDockerDaemonCheck", "version"}
+// The provider options this program sets (sshOpts, disableDockerDaemonCheck, … are refused).
+var configKeys = []string{"host", "registryAuth", "version"}
 
 func (p *dockerProvider) CheckConfig(ctx context.Context, req *pulumirpc.CheckRequest) (*pulumirpc.CheckResponse, error) {
 	news, err := unmarshal(req.GetNews(), "checkConfig.news")
@@ -389,12 +446,13 @@ func (p *dockerProvider) Check(ctx context.Context, req *pulumirpc.CheckRequest)
 	if err != nil {
 		return nil, err
 	}
-	if bad := unsupportedKeys(k, news); len(bad) > 0 {
+	if bad := unverifiedInputs(req.GetType(), news); len(bad) > 0 {
 		var failures []*pulumirpc.CheckFailure
 		for _, b := range bad {
 			failures = append(failures, &pulumirpc.CheckFailure{
 				Property: b,
-				Reason:   fmt.Sprintf("%s: input %q is not supported by this build of the docker provider", req.GetType(), b),
+				Reason: fmt.Sprintf("%s: input %q is not supported by this stand-in of the docker provider "+
+					"(only the inputs verified against upstream are; see scripts/toolchain/README.md)", req.GetType(), b),
 			})
 		}
 		return &pulumirpc.CheckResponse{Failures: failures}, nil

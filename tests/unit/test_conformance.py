@@ -1,0 +1,128 @@
+"""The conformance comparison itself: masking, normalization and field-path differences."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.e2e import conformance
+from tests.e2e.conformance import (
+    VECTORS,
+    differences,
+    mask,
+    normalize_state,
+    preview_ops,
+)
+
+DIGEST = "sha256:" + "ab" * 32
+SECRET = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "ciphertext": "x"}
+URN = "urn:pulumi:e2e::laravel-stack::laravel-stack:index:LaravelStack$laravel-stack:index:WebRuntime$docker:index/container:Container::lse2e-app"  # noqa: E501
+
+
+def exported(*resources: dict) -> dict:
+    return {"deployment": {"resources": list(resources)}}
+
+
+def container(**outputs) -> dict:
+    return {
+        "urn": URN,
+        "custom": True,
+        "type": "docker:index/container:Container",
+        "inputs": {"name": "lse2e-app-1a2b3c4", "image": DIGEST, "envs": SECRET,
+                   "labels": [{"label": "b", "value": "2"}, {"label": "a", "value": "1"}]},
+        "outputs": {"name": "lse2e-app-1a2b3c4", "image": DIGEST, "envs": SECRET,
+                    "labels": [{"label": "a", "value": "1"}, {"label": "b", "value": "2"}],
+                    "networkDatas": [{"ipAddress": "172.18.0.3"}], **outputs},
+    }  # fmt: skip
+
+
+def test_masks_what_varies_between_runs():
+    text = f"lse2e-app-1a2b3c4 {DIGEST} /tmp/pytest-1/project/x 2026-11-25T20:01:02.5Z 10.0.0.7"
+    assert mask(text, "/tmp/pytest-1/project") == (
+        "lse2e-app-<rand> sha256:<digest> <project>/x <time> <ip>"
+    )
+    assert mask({"k": SECRET}, "/p") == {"k": "<secret>"}
+    # a registry address keeps its port: it is part of what the program declares
+    assert mask("127.0.0.1:5001/app", "/p") == "127.0.0.1:5001/app"
+
+
+def test_state_keeps_inputs_and_read_back_of_inputs_and_sorts_sets():
+    state = normalize_state(exported(container()), "/p")
+    entry = state["docker:index/container:Container::lse2e-app"]
+    assert "networkDatas" not in entry["outputs"]  # not an input, not read by the program
+    assert entry["outputs"]["name"] == "lse2e-app-<rand>"
+    assert entry["inputs"]["envs"] == "<secret>"
+    assert [lbl["label"] for lbl in entry["inputs"]["labels"]] == ["a", "b"]  # a set
+
+
+def test_a_read_back_difference_is_reported_with_its_field_path():
+    # Declared alike; read back differently: exactly the phantom diff of a no-op preview.
+    upstream = normalize_state(
+        exported({**container(healthcheck={"startPeriod": "1m0s"}),
+                  "inputs": {**container()["inputs"], "healthcheck": {"startPeriod": "60s"}}}),
+        "/p",
+    )  # fmt: skip
+    here = normalize_state(
+        exported({**container(healthcheck={"startPeriod": "60s"}),
+                  "inputs": {**container()["inputs"], "healthcheck": {"startPeriod": "60s"}}}),
+        "/p",
+    )  # fmt: skip
+    assert differences(upstream, here) == [
+        "docker:index/container:Container::lse2e-app.outputs.healthcheck.startPeriod: "
+        "upstream '1m0s', here '60s'"
+    ]
+
+
+def test_fields_on_one_side_only_are_differences():
+    assert differences({"a": {"b": 1}}, {"a": {"c": 1}}) == [
+        "a.b: upstream 1, here missing",
+        "a.c: upstream missing, here 1",
+    ]
+    assert differences({"a": [1, 2]}, {"a": [1, 2]}) == []
+
+
+def test_preview_ops_ignore_same_and_providers():
+    preview = {
+        "steps": [
+            {"op": "same", "urn": URN},
+            {"op": "replace", "urn": URN},
+            {"op": "update", "urn": "urn:pulumi:e2e::p::pulumi:providers:docker::docker"},
+        ]
+    }
+    assert preview_ops(preview) == [["docker:index/container:Container::lse2e-app", "replace"]]
+
+
+def test_record_mode_writes_and_compare_mode_fails_loudly(tmp_path, monkeypatch):
+    monkeypatch.setattr(conformance, "VECTORS", tmp_path / "v.json")
+    monkeypatch.setattr(conformance, "RECORD", True)
+    rec = conformance.Vectors()
+    rec.check("s", {"x": 1})
+    rec.save()
+    assert json.loads((tmp_path / "v.json").read_text()) == {"s": {"x": 1}}
+    monkeypatch.setattr(conformance, "RECORD", False)
+    cmp = conformance.Vectors()
+    cmp.check("s", {"x": 1})
+    with pytest.raises(AssertionError, match=r"s: differs from the upstream plugins:\nx: "):
+        cmp.check("s", {"x": 2})
+    with pytest.raises(AssertionError, match="no upstream vector 'other'"):
+        cmp.check("other", {})
+
+
+def test_committed_vectors_cover_every_scenario():
+    vectors = json.loads(VECTORS.read_text())
+    assert set(vectors) == {
+        "state after up",
+        "state after a failed release",
+        "preview: no change",
+        "preview: code change",
+        "preview: php.ini change",
+        "preview: queue replicas 1 -> 2",
+        "preview: failing release",
+    }
+    assert vectors["preview: no change"] == []
+    state = vectors["state after up"]
+    # upstream's bridge defaults are part of what the stand-ins must record
+    app = state["docker:index/container:Container::lse2e-app"]["inputs"]
+    assert app["networkMode"] == "bridge" and app["mustRun"] is True
+    assert "__defaults" in app
