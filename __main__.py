@@ -2,12 +2,16 @@
 
 import pulumi
 
+from components import preflight
+from components.common import build_engine, deploy_engine
 from components.config import ConfigError, from_pulumi
 from components.stack import LaravelStack
 
 try:
     config = from_pulumi()  # validated before any resource is declared
-except ConfigError as err:
+    for engine in filter(None, (deploy_engine(config), build_engine(config))):
+        preflight.check(engine)  # an ssh:// server answers as pinned, before any change
+except (ConfigError, preflight.PreflightError) as err:
     raise pulumi.RunError(str(err)) from None
 
 stack = LaravelStack(pulumi.get_stack(), config)

@@ -7,10 +7,62 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from .files import UPSTREAM_FILE, upstream_conf
 
 Argv = list[str]
+
+
+@dataclass(frozen=True)
+class Engine:
+    """A Docker engine as the release reaches it: its URL, and for ssh:// the ssh options that
+    pin the host key (and share one connection), the same ones the docker provider gets."""
+
+    host: str
+    ssh_options: tuple[str, ...] = ()
+
+    @property
+    def is_ssh(self) -> bool:
+        return self.host.startswith("ssh://")
+
+
+def ssh_options(known_hosts: Sequence[str], control_path: str | None) -> list[str]:
+    """ssh options for a pinned server: only the given known_hosts lines are trusted (never the
+    user's files, never trust on first use), no prompt ever; with `control_path`, one master
+    connection is shared by the provider and every release step (OpenSSH >= 8.5 on the deploying
+    machine, for KnownHostsCommand)."""
+    # ssh expands %% to % and splits the command itself (no shell): printf prints each line.
+    printf = "/usr/bin/printf '%%s\\n' " + " ".join(shlex.quote(line) for line in known_hosts)
+    opts = [
+        "-o", f"KnownHostsCommand={printf}",
+        "-o", "UserKnownHostsFile=/dev/null",
+        "-o", "GlobalKnownHostsFile=/dev/null",
+        "-o", "StrictHostKeyChecking=yes",
+        "-o", "BatchMode=yes",
+        "-o", "ConnectTimeout=10",
+    ]  # fmt: skip
+    if control_path:
+        opts += ["-o", "ControlMaster=auto", "-o", f"ControlPath={control_path}",
+                 "-o", "ControlPersist=60"]  # fmt: skip
+    return opts
+
+
+def engine(host: str, known_hosts: Sequence[str], multiplex: bool, stack: str) -> Engine:
+    if not host.startswith("ssh://"):
+        return Engine(host)
+    # %C: a hash of (local host, remote host, port, user); short enough for a socket path.
+    control = f"/tmp/laravel-stack-{stack}-%C" if multiplex else None
+    return Engine(host, tuple(ssh_options(known_hosts, control)))
+
+
+def ssh(target: Engine, remote: Sequence[str]) -> Argv:
+    """`remote` run on the ssh server (one shell line: ssh hands the server a string)."""
+    url = urlsplit(target.host)
+    port = ["-p", str(url.port)] if url.port else []
+    return ["ssh", *target.ssh_options, *port, "-l", url.username or "", "--", url.hostname or "",
+            shlex.join(remote)]  # fmt: skip
 
 
 def script(*commands: Sequence[str]) -> str:
@@ -18,20 +70,23 @@ def script(*commands: Sequence[str]) -> str:
     return " && ".join(shlex.join(c) for c in commands)
 
 
-def docker(host: str, *args: str) -> Argv:
-    # The host is explicit on every call so the chain always talks to the provider's engine.
-    return ["docker", "--host", host, *args]
+def docker(host: Engine, *args: str) -> Argv:
+    # The engine is explicit on every call so the chain always talks to the provider's engine;
+    # over ssh, with the same pinned host key (and shared connection) as the provider.
+    if host.is_ssh:
+        return ssh(host, ["docker", *args])
+    return ["docker", "--host", host.host, *args]
 
 
-def docker_exec(host: str, container: str, user: str, argv: Sequence[str]) -> Argv:
+def docker_exec(host: Engine, container: str, user: str, argv: Sequence[str]) -> Argv:
     return docker(host, "exec", "--user", user, container, *argv)
 
 
-def artisan(host: str, container: str, user: str, *args: str) -> Argv:
+def artisan(host: Engine, container: str, user: str, *args: str) -> Argv:
     return docker_exec(host, container, user, ["php", "artisan", *args, "--no-interaction"])
 
 
-def fix_ownership(host: str, container: str, app_root: str, uid: int, gid: int) -> Argv:
+def fix_ownership(host: Engine, container: str, app_root: str, uid: int, gid: int) -> Argv:
     """Chown (as root) only what the web user does not own; prints each file it fixed."""
     owner = f"{uid}:{gid}"
     dirs = [f"{app_root}/storage", f"{app_root}/bootstrap/cache"]
@@ -51,7 +106,7 @@ def fix_ownership(host: str, container: str, app_root: str, uid: int, gid: int) 
     return docker_exec(host, container, "0", [*find, "-print", "-exec", "chown", owner, "{}", "+"])
 
 
-def check_writable(host: str, container: str, app_root: str, user: str) -> list[Argv]:
+def check_writable(host: Engine, container: str, app_root: str, user: str) -> list[Argv]:
     """As the web user: the directories Laravel writes caches into must be writable."""
     return [
         docker_exec(host, container, user, ["test", "-w", f"{app_root}/{d}"])
@@ -73,19 +128,19 @@ CACHE_CLEAR = (
 CACHE_REBUILD = ("config:cache", "route:cache", "view:cache", "event:cache")
 
 
-def cache_clear(host: str, container: str, user: str) -> list[Argv]:
+def cache_clear(host: Engine, container: str, user: str) -> list[Argv]:
     return [artisan(host, container, user, cmd) for cmd in CACHE_CLEAR]
 
 
-def cache_rebuild(host: str, container: str, user: str) -> list[Argv]:
+def cache_rebuild(host: Engine, container: str, user: str) -> list[Argv]:
     return [artisan(host, container, user, cmd) for cmd in CACHE_REBUILD]
 
 
-def migrate(host: str, container: str, user: str) -> Argv:
+def migrate(host: Engine, container: str, user: str) -> Argv:
     return artisan(host, container, user, "migrate", "--force")
 
 
-def opcache_reset(host: str, container: str, user: str, runtime: str) -> Argv:
+def opcache_reset(host: Engine, container: str, user: str, runtime: str) -> Argv:
     """Reset OPcache where the web workers live.
 
     A CLI `opcache_reset()` only clears the CLI's own cache. FPM's shared cache is dropped by a
@@ -113,7 +168,7 @@ def worker_command(argv: Sequence[str]) -> Argv:
     return ["sh", "-c", WORKER_START_SH, "laravel-stack-worker", *argv]
 
 
-def queue_restart(host: str, container: str, user: str) -> Argv:
+def queue_restart(host: Engine, container: str, user: str) -> Argv:
     # Workers finish their current job, exit, and the restart policy starts them on new code.
     return artisan(host, container, user, "queue:restart")
 
@@ -194,7 +249,7 @@ exit(1);
 
 
 def health_probe(
-    host: str,
+    host: Engine,
     container: str,
     user: str,
     url: str,
@@ -254,7 +309,7 @@ done
 PUBLIC_MOUNT = "/mnt/public"
 
 
-def _public_job(host: str, image: str, volume: str, script: str, *args: str) -> Argv:
+def _public_job(host: Engine, image: str, volume: str, script: str, *args: str) -> Argv:
     return docker(
         host,
         "run",
@@ -276,7 +331,7 @@ def _public_job(host: str, image: str, volume: str, script: str, *args: str) -> 
 
 
 def public_init(
-    host: str,
+    host: Engine,
     image: str,
     volume: str,
     public_path: str,
@@ -291,7 +346,9 @@ def public_init(
     )
 
 
-def public_prune(host: str, image: str, volume: str, public_path: str, storage_link: bool) -> Argv:
+def public_prune(
+    host: Engine, image: str, volume: str, public_path: str, storage_link: bool
+) -> Argv:
     link = "1" if storage_link else "0"
     return _public_job(host, image, volume, PUBLIC_PRUNE_SH, public_path, PUBLIC_MOUNT, link)
 
@@ -310,7 +367,7 @@ echo "switched: $2"
 """.strip()
 
 
-def proxy_switch(host: str, proxy: str, target: str) -> Argv:
+def proxy_switch(host: Engine, proxy: str, target: str) -> Argv:
     return docker_exec(
         host,
         proxy,

@@ -5,7 +5,22 @@ from __future__ import annotations
 import pulumi
 import pulumi_docker as docker
 
+from .commands import Engine, engine
 from .config import StackConfig
+
+
+def deploy_engine(cfg: StackConfig) -> Engine:
+    """The engine that runs every container and release step (docker.host)."""
+    d = cfg.docker
+    return engine(d.host, d.known_hosts, d.ssh_multiplex, cfg.name)
+
+
+def build_engine(cfg: StackConfig) -> Engine | None:
+    """The engine that builds and pushes (image.build_host); None: the local one."""
+    if cfg.image.build_host is None:
+        return None
+    d = cfg.docker
+    return engine(cfg.image.build_host, d.known_hosts, d.ssh_multiplex, f"{cfg.name}-build")
 
 
 def app_env(

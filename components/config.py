@@ -105,10 +105,18 @@ class ImageConfig(Model):
     build_args: dict[str, str] = {}
     target: str | None = None
     platform: str = "linux/amd64"
+    # The engine that builds and pushes; none: the one `pulumi up` runs beside ($DOCKER_HOST or
+    # the local socket). The deploy engine (docker.host) only pulls the pushed digest.
+    build_host: str | None = None
     repository: Annotated[str, StringConstraints(min_length=1)]
     tag: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")]
 
     _build_args_text = field_validator("build_args", mode="before")(_scalars_as_text)
+
+    @field_validator("build_host")
+    @classmethod
+    def _build_host_url(cls, v: str | None) -> str | None:
+        return None if v is None else _engine_url(v)
 
     @field_validator("repository")
     @classmethod
@@ -154,22 +162,51 @@ class RegistryConfig(Model):
         return self
 
 
+def _engine_url(v: str) -> str:
+    url = urlsplit(v)
+    if url.scheme == "unix" and url.path.startswith("/") and not url.netloc:
+        return v
+    if url.scheme == "ssh" and url.username and url.hostname and url.path in ("", "/"):
+        return v
+    if url.scheme == "tcp" and url.hostname and url.port:
+        return v
+    raise ValueError(
+        "must be unix:///path/to/docker.sock, ssh://user@host[:port] or tcp://host:port"
+    )
+
+
+# One known_hosts line: host pattern(s), key type, base64 key (comments are dropped by ssh-keyscan
+# -q anyway). The charset keeps it inert in the shell line ssh runs for KnownHostsCommand.
+KNOWN_HOSTS_LINE = re.compile(
+    r"^(?P<hosts>[A-Za-z0-9.:\[\],_-]+) (?P<type>(ssh|ecdsa|sk)-[a-z0-9@.-]+) [A-Za-z0-9+/]+={0,2}$"
+)
+
+
+def known_hosts_name(host: str, port: int | None) -> str:
+    """How known_hosts names a server: `host`, or `[host]:port` for a port other than 22."""
+    return host if port in (None, 22) else f"[{host}]:{port}"
+
+
 class DockerConfig(Model):
     host: str = "unix:///var/run/docker.sock"
+    known_hosts: list[str] = []
+    ssh_multiplex: bool = True
 
     @field_validator("host")
     @classmethod
     def _host_url(cls, v: str) -> str:
-        url = urlsplit(v)
-        if url.scheme == "unix" and url.path.startswith("/") and not url.netloc:
-            return v
-        if url.scheme == "ssh" and url.username and url.hostname and url.path in ("", "/"):
-            return v
-        if url.scheme == "tcp" and url.hostname and url.port:
-            return v
-        raise ValueError(
-            "must be unix:///path/to/docker.sock, ssh://user@host[:port] or tcp://host:port"
-        )
+        return _engine_url(v)
+
+    @field_validator("known_hosts")
+    @classmethod
+    def _lines(cls, v: list[str]) -> list[str]:
+        for i, line in enumerate(v):
+            if not KNOWN_HOSTS_LINE.match(line.strip()):
+                raise ValueError(
+                    f"line {i + 1} is not a known_hosts line (`host ssh-ed25519 AAAA…`, as "
+                    "printed by `ssh-keyscan -t ed25519 host`)"
+                )
+        return [line.strip() for line in v]
 
 
 class NetworkConfig(Model):
@@ -417,6 +454,18 @@ def parse(raw: Mapping[str, Any], secret_keys: Iterable[str] = ()) -> StackConfi
 def cross_checks(cfg: StackConfig) -> list[str]:
     """Rules that span sections, reported against the key the user has to change."""
     problems = []
+    for key, host in (("docker.host", cfg.docker.host), ("image.build_host", cfg.image.build_host)):
+        url = urlsplit(host or "")
+        if url.scheme != "ssh" or not url.hostname:
+            continue
+        name = known_hosts_name(url.hostname, url.port)
+        pinned = any(name in line.split(" ", 1)[0].split(",") for line in cfg.docker.known_hosts)
+        if not pinned:
+            problems.append(
+                f"docker.known_hosts: no line for {name} ({key} {host}): pin the server's host "
+                f"key (`ssh-keyscan -t ed25519{'' if url.port in (None, 22) else f' -p {url.port}'}"
+                f" {url.hostname}`, checked out of band); it is never trusted on first use"
+            )
     if cfg.registry and not cfg.image.repository.startswith(cfg.registry.server + "/"):
         problems.append(
             f"image.repository: must live on registry.server ({cfg.registry.server}/...)"

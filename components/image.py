@@ -12,7 +12,13 @@ class AppImage(pulumi.ComponentResource):
     repo_digest: pulumi.Output[str]
     image_id: pulumi.Output[str]
 
-    def __init__(self, name: str, cfg: StackConfig, opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self,
+        name: str,
+        cfg: StackConfig,
+        build_provider: pulumi.ProviderResource,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
         super().__init__("laravel-stack:index:AppImage", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         registry = None
@@ -34,7 +40,8 @@ class AppImage(pulumi.ComponentResource):
                 platform=image.platform,
             ),
             registry=registry,
-            opts=child,
+            # Built and pushed by the build engine; the deploy engine never sees the source.
+            opts=pulumi.ResourceOptions(parent=self, provider=build_provider),
         )
         # Pull by digest on the deploy engine: containers then run exactly what was pushed,
         # whichever engine built it, and the tag is never consulted again.

@@ -11,6 +11,7 @@ import pulumi
 import pulumi_command as command
 
 from . import commands
+from .common import deploy_engine
 from .config import StackConfig
 
 
@@ -29,7 +30,7 @@ class PublicInit(pulumi.ComponentResource):
         create = pulumi.Output.all(repo_digest, volume).apply(
             lambda args: commands.script(
                 commands.public_init(
-                    cfg.docker.host,
+                    deploy_engine(cfg),
                     image=args[0],
                     volume=args[1],
                     public_path=cfg.public_init.public_path,

@@ -18,7 +18,8 @@ import pulumi
 import pulumi_command as command
 
 from . import commands
-from .commands import Argv
+from .commands import Argv, Engine
+from .common import deploy_engine
 from .config import StackConfig
 
 
@@ -36,8 +37,8 @@ class Target:
     public_volume: str
 
     @property
-    def host(self) -> str:
-        return self.cfg.docker.host
+    def host(self) -> Engine:
+        return deploy_engine(self.cfg)
 
     @property
     def user(self) -> str:

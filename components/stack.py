@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 import pulumi
 import pulumi_docker as docker
 
-from .common import app_env
+from .common import app_env, build_engine, deploy_engine
 from .config import StackConfig
 from .database import Database
 from .image import AppImage
@@ -40,15 +40,29 @@ class LaravelStack(pulumi.ComponentResource):
                     password=pulumi.Output.secret(cfg.registry.password.get_secret_value()),
                 )
             )
+        # Two engines, as the field notes do it: the build engine (where `pulumi up` runs, or
+        # image.build_host) builds and pushes; the deploy engine (docker.host) only pulls the
+        # pushed digest and runs the containers and every release step. No source, no build on
+        # the server.
+        deploy = deploy_engine(cfg)
         provider = docker.Provider(
             "docker",
-            host=cfg.docker.host,
+            host=deploy.host,
+            ssh_opts=list(deploy.ssh_options) or None,
+            registry_auth=auth or None,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        builder = build_engine(cfg)
+        build_provider = docker.Provider(
+            "docker-build",
+            host=builder.host if builder else None,
+            ssh_opts=list(builder.ssh_options) or None if builder else None,
             registry_auth=auth or None,
             opts=pulumi.ResourceOptions(parent=self),
         )
         child = pulumi.ResourceOptions(parent=self, providers={"docker": provider})
 
-        image = AppImage("image", cfg, opts=child)
+        image = AppImage("image", cfg, build_provider, opts=child)
         build = image.repo_digest
         infra = NetworkAndVolumes("infra", cfg, opts=child)
         db = Database("database", cfg, infra.network_name, infra.db_volume, opts=child)

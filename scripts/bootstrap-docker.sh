@@ -8,6 +8,7 @@
 #   5. support images built from examples/images/* and pushed to the registry:
 #        127.0.0.1:5000/laravel-stack/nginx:bookworm
 #        127.0.0.1:5000/laravel-stack/mariadb:10.11
+#        127.0.0.1:5000/laravel-stack/redis:7
 #
 # Idempotent: a warm run only checks and takes seconds.  Each part prints how long
 # it took.
@@ -77,6 +78,10 @@ command -v curl >/dev/null 2>&1 || need_pkgs+=(curl ca-certificates)
 command -v gpgv >/dev/null 2>&1 || need_pkgs+=(gpgv)
 [ -e /usr/share/keyrings/debian-archive-keyring.gpg ] || need_pkgs+=(debian-archive-keyring)
 command -v iptables >/dev/null 2>&1 || need_pkgs+=(iptables)
+# The e2e's second Docker host (scripts/remote-host): sshd, and socat to reach the registries.
+[ -x /usr/sbin/sshd ] || need_pkgs+=(openssh-server)
+command -v ssh-agent >/dev/null 2>&1 || need_pkgs+=(openssh-client)
+command -v socat >/dev/null 2>&1 || need_pkgs+=(socat)
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
   log "installing: ${need_pkgs[*]}"
   apt_install() {
@@ -436,6 +441,7 @@ support_image() { # name repo tag
 
 support_image nginx   laravel-stack/nginx   bookworm
 support_image mariadb laravel-stack/mariadb 10.11
+support_image redis   laravel-stack/redis   7
 
 printf 'bootstrap-docker: done in %ss (registry http://%s, base %s)\n' \
   "$(( $(date +%s) - SCRIPT_T0 ))" "$REGISTRY" "$BASE_IMAGE"

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import threading
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,12 +42,13 @@ def sh(
 class Pulumi:
     project: Path
     env: dict[str, str]
+    stack: str = STACK
 
     def run(
         self, *args: str, check: bool = True, timeout: float = 1200
     ) -> subprocess.CompletedProcess:
         res = subprocess.run(
-            ["pulumi", *args, "--stack", STACK, "--non-interactive"],
+            ["pulumi", *args, "--stack", self.stack, "--non-interactive"],
             cwd=self.project, env=self.env, capture_output=True, text=True, timeout=timeout,
         )  # fmt: skip
         if check and res.returncode != 0:
@@ -77,8 +80,11 @@ class Pulumi:
         return json.loads(self.run("stack", "export").stdout)
 
 
-def http(path: str, timeout: float = 5) -> tuple[int, Any]:
-    url = f"http://127.0.0.1:{PORT}{path}"
+LOCAL_BASE = f"http://127.0.0.1:{PORT}"
+
+
+def http(path: str, timeout: float = 5, base: str = LOCAL_BASE) -> tuple[int, Any]:
+    url = f"{base}{path}"
     req = urllib.request.Request(url, headers={"Accept": "application/json"})
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
@@ -108,22 +114,68 @@ def wait_for(predicate, timeout: float, interval: float = 1.0, what: str = "cond
     raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
 
 
+def release_events(lines: list[str]) -> list[tuple[int, str, str]]:
+    """Exec, kill and destroy events of the stack's containers, as the engine recorded them:
+    (time in ns, container, what)."""
+    events = []
+    for line in lines:
+        ev = json.loads(line)
+        action = ev.get("Action", "")
+        name = ev.get("Actor", {}).get("Attributes", {}).get("name", "")
+        if action.startswith("exec_start: "):
+            events.append((int(ev["timeNano"]), name, action.removeprefix("exec_start: ")))
+        elif action in ("kill", "destroy"):
+            signal = ev["Actor"]["Attributes"].get("signal", "")
+            events.append((int(ev["timeNano"]), name, f"{action} signal={signal}".strip()))
+    return sorted(events)
+
+
+STEP_OF = [
+    ("ownership", re.compile(r"^find .*/storage|^test -w ")),
+    ("migrate", re.compile(r"artisan migrate --force")),
+    ("cache-clear", re.compile(r"artisan (config|route|view|event|cache):clear")),
+    ("opcache-reset", re.compile(r"^kill signal=12$")),  # SIGUSR2 to the new FPM master
+    ("cache-rebuild", re.compile(r"artisan (config|route|view|event):cache")),
+    ("workers-restart", re.compile(r"artisan queue:restart")),
+    ("health", re.compile(r"^php -r .* fcgi://", re.S)),  # FastCGI straight to the new container
+    ("switch", re.compile(r"set \$app_upstream ")),  # in the front proxy
+    ("verify", re.compile(r"^php -r .* http://", re.S)),  # through the front proxy
+]
+
+
+def steps_seen(events: list[tuple[int, str, str]]) -> list[tuple[int, str]]:
+    # Only release commands: Docker's own HEALTHCHECK execs interleave with them.
+    ours = [e for e in events if any(p.search(e[2]) for _, p in STEP_OF)]
+    seen = []
+    for i, (ts, _, label) in enumerate(ours):
+        nxt = ours[i + 1][2] if i + 1 < len(ours) else ""
+        if "config:clear" in label and "migrate --force" in nxt:
+            seen.append((ts, "migrate"))  # the migrate step clears a baked config first
+            continue
+        for step, pattern in STEP_OF:
+            if pattern.search(label):
+                seen.append((ts, step))
+    return seen
+
+
 class EngineEvents:
     """The Docker engine's own record of what happened to the stack's containers, from a live
     `docker events` stream started before the block and stopped after it. (The daemon replays
     only its last 256 events to `--since/--until`: health-check execs push a deploy's first
     events out of that buffer within minutes.) The stream is bounded: killed after `limit_s`."""
 
-    def __init__(self, limit_s: float = 1500):
+    def __init__(self, limit_s: float = 1500, name: str = NAME, docker_host: str | None = None):
         self.lines: list[str] = []
+        self.name, self.docker_host = name, docker_host
         self.limit_s = limit_s
         self._proc: subprocess.Popen[str] | None = None
         self._reader: threading.Thread | None = None
 
     def __enter__(self) -> EngineEvents:
         # --since now: events between the process start and the stream being live are replayed.
-        argv = ["docker", "events", "--since", f"{time.time():.3f}", "--format", "{{json .}}",
-                "--filter", f"label=laravel-stack.stack={NAME}"]  # fmt: skip
+        host = ["--host", self.docker_host] if self.docker_host else []
+        argv = ["docker", *host, "events", "--since", f"{time.time():.3f}", "--format",
+                "{{json .}}", "--filter", f"label=laravel-stack.stack={self.name}"]  # fmt: skip
         self._proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
         self._timer = threading.Timer(self.limit_s, self._proc.kill)
         self._timer.start()
@@ -162,12 +214,11 @@ def vectors() -> Iterator[Vectors]:
     v.save()
 
 
-@pytest.fixture(scope="session")
-def pulumi(tmp_path_factory) -> Iterator[Pulumi]:
+def new_project(tmp_path_factory, stack: str, base_config: str = "Pulumi.local.yaml") -> Pulumi:
+    """A copy of the tracked project with a new stack (file backend in the copy's folder)."""
     for tool in ("pulumi", "docker"):
         assert shutil.which(tool), f"{tool} not on PATH: run scripts/bootstrap"
-    sh("docker", "info")
-    work = tmp_path_factory.mktemp("e2e")
+    work = tmp_path_factory.mktemp(stack)
     project = work / "project"
     # A copy of the tracked project, so tests may edit the example app like a developer would.
     files = sh("git", "ls-files", "-z", cwd=REPO).stdout.split("\0")
@@ -176,7 +227,7 @@ def pulumi(tmp_path_factory) -> Iterator[Pulumi]:
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / rel, dst, follow_symlinks=False)
     (project / "venv").symlink_to(REPO / "venv")
-    shutil.copy(project / "Pulumi.local.yaml", project / f"Pulumi.{STACK}.yaml")
+    shutil.copy(project / base_config, project / f"Pulumi.{stack}.yaml")
     env = {
         **os.environ,
         "PULUMI_BACKEND_URL": f"file://{work / 'state'}",
@@ -186,9 +237,43 @@ def pulumi(tmp_path_factory) -> Iterator[Pulumi]:
         "NO_COLOR": "1",
     }
     (work / "state").mkdir()
-    p = Pulumi(project, env)
+    sh("pulumi", "stack", "init", stack, "--non-interactive", cwd=project, env=env)
+    return Pulumi(project, env, stack)
+
+
+class Load:
+    """Steady background traffic on /up during a deploy (bounded count and time)."""
+
+    def __init__(self, rate: float = 10, limit_s: float = 900, base: str = LOCAL_BASE):
+        self.rate, self.limit_s, self.base = rate, limit_s, base
+        self.builds: Counter[str] = Counter()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        end = time.monotonic() + self.limit_s
+        while not self._stop.is_set() and time.monotonic() < end:
+            try:
+                status, body = http("/up", timeout=2, base=self.base)
+                self.builds[body["build"] if status == 200 else f"HTTP {status}"] += 1
+            except Exception as err:  # a refused connection during a recreate is data too
+                self.builds[type(err).__name__] += 1
+            self._stop.wait(1 / self.rate)
+
+    def __enter__(self) -> Load:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def pulumi(tmp_path_factory) -> Iterator[Pulumi]:
+    sh("docker", "info")
     docker_cleanup()
-    sh("pulumi", "stack", "init", STACK, "--non-interactive", cwd=project, env=env)
+    p = new_project(tmp_path_factory, STACK)
     p.set("name", NAME)
     p.set("web.port", str(PORT))
     yield p

@@ -8,15 +8,24 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
-import threading
 import time
-from collections import Counter
 
 import pytest
 
 from .conformance import normalize_state, preview_ops
-from .conftest import NAME, EngineEvents, Pulumi, docker_cleanup, http, sh, wait_for
+from .conftest import (
+    NAME,
+    STEP_OF,
+    EngineEvents,
+    Load,
+    Pulumi,
+    docker_cleanup,
+    http,
+    release_events,
+    sh,
+    steps_seen,
+    wait_for,
+)
 
 # plain values of Pulumi.local.yaml's secrets
 SECRETS = ["local-db-password", "local-root-password", "local-registry-password"]
@@ -59,78 +68,6 @@ def served_build() -> str:
     status, body = http("/up")
     assert status == 200, body
     return body["build"]
-
-
-def release_events(lines: list[str]) -> list[tuple[int, str, str]]:
-    """Exec, kill and destroy events of the stack's containers, as the engine recorded them:
-    (time in ns, container, what)."""
-    events = []
-    for line in lines:
-        ev = json.loads(line)
-        action = ev.get("Action", "")
-        name = ev.get("Actor", {}).get("Attributes", {}).get("name", "")
-        if action.startswith("exec_start: "):
-            events.append((int(ev["timeNano"]), name, action.removeprefix("exec_start: ")))
-        elif action in ("kill", "destroy"):
-            signal = ev["Actor"]["Attributes"].get("signal", "")
-            events.append((int(ev["timeNano"]), name, f"{action} signal={signal}".strip()))
-    return sorted(events)
-
-
-STEP_OF = [
-    ("ownership", re.compile(r"^find .*/storage|^test -w ")),
-    ("migrate", re.compile(r"artisan migrate --force")),
-    ("cache-clear", re.compile(r"artisan (config|route|view|event|cache):clear")),
-    ("opcache-reset", re.compile(r"^kill signal=12$")),  # SIGUSR2 to the new FPM master
-    ("cache-rebuild", re.compile(r"artisan (config|route|view|event):cache")),
-    ("workers-restart", re.compile(r"artisan queue:restart")),
-    ("health", re.compile(r"^php -r .* fcgi://", re.S)),  # FastCGI straight to the new container
-    ("switch", re.compile(r"set \$app_upstream ")),  # in the front proxy
-    ("verify", re.compile(r"^php -r .* http://", re.S)),  # through the front proxy
-]
-
-
-def steps_seen(events: list[tuple[int, str, str]]) -> list[tuple[int, str]]:
-    # Only release commands: Docker's own HEALTHCHECK execs interleave with them.
-    ours = [e for e in events if any(p.search(e[2]) for _, p in STEP_OF)]
-    seen = []
-    for i, (ts, _, label) in enumerate(ours):
-        nxt = ours[i + 1][2] if i + 1 < len(ours) else ""
-        if "config:clear" in label and "migrate --force" in nxt:
-            seen.append((ts, "migrate"))  # the migrate step clears a baked config first
-            continue
-        for step, pattern in STEP_OF:
-            if pattern.search(label):
-                seen.append((ts, step))
-    return seen
-
-
-class Load:
-    """Steady background traffic on /up during a deploy (bounded count and time)."""
-
-    def __init__(self, rate: float = 10, limit_s: float = 900):
-        self.rate, self.limit_s = rate, limit_s
-        self.builds: Counter[str] = Counter()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        end = time.monotonic() + self.limit_s
-        while not self._stop.is_set() and time.monotonic() < end:
-            try:
-                status, body = http("/up", timeout=2)
-                self.builds[body["build"] if status == 200 else f"HTTP {status}"] += 1
-            except Exception as err:  # a refused connection during a recreate is data too
-                self.builds[type(err).__name__] += 1
-            self._stop.wait(1 / self.rate)
-
-    def __enter__(self) -> Load:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,9 @@ from google.protobuf import json_format
 from pulumi.runtime import config as runtime_config
 from pulumi.runtime import mocks, settings
 
+from components import preflight
+from components.commands import Engine
+
 ROOT = Path(__file__).resolve().parents[2]
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 APP_KEY = "base64:" + "A" * 43 + "="
@@ -54,6 +57,7 @@ class Registration:
     delete_before_replace: bool | None = None
     retain_on_delete: bool = False
     additional_secret_outputs: list[str] = field(default_factory=list)
+    provider: str = ""  # "<provider urn>::<id>", as sent
 
 
 def _contains_secret(value: Any) -> bool:
@@ -71,6 +75,7 @@ class Run:
     registrations: list[Registration] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
     secret_outputs: set[str] = field(default_factory=set)
+    preflights: list[str] = field(default_factory=list)  # engines the program checked
 
     def of_type(self, suffix: str) -> list[Registration]:
         return [r for r in self.registrations if r.type.endswith(suffix)]
@@ -149,6 +154,7 @@ class RecordingMonitor(mocks.MockMonitor):
                     else None,
                     retain_on_delete=request.retainOnDelete,
                     additional_secret_outputs=list(request.additionalSecretOutputs),
+                    provider=request.provider,
                 )
             )
         return response
@@ -178,6 +184,13 @@ def run_program(
         monitor=RecordingMonitor(recorder, run),
     )
 
+    # No ssh under mocks: record the ssh engines the program has checked.
+    def check(engine: Engine, timeout: float = 30) -> None:
+        if engine.is_ssh:
+            run.preflights.append(engine.host)
+
+    real_check, preflight.check = preflight.check, check  # type: ignore[assignment]
+
     @pulumi.runtime.test
     def program():
         runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
@@ -193,5 +206,8 @@ def run_program(
 
         return asyncio.ensure_future(resolve())
 
-    program()
+    try:
+        program()
+    finally:
+        preflight.check = real_check  # type: ignore[assignment]
     return run

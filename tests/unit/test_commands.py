@@ -14,13 +14,16 @@ from components.release import STEPS, Target, step_script
 
 from .harness import SECRET_KEYS, valid_config
 
-SSH = "ssh://deploy@vps.example.com"
+TCP = commands.Engine("tcp://docker.example.com:2376")
+UNIX = commands.Engine("unix:///d.sock")
+SSH = "ssh://deploy@vps.example.com:2222"
+KNOWN = "[vps.example.com]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKiHn212C3cRN"
 
 
 def test_artisan_runs_as_the_web_user_against_the_given_host():
-    argv = commands.artisan(SSH, "shop-app", "www-data", "config:cache")
+    argv = commands.artisan(TCP, "shop-app", "www-data", "config:cache")
     assert argv == [
-        "docker", "--host", SSH, "exec", "--user", "www-data", "shop-app",
+        "docker", "--host", TCP.host, "exec", "--user", "www-data", "shop-app",
         "php", "artisan", "config:cache", "--no-interaction",
     ]  # fmt: skip
 
@@ -36,28 +39,28 @@ def test_script_quotes_every_argument_and_stops_at_first_failure():
 
 
 def test_cache_clear_and_rebuild_cover_every_laravel_cache():
-    cleared = [a[-2] for a in commands.cache_clear("unix:///d.sock", "c", "www-data")]
+    cleared = [a[-2] for a in commands.cache_clear(UNIX, "c", "www-data")]
     assert cleared == ["config:clear", "route:clear", "view:clear", "event:clear", "cache:clear"]
-    rebuilt = [a[-2] for a in commands.cache_rebuild("unix:///d.sock", "c", "www-data")]
+    rebuilt = [a[-2] for a in commands.cache_rebuild(UNIX, "c", "www-data")]
     assert rebuilt == ["config:cache", "route:cache", "view:cache", "event:cache"]
 
 
 def test_opcache_reset_reaches_the_web_workers_not_the_cli():
-    fpm = commands.opcache_reset(SSH, "shop-app", "www-data", "fpm")
-    assert fpm == ["docker", "--host", SSH, "kill", "--signal", "USR2", "shop-app"]
-    octane = commands.opcache_reset(SSH, "shop-octane", "www-data", "octane")
+    fpm = commands.opcache_reset(TCP, "shop-app", "www-data", "fpm")
+    assert fpm == ["docker", "--host", TCP.host, "kill", "--signal", "USR2", "shop-app"]
+    octane = commands.opcache_reset(TCP, "shop-octane", "www-data", "octane")
     assert octane[-2:] == ["octane:reload", "--no-interaction"]
     assert "opcache_reset" not in shlex.join(fpm + octane)
     with pytest.raises(ValueError):
-        commands.opcache_reset(SSH, "x", "www-data", "apache")
+        commands.opcache_reset(TCP, "x", "www-data", "apache")
 
 
 def test_ownership_fix_runs_as_root_and_checks_as_web_user():
-    fix = commands.fix_ownership("unix:///d.sock", "shop-app", "/srv/app", 33, 33)
+    fix = commands.fix_ownership(UNIX, "shop-app", "/srv/app", 33, 33)
     assert fix[:6] == ["docker", "--host", "unix:///d.sock", "exec", "--user", "0"]
     assert "/srv/app/storage" in fix and "/srv/app/bootstrap/cache" in fix
     assert fix[-4:] == ["chown", "33:33", "{}", "+"]
-    checks = commands.check_writable("unix:///d.sock", "shop-app", "/srv/app", "www-data")
+    checks = commands.check_writable(UNIX, "shop-app", "/srv/app", "www-data")
     assert all(c[5] == "www-data" and c[-2] == "-w" for c in checks)
 
 
@@ -95,20 +98,20 @@ def test_public_init_fails_when_the_image_has_no_public_dir(tmp_path):
 
 
 def test_public_init_command_runs_the_new_image_once_and_removes_itself():
-    argv = commands.public_init(SSH, "reg/app@sha256:abc", "shop-public", "/var/www/html/public",
+    argv = commands.public_init(TCP, "reg/app@sha256:abc", "shop-public", "/var/www/html/public",
                                 True, 33, 33)  # fmt: skip
-    assert argv[:5] == ["docker", "--host", SSH, "run", "--rm"]
+    assert argv[:5] == ["docker", "--host", TCP.host, "run", "--rm"]
     assert "reg/app@sha256:abc" in argv
     assert argv[argv.index("--volume") + 1] == "shop-public:/mnt/public"
     assert argv[-4:] == ["/var/www/html/public", "/mnt/public", "1", "33:33"]
-    prune = commands.public_prune(SSH, "reg/app@sha256:abc", "shop-public", "/var/www/html/public",
+    prune = commands.public_prune(TCP, "reg/app@sha256:abc", "shop-public", "/var/www/html/public",
                                   True)  # fmt: skip
     assert prune[:5] == argv[:5] and prune[-3:] == ["/var/www/html/public", "/mnt/public", "1"]
 
 
 def test_health_probe_passes_values_as_arguments_not_code():
     argv = commands.health_probe(
-        SSH, "shop-app", "www-data", "http://shop-web:80/up", expected_status=200,
+        TCP, "shop-app", "www-data", "http://shop-web:80/up", expected_status=200,
         build_field="build", build="reg/app@sha256:abc'; exit 0; '", retries=3, interval=1,
         timeout=2,
     )  # fmt: skip
@@ -141,13 +144,54 @@ def test_release_steps_read_like_the_runbook():
 
 
 def test_every_step_targets_the_configured_host_and_container():
-    t = target(docker={"host": SSH})
+    t = target(docker={"host": "tcp://docker.example.com:2376"})
     where = {"switch": "shop-web", "public-prune": "reg@sha256:1"}  # proxy; a job of the new image
     for step in STEPS:
         for argv in step.argv(t):
-            assert argv[:3] == ["docker", "--host", SSH], step.name
+            assert argv[:3] == ["docker", "--host", "tcp://docker.example.com:2376"], step.name
             assert where.get(step.name, "shop-app-0123456789ab") in argv, step.name
         assert step_script(step, t)
+
+
+def test_over_ssh_every_step_runs_docker_on_the_pinned_server_in_one_shared_connection():
+    t = target(docker={"host": SSH, "known_hosts": [KNOWN]})
+    for step in STEPS:
+        for argv in step.argv(t):
+            assert argv[0] == "ssh", step.name
+            assert set(argv[1:-7:2]) == {"-o"}, argv  # only options before the target
+            assert argv[-7:-1] == ["-p", "2222", "-l", "deploy", "--", "vps.example.com"]
+            remote = shlex.split(argv[-1])  # the server's shell sees exactly the docker argv
+            assert remote[0] == "docker" and "--host" not in remote, step.name
+        assert step_script(step, t)
+    [argv] = next(s for s in STEPS if s.name == "opcache-reset").argv(t)
+    assert "StrictHostKeyChecking=yes" in argv and "StrictHostKeyChecking=no" not in argv
+    assert "ControlPath=/tmp/laravel-stack-shop-%C" in argv and "-p" in argv
+
+
+def test_ssh_options_trust_only_the_pinned_lines_and_never_prompt():
+    lines = [KNOWN, "vps.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoq"]
+    opts = commands.ssh_options(lines, None)
+    values = opts[1::2]
+    assert set(opts[::2]) == {"-o"}
+    assert {"UserKnownHostsFile=/dev/null", "GlobalKnownHostsFile=/dev/null",
+            "StrictHostKeyChecking=yes", "BatchMode=yes"} <= set(values)  # fmt: skip
+    assert not any(v.startswith("Control") for v in values)
+    # KnownHostsCommand, run as ssh runs it (%% -> %, split without a shell): prints the lines.
+    command = next(v for v in values if v.startswith("KnownHostsCommand="))
+    argv = shlex.split(command.removeprefix("KnownHostsCommand=").replace("%%", "%"))
+    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    assert out.splitlines() == lines
+
+
+def test_docker_over_ssh_quotes_the_remote_command():
+    e = commands.engine(SSH, [KNOWN], False, "shop")
+    argv = commands.docker(e, "exec", "c", "sh", "-c", 'echo "$1"; id', "a b; rm -rf /")
+    assert argv[-3:-1] == ["--", "vps.example.com"]
+    assert shlex.split(argv[-1]) == ["docker", "exec", "c", "sh", "-c", 'echo "$1"; id',
+                                     "a b; rm -rf /"]  # fmt: skip
+    local = commands.engine("unix:///var/run/docker.sock", [KNOWN], True, "shop")
+    assert local.ssh_options == () and commands.docker(local, "ps")[:3] == [
+        "docker", "--host", "unix:///var/run/docker.sock"]  # fmt: skip
 
 
 def test_health_step_checks_the_deployed_build():

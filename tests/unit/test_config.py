@@ -292,9 +292,44 @@ def test_steps_follow_release_switches():
     ]
 
 
-def test_ssh_docker_host_is_accepted():
-    cfg = parse(with_("docker.host", "ssh://deploy@vps.example.com:2222"), SECRET_KEYS)
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKiHn212C3cRN"
+
+
+def test_ssh_docker_host_is_accepted_with_its_host_key_pinned():
+    raw = with_("docker", {"host": "ssh://deploy@vps.example.com:2222",
+                           "known_hosts": [f"[vps.example.com]:2222 {KEY}"]})  # fmt: skip
+    cfg = parse(raw, SECRET_KEYS)
     assert cfg.docker.host == "ssh://deploy@vps.example.com:2222"
+    assert cfg.docker.ssh_multiplex is True
+
+
+@pytest.mark.parametrize(
+    ("docker", "problem"),
+    [
+        ({"host": "ssh://deploy@vps.example.com"},
+         "docker.known_hosts: no line for vps.example.com (docker.host ssh://deploy@vps.example.com)"),
+        ({"host": "ssh://deploy@vps.example.com:2222", "known_hosts": [f"vps.example.com {KEY}"]},
+         "docker.known_hosts: no line for [vps.example.com]:2222"),
+        ({"known_hosts": ["vps.example.com ssh-ed25519"]},
+         "docker.known_hosts: line 1 is not a known_hosts line"),
+        ({"known_hosts": [f"vps.example.com {KEY}; rm -rf /"]},
+         "docker.known_hosts: line 1 is not a known_hosts line"),
+    ],
+)  # fmt: skip
+def test_an_unpinned_or_malformed_host_key_is_refused(docker, problem):
+    with pytest.raises(ConfigError) as err:
+        parse(with_("docker", docker), SECRET_KEYS)
+    assert len(err.value.problems) == 1 and err.value.problems[0].startswith(problem), err.value
+
+
+def test_build_host_is_an_engine_url_and_an_ssh_builder_is_pinned_too():
+    assert parse(valid_config(), SECRET_KEYS).image.build_host is None
+    with pytest.raises(ConfigError) as err:
+        parse(with_("image.build_host", "builder.example.com"), SECRET_KEYS)
+    assert err.value.problems[0].startswith("image.build_host: must be unix:///")
+    with pytest.raises(ConfigError) as err:
+        parse(with_("image.build_host", "ssh://ci@builder.example.com"), SECRET_KEYS)
+    assert "no line for builder.example.com (image.build_host" in err.value.problems[0]
 
 
 def test_app_key_fixture_is_valid():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import re
 
 import pytest
@@ -315,3 +316,46 @@ def test_every_declared_healthcheck_timing_reads_back_unchanged(fpm, run_redis):
 def test_healthcheck_refuses_a_zero_timing():
     with pytest.raises(ValueError, match="start_period must be > 0"):
         healthcheck(["NONE"], interval=1, timeout=1, retries=1, start_period=0)
+
+
+def test_the_image_is_built_by_the_build_engine_and_everything_else_runs_on_the_deploy_engine():
+    import yaml
+
+    from .harness import ROOT
+
+    doc = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
+    raw = {k.removeprefix("laravel-stack:"): v for k, v in doc["config"].items()}
+    raw["registry"]["password"] = "token"
+    raw["database"].update(password="a", root_password="b")
+    raw["app"]["key"] = valid_config()["app"]["key"]
+    run = run_program(raw)
+    providers = {r.name: r for r in run.of_type("pulumi:providers:docker")}
+    assert set(providers) == {"docker", "docker-build"}
+    deploy, build = providers["docker"], providers["docker-build"]
+    assert run.value(deploy, "host") == "ssh://deploy@vps1.example.com"
+    assert "host" not in build.inputs  # the engine where `pulumi up` runs
+    ssh_opts = json.loads(run.value(deploy, "sshOpts"))
+    assert "StrictHostKeyChecking=yes" in ssh_opts and "BatchMode=yes" in ssh_opts
+    [image] = run.of_type("docker:index/image:Image")
+    assert image.provider.startswith(build.urn + "::")
+    docker_resources = [r for r in run.registrations
+                        if r.type.startswith("docker:") and r is not image]  # fmt: skip
+    assert {r.type.split(":")[-1] for r in docker_resources} == {
+        "RemoteImage",
+        "Container",
+        "Volume",
+    }  # fmt: skip (the network is external)
+    for r in docker_resources:
+        assert r.provider.startswith(deploy.urn + "::"), r.name
+    # …and every release command reaches the server over ssh with the pinned key.
+    for cmd in run.of_type("command:local:Command"):
+        text = run.value(cmd, "create")
+        assert text.startswith("ssh -o ") and "--host" not in text, cmd.name
+        assert "vps1.example.com" in text and "StrictHostKeyChecking=yes" in text
+
+
+def test_an_ssh_engine_is_checked_before_any_resource_and_a_local_one_is_not(fpm):
+    assert fpm.preflights == []  # unix:// (the default): nothing to check
+    known = ["vps.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI"]
+    raw = with_("docker", {"host": "ssh://deploy@vps.example.com", "known_hosts": known})
+    assert run_program(raw).preflights == ["ssh://deploy@vps.example.com"]

@@ -20,6 +20,12 @@ return [
 
     'stores' => [
 
+        // Redis when the stack runs one (CACHE_DRIVER=redis): shared by every container.
+        'redis' => [
+            'driver' => 'redis',
+            'connection' => 'cache',
+        ],
+
         'array' => [
             'driver' => 'array',
             'serialize' => false,

@@ -20,6 +20,16 @@ return [
             'driver' => 'sync',
         ],
 
+        // QUEUE_CONNECTION=redis: jobs in Redis, popped by the queue workers.
+        'redis' => [
+            'driver' => 'redis',
+            'connection' => 'default',
+            'queue' => 'default',
+            'retry_after' => 90,
+            'block_for' => null,
+            'after_commit' => false,
+        ],
+
         'database' => [
             'driver' => 'database',
             'table' => 'jobs',

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -47,16 +48,23 @@ func newEngine(host string, sshOpts []string) (*engine, error) {
 	case "tcp", "http":
 		return &engine{http: &http.Client{}, base: "http://" + u.Host}, nil
 	case "ssh":
-		// As the docker CLI does: each connection is `ssh HOST docker system dial-stdio`.
-		args := append([]string{}, sshOpts...)
+		// As upstream (the docker CLI's connhelper): each connection is
+		// `ssh -l USER -p PORT <sshOpts> [-o ConnectTimeout=30] -T -- HOST 'docker system dial-stdio'`.
+		var args []string
+		if u.User != nil && u.User.Username() != "" {
+			args = append(args, "-l", u.User.Username())
+		}
 		if u.Port() != "" {
 			args = append(args, "-p", u.Port())
 		}
-		target := u.Hostname()
-		if u.User != nil && u.User.Username() != "" {
-			target = u.User.Username() + "@" + target
+		args = append(args, sshOpts...)
+		if !strings.Contains(strings.Join(sshOpts, ""), "ConnectTimeout") {
+			args = append(args, "-o ConnectTimeout=30")
 		}
-		args = append(args, "--", target, "docker", "system", "dial-stdio")
+		if !slices.Contains(sshOpts, "-T") {
+			args = append(args, "-T")
+		}
+		args = append(args, "--", u.Hostname(), "docker system dial-stdio")
 		tr := &http.Transport{
 			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 				return newCommandConn("ssh", args...)

@@ -8,8 +8,8 @@
 // defaults, read-back values, state shape, diff and replace behaviour — checked field by field
 // against the state and previews recorded on the upstream plugins (tests/e2e/vectors/):
 //
-//   - provider config: host (unix://, tcp:// (plain) and ssh:// (via `ssh HOST docker system
-//     dial-stdio`, as the docker CLI)), registryAuth [{address, username, password}]
+//   - provider config: host (unix://, tcp:// (plain) and ssh:// (`ssh … HOST docker system
+//     dial-stdio`, as upstream's connhelper)), sshOpts, registryAuth [{address, username, password}]
 //   - docker:index/network:Network      name, driver, labels (every change replaces)
 //   - docker:index/volume:Volume        name, labels (every change replaces)
 //   - docker:index/remoteImage:RemoteImage  name, keepLocally, platform; outputs imageId, repoDigest
@@ -316,7 +316,7 @@ func (p *dockerProvider) GetSchema(context.Context, *pulumirpc.GetSchemaRequest)
 }
 
 // The provider options this program sets (sshOpts, disableDockerDaemonCheck, … are refused).
-var configKeys = []string{"host", "registryAuth", "version"}
+var configKeys = []string{"host", "sshOpts", "registryAuth", "version"}
 
 func (p *dockerProvider) CheckConfig(ctx context.Context, req *pulumirpc.CheckRequest) (*pulumirpc.CheckResponse, error) {
 	news, err := unmarshal(req.GetNews(), "checkConfig.news")

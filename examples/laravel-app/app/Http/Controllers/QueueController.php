@@ -6,18 +6,24 @@ use App\Jobs\RecordJobRun;
 use App\Models\JobRun;
 use App\Support\BuildInfo;
 use Illuminate\Http\JsonResponse;
+use Illuminate\Http\Request;
 use Illuminate\Support\Str;
 
 class QueueController extends Controller
 {
     /**
-     * GET /queue: push a job; the queue worker that runs it records its own build.
+     * GET /queue[?delay=N]: push a job; the queue worker that runs it records its own build.
+     * A delayed job waits in the queue's store (visible there) until it is due.
      */
-    public function push(): JsonResponse
+    public function push(Request $request): JsonResponse
     {
         $token = (string) Str::uuid();
 
-        RecordJobRun::dispatch($token, BuildInfo::build(), BuildInfo::code());
+        $job = RecordJobRun::dispatch($token, BuildInfo::build(), BuildInfo::code());
+        $delay = (int) $request->query('delay', 0);
+        if ($delay > 0) {
+            $job->delay(now()->addSeconds(min($delay, 3600)));
+        }
 
         return response()->json([
             'dispatched' => true,

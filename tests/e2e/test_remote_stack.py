@@ -1,0 +1,302 @@
+"""A server reached only over SSH (scripts/remote-host: a second Docker engine in its own network
+namespace), deployed the way the field notes do it: the image is built and pushed here, the server
+pulls the digest; an existing network (`network.external`); Redis for cache, sessions and queue.
+
+Evidence comes from the server's engine (its own socket, which the test reads directly) and from
+inside its containers; this machine's engine must never run a container of this stack.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from .conftest import (
+    REPO,
+    STEP_OF,
+    EngineEvents,
+    Load,
+    Pulumi,
+    http,
+    new_project,
+    release_events,
+    sh,
+    steps_seen,
+    wait_for,
+)
+
+STACK = "e2e-remote"  # never shared with the local suite's stack
+NAME = "lsrem"
+PORT = 18081
+NETWORK = "lsrem_internal"  # created beforehand on the server, like `docker_internal`
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[dict[str, str]]:
+    out = sh("bash", str(REPO / "scripts/remote-host"), "up", timeout=180).stdout
+    info = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    info["REMOTE_KNOWN_HOSTS"] = info["REMOTE_KNOWN_HOSTS"].strip("'")
+    # The deploying machine's ssh agent holds the key: it never enters config or state.
+    agent = sh("ssh-agent", "-s").stdout
+    env = dict(
+        part.split("=", 1)
+        for part in agent.replace(";", "\n").split()
+        if part.startswith(("SSH_AUTH_SOCK=", "SSH_AGENT_PID="))
+    )
+    sh("ssh-add", "-q", info["REMOTE_KEY"], env={**os.environ, **env})
+    info.update(env)
+    yield info
+    # The shared connections (ControlPersist) and the agent end with the suite.
+    subprocess.run(["pkill", "-f", f"laravel-stack-{NAME}-"], check=False)
+    os.kill(int(env["SSH_AGENT_PID"]), signal.SIGTERM)
+
+
+def rdocker(server: dict[str, str], *args: str, check: bool = True) -> str:
+    """The server's engine, read directly through its socket (the test's own view)."""
+    return sh("docker", "--host", server["REMOTE_DOCKER_HOST"], *args, check=check).stdout
+
+
+def base(server: dict[str, str]) -> str:
+    return f"http://{server['REMOTE_ADDRESS']}:{PORT}"
+
+
+def rhttp(server: dict[str, str], path: str, timeout: float = 5) -> tuple[int, Any]:
+    return http(path, timeout=timeout, base=base(server))
+
+
+def server_cleanup(server: dict[str, str]) -> None:
+    ids = rdocker(server, "ps", "-aq", "--filter", f"label=laravel-stack.stack={NAME}").split()
+    if ids:
+        rdocker(server, "rm", "-f", *ids)
+    for vol in ["db-data", "storage", "public"]:
+        rdocker(server, "volume", "rm", "-f", f"{NAME}-{vol}", check=False)
+
+
+def local_containers() -> list[str]:
+    return sh("docker", "ps", "-aq", "--filter", f"label=laravel-stack.stack={NAME}").stdout.split()
+
+
+@pytest.fixture(scope="module")
+def remote(tmp_path_factory, server) -> Iterator[Pulumi]:
+    server_cleanup(server)
+    if NETWORK not in rdocker(server, "network", "ls", "--format", "{{.Name}}").split():
+        rdocker(server, "network", "create", "--driver", "bridge", NETWORK)
+    p = new_project(tmp_path_factory, STACK)
+    p.env.update(SSH_AUTH_SOCK=server["SSH_AUTH_SOCK"])
+    host = f"ssh://deploy@{server['REMOTE_ADDRESS']}"
+    settings = {
+        "name": NAME,
+        "docker.host": host,
+        "docker.known_hosts[0]": server["REMOTE_KNOWN_HOSTS"],
+        "image.tag": "remote",
+        "web.host": server["REMOTE_ADDRESS"],
+        "web.port": str(PORT),
+        "network.name": NETWORK,
+        "network.external": "true",
+        "redis.enabled": "true",
+        "redis.image": "127.0.0.1:5000/laravel-stack/redis:7",
+        "app.extra_env.CACHE_DRIVER": "redis",
+        "app.extra_env.SESSION_DRIVER": "redis",
+        "app.extra_env.QUEUE_CONNECTION": "redis",
+    }
+    for key, value in settings.items():
+        p.set(key, value)
+    yield p
+    p.run("destroy", "--yes", check=False)
+    server_cleanup(server)
+
+
+def app(server: dict[str, str]) -> str:
+    return one_of(server, "app")
+
+
+def one_of(server: dict[str, str], role: str) -> str:
+    names = rdocker(
+        server,
+        "ps",
+        "--filter",
+        f"label=laravel-stack.stack={NAME}",
+        "--filter",
+        f"label=laravel-stack.role={role}",
+        "--format",
+        "{{.Names}}",
+    ).split()
+    assert len(names) == 1, names
+    return names[0]
+
+
+def served_build(server: dict[str, str]) -> str:
+    status, body = rhttp(server, "/up")
+    assert status == 200, body
+    return body["build"]
+
+
+def redis_keys(server: dict[str, str]) -> list[str]:
+    out = rdocker(server, "exec", f"{NAME}-redis", "sh", "-c",
+                  "redis-cli -n 0 --scan; redis-cli -n 1 --scan")  # fmt: skip
+    return out.split()
+
+
+@pytest.fixture(scope="module")
+def deployed(remote: Pulumi, server) -> dict:
+    with EngineEvents(name=NAME, docker_host=server["REMOTE_DOCKER_HOST"]) as events:
+        res = remote.up()
+    return {"up": res, "events": release_events(events.lines), "outputs": remote.outputs()}
+
+
+def test_up_from_scratch_runs_on_the_server_only(server, deployed):
+    out = deployed["outputs"]
+    assert served_build(server) == out["image"]
+    assert out["web_url"] == f"{base(server)}/"
+    roles = {
+        r: rdocker(server, "ps", "--filter", f"label=laravel-stack.stack={NAME}",
+                   "--filter", f"label=laravel-stack.role={r}", "--format", "{{.Names}}").split()
+        for r in ["app", "web", "mysql", "redis", "queue", "scheduler"]
+    }  # fmt: skip
+    assert all(roles.values()), roles
+    assert local_containers() == [], "this machine's engine ran a container of the remote stack"
+    # Built and pushed here, pulled by digest there: the server has the digest, never the tag.
+    repo = out["image"].split("@")[0]
+    assert sh("docker", "image", "inspect", f"{repo}:remote").returncode == 0
+    assert rdocker(server, "image", "inspect", f"{repo}:remote", check=False) == "[]\n"
+    digest_id = rdocker(server, "image", "inspect", "--format", "{{.Id}}", out["image"]).strip()
+    assert rdocker(server, "inspect", "--format", "{{.Image}}", app(server)).strip() == digest_id
+    # The existing network is used, not owned; MySQL and Redis sit on it only, unpublished.
+    for c in [f"{NAME}-mysql", f"{NAME}-redis"]:
+        nets = json.loads(
+            rdocker(server, "inspect", "--format", "{{json .NetworkSettings.Networks}}", c)
+        )
+        assert list(nets) == [NETWORK], (c, nets)
+        assert rdocker(server, "port", c, check=False).strip() == ""
+
+
+def test_the_app_keeps_cache_sessions_and_queue_in_redis(server, deployed):
+    status, body = rhttp(server, "/stores")
+    assert status == 200, body
+    assert (body["cache"], body["session"], body["queue"]) == ("redis", "redis", "redis")
+    assert body["cache_value"] == deployed["outputs"]["image"]
+    # A delayed job waits in Redis; a job now is run by a worker of the deployed build.
+    status, delayed = rhttp(server, "/queue?delay=600")
+    assert status == 202 and delayed["queue"] == "redis", delayed
+    keys = redis_keys(server)
+    assert any(k.endswith("laravel-stack:probe") for k in keys), keys
+    assert any(k.endswith(body["session_id"]) for k in keys), keys
+    assert any(k.endswith("queues:default:delayed") for k in keys), keys
+    status, now = rhttp(server, "/queue")
+    assert status == 202, now
+
+    def ran():
+        _, runs = rhttp(server, "/queue/runs")
+        return next((r for r in runs["runs"] if r["token"] == now["token"]), None)
+
+    run = wait_for(ran, 60, what="the queued job to run from Redis")
+    assert run["worker_build"] == deployed["outputs"]["image"]
+
+
+def test_the_chain_ran_in_order_on_the_server(deployed):
+    seen = steps_seen(deployed["events"])
+    firsts: dict[str, int] = {}
+    lasts: dict[str, int] = {}
+    for ts, step in seen:
+        firsts.setdefault(step, ts)
+        lasts[step] = ts
+    order = [s for s, _ in STEP_OF]
+    assert list(firsts) == order, seen
+    for before, after in itertools.pairwise(order):
+        assert lasts[before] < firsts[after], f"{before} overlaps {after}"
+
+
+def test_a_second_up_is_a_no_op(remote, server, deployed):
+    remote.run("preview", "--expect-no-changes")
+    with EngineEvents(name=NAME, docker_host=server["REMOTE_DOCKER_HOST"]) as events:
+        remote.up("--expect-no-changes")
+    assert steps_seen(release_events(events.lines)) == []
+
+
+def test_a_code_change_under_load_fails_no_request(remote, server, deployed):
+    old, old_app = served_build(server), app(server)
+    remote.set("image.build_args.APP_CODE_VERSION", "r2")
+    with (
+        EngineEvents(name=NAME, docker_host=server["REMOTE_DOCKER_HOST"]) as recorded,
+        Load(rate=20, base=base(server)) as load,
+    ):
+        remote.up()
+    new = remote.outputs()["image"]
+    assert new != old
+    failures = {k: n for k, n in load.builds.items() if k not in (old, new)}
+    assert failures == {}, f"failed requests during the release: {failures}"
+    assert load.builds[new] > 0
+    for _ in range(10):
+        assert served_build(server) == new
+    assert app(server) != old_app
+    seen = [s for _, s in steps_seen(release_events(recorded.lines))]
+    order = ["cache-clear", "opcache-reset", "cache-rebuild", "health", "switch", "verify"]
+    assert [seen.index(s) for s in order] == sorted(seen.index(s) for s in order), seen
+    assert local_containers() == []
+
+
+def test_a_failing_release_keeps_the_old_build_serving(remote, server, deployed):
+    live = served_build(server)
+    bad = remote.project / "examples/laravel-app/database/migrations/2099_01_01_000000_boom.php"
+    bad.write_text(
+        "<?php\nuse Illuminate\\Database\\Migrations\\Migration;\n"
+        "return new class extends Migration {\n"
+        "    public function up() { throw new RuntimeException('boom: broken migration'); }\n"
+        "};\n"
+    )
+    with Load(rate=20, base=base(server)) as load:
+        res = remote.up(check=False)
+    assert res.returncode != 0
+    assert "boom: broken migration" in res.stdout + res.stderr
+    assert set(load.builds) == {live}, load.builds
+    bad.unlink()
+    remote.up()
+    assert served_build(server) == live
+
+
+def containers_fingerprint(server: dict[str, str]) -> str:
+    return rdocker(server, "ps", "-a", "--filter", f"label=laravel-stack.stack={NAME}",
+                   "--format", "{{.ID}} {{.Status}}")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "cause"),
+    [
+        ("docker.known_hosts[0]", "{addr} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoq",
+         "the server's host key does not match docker.known_hosts"),
+        ("docker.host", "ssh://intruder@{addr}", "login refused for intruder"),
+        ("docker.host", "ssh://nodocker@{addr}", "nodocker may not use Docker there"),
+    ],
+)  # fmt: skip
+def test_a_bad_ssh_setup_fails_before_any_change_with_one_line(
+    remote, server, deployed, setting, value, cause
+):
+    before = containers_fingerprint(server)
+    good = remote.run("config", "get", "--path", setting).stdout.strip()
+    remote.set(setting, value.format(addr=server["REMOTE_ADDRESS"]))
+    try:
+        res = remote.up(check=False)
+    finally:
+        remote.set(setting, good)
+    assert res.returncode != 0
+    text = res.stdout + res.stderr
+    lines = [line for line in text.splitlines() if cause in line]
+    assert lines, text[-3000:]
+    assert "ssh://" in lines[0] and server["REMOTE_ADDRESS"] in lines[0]
+    assert containers_fingerprint(server).split() == before.split()  # nothing changed
+    remote.run("preview", "--expect-no-changes")
+
+
+def test_destroy_leaves_the_existing_network_and_the_data(remote, server, deployed):
+    remote.run("destroy", "--yes")
+    assert rdocker(server, "ps", "-aq", "--filter", f"label=laravel-stack.stack={NAME}") == ""
+    assert NETWORK in rdocker(server, "network", "ls", "--format", "{{.Name}}").split()
+    assert f"{NAME}-db-data" in rdocker(server, "volume", "ls", "--format", "{{.Name}}").split()
+    assert local_containers() == []
