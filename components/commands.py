@@ -5,6 +5,7 @@ Nothing here touches Pulumi, so every command the release runs is unit-tested as
 
 from __future__ import annotations
 
+import hashlib
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -52,8 +53,11 @@ def ssh_options(known_hosts: Sequence[str], control_path: str | None) -> list[st
 def engine(host: str, known_hosts: Sequence[str], multiplex: bool, stack: str) -> Engine:
     if not host.startswith("ssh://"):
         return Engine(host)
-    # %C: a hash of (local host, remote host, port, user); short enough for a socket path.
-    control = f"/tmp/laravel-stack-{stack}-%C" if multiplex else None
+    # %C: a hash of (local host, remote host, port, user); short enough for a socket path. The
+    # pinned keys are part of the name: a master opened under other pins is never reused (a
+    # shared connection is not verified again).
+    pins = hashlib.sha256("\n".join(known_hosts).encode()).hexdigest()[:8]
+    control = f"/tmp/laravel-stack-{stack}-{pins}-%C" if multiplex else None
     return Engine(host, tuple(ssh_options(known_hosts, control)))
 
 
@@ -314,6 +318,10 @@ def _public_job(host: Engine, image: str, volume: str, script: str, *args: str) 
         host,
         "run",
         "--rm",
+        # The provider pulled this digest (with the registry login); the engine's own CLI may
+        # have none, and must never pull anything else.
+        "--pull",
+        "never",
         "--user",
         "0",
         "--network",

@@ -23,11 +23,13 @@ class PublicInit(pulumi.ComponentResource):
         name: str,
         cfg: StackConfig,
         repo_digest: pulumi.Input[str],
+        pulled_id: pulumi.Input[str],
         volume: pulumi.Input[str],
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("laravel-stack:index:PublicInit", name, None, opts)
-        create = pulumi.Output.all(repo_digest, volume).apply(
+        # Waits for the deploy engine's pull of the digest (pulled_id): the job never pulls.
+        create = pulumi.Output.all(repo_digest, volume, pulled_id).apply(
             lambda args: commands.script(
                 commands.public_init(
                     deploy_engine(cfg),

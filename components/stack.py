@@ -66,7 +66,9 @@ class LaravelStack(pulumi.ComponentResource):
         build = image.repo_digest
         infra = NetworkAndVolumes("infra", cfg, opts=child)
         db = Database("database", cfg, infra.network_name, infra.db_volume, opts=child)
-        public = PublicInit("public-init", cfg, build, infra.public_volume, opts=child)
+        public = PublicInit(
+            "public-init", cfg, build, image.image_id, infra.public_volume, opts=child
+        )
         env = app_env(cfg, build, db.host)
         web = WebRuntime(
             "web",

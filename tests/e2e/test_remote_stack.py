@@ -263,7 +263,7 @@ def test_a_failing_release_keeps_the_old_build_serving(remote, server, deployed)
 
 def containers_fingerprint(server: dict[str, str]) -> str:
     return rdocker(server, "ps", "-a", "--filter", f"label=laravel-stack.stack={NAME}",
-                   "--format", "{{.ID}} {{.Status}}")  # fmt: skip
+                   "--format", "{{.ID}} {{.State}}")  # fmt: skip
 
 
 @pytest.mark.parametrize(

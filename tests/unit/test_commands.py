@@ -100,7 +100,7 @@ def test_public_init_fails_when_the_image_has_no_public_dir(tmp_path):
 def test_public_init_command_runs_the_new_image_once_and_removes_itself():
     argv = commands.public_init(TCP, "reg/app@sha256:abc", "shop-public", "/var/www/html/public",
                                 True, 33, 33)  # fmt: skip
-    assert argv[:5] == ["docker", "--host", TCP.host, "run", "--rm"]
+    assert argv[:7] == ["docker", "--host", TCP.host, "run", "--rm", "--pull", "never"]
     assert "reg/app@sha256:abc" in argv
     assert argv[argv.index("--volume") + 1] == "shop-public:/mnt/public"
     assert argv[-4:] == ["/var/www/html/public", "/mnt/public", "1", "33:33"]
@@ -165,7 +165,11 @@ def test_over_ssh_every_step_runs_docker_on_the_pinned_server_in_one_shared_conn
         assert step_script(step, t)
     [argv] = next(s for s in STEPS if s.name == "opcache-reset").argv(t)
     assert "StrictHostKeyChecking=yes" in argv and "StrictHostKeyChecking=no" not in argv
-    assert "ControlPath=/tmp/laravel-stack-shop-%C" in argv and "-p" in argv
+    control = next(a for a in argv if a.startswith("ControlPath="))
+    assert control.startswith("ControlPath=/tmp/laravel-stack-shop-") and control.endswith("-%C")
+    # other pins, another master: a shared connection is never reused under a changed pin
+    other = commands.engine(SSH, [KNOWN.replace("AAAAC3", "AAAAC4")], True, "shop")
+    assert control not in other.ssh_options
 
 
 def test_ssh_options_trust_only_the_pinned_lines_and_never_prompt():

@@ -87,6 +87,8 @@ def test_every_app_container_runs_the_pushed_digest(fpm):
 
 def test_public_init_uses_the_new_digest_and_gates_nginx(fpm):
     init = fpm.one("command:local:Command", "public-init")
+    # it runs the digest the deploy engine's provider pulled, never pulling on its own
+    assert fpm.one("remoteImage:RemoteImage", "app").urn in init.dependencies
     assert fpm.outputs["image"] in fpm.value(init, "create")
     assert fpm.value(init, "triggers") == [fpm.outputs["image"]]
     nginx = fpm.one("container:Container", "nginx")
