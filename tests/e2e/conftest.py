@@ -6,6 +6,7 @@ scripts/test does).
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -156,6 +157,20 @@ def steps_seen(events: list[tuple[int, str, str]]) -> list[tuple[int, str]]:
             if pattern.search(label):
                 seen.append((ts, step))
     return seen
+
+
+def assert_chain_in_order(events: list[tuple[int, str, str]]) -> None:
+    """Every step ran, in chain order, each one finished before the next began."""
+    seen = steps_seen(events)
+    firsts: dict[str, int] = {}
+    lasts: dict[str, int] = {}
+    for ts, step in seen:
+        firsts.setdefault(step, ts)
+        lasts[step] = ts
+    order = [s for s, _ in STEP_OF]
+    assert list(firsts) == order, seen
+    for before, after in itertools.pairwise(order):
+        assert lasts[before] < firsts[after], f"{before} overlaps {after}"
 
 
 class EngineEvents:

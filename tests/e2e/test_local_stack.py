@@ -6,7 +6,6 @@ from inside the containers, never from Pulumi's account of its own ordering.
 
 from __future__ import annotations
 
-import itertools
 import json
 import time
 
@@ -15,10 +14,10 @@ import pytest
 from .conformance import normalize_state, preview_ops
 from .conftest import (
     NAME,
-    STEP_OF,
     EngineEvents,
     Load,
     Pulumi,
+    assert_chain_in_order,
     docker_cleanup,
     http,
     release_events,
@@ -154,16 +153,7 @@ def test_scheduler_heartbeat(deployed):
 
 
 def test_release_chain_ran_in_order_inside_the_app_container(deployed):
-    seen = steps_seen(deployed["events"])
-    firsts: dict[str, int] = {}
-    lasts: dict[str, int] = {}
-    for ts, step in seen:
-        firsts.setdefault(step, ts)
-        lasts[step] = ts
-    order = [s for s, _ in STEP_OF]
-    assert list(firsts) == order, seen
-    for before, after in itertools.pairwise(order):
-        assert lasts[before] < firsts[after], f"{before} overlaps {after}"
+    assert_chain_in_order(deployed["events"])
 
 
 def test_state_after_up_is_what_the_upstream_plugins_record(pulumi, deployed, vectors):

@@ -8,7 +8,6 @@ inside its containers; this machine's engine must never run a container of this 
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import signal
@@ -20,10 +19,10 @@ import pytest
 
 from .conftest import (
     REPO,
-    STEP_OF,
     EngineEvents,
     Load,
     Pulumi,
+    assert_chain_in_order,
     http,
     new_project,
     release_events,
@@ -201,16 +200,7 @@ def test_the_app_keeps_cache_sessions_and_queue_in_redis(server, deployed):
 
 
 def test_the_chain_ran_in_order_on_the_server(deployed):
-    seen = steps_seen(deployed["events"])
-    firsts: dict[str, int] = {}
-    lasts: dict[str, int] = {}
-    for ts, step in seen:
-        firsts.setdefault(step, ts)
-        lasts[step] = ts
-    order = [s for s, _ in STEP_OF]
-    assert list(firsts) == order, seen
-    for before, after in itertools.pairwise(order):
-        assert lasts[before] < firsts[after], f"{before} overlaps {after}"
+    assert_chain_in_order(deployed["events"])
 
 
 def test_a_second_up_is_a_no_op(remote, server, deployed):
