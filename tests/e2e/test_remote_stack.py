@@ -52,9 +52,11 @@ def server() -> Iterator[dict[str, str]]:
     sh("ssh-add", "-q", info["REMOTE_KEY"], env={**os.environ, **env})
     info.update(env)
     yield info
-    # The shared connections (ControlPersist) and the agent end with the suite.
+    # The shared connections (ControlPersist), the agent and the server end with the suite
+    # (its data-root stays, as a cache of the pulled images).
     subprocess.run(["pkill", "-f", f"laravel-stack-{NAME}-"], check=False)
     os.kill(int(env["SSH_AGENT_PID"]), signal.SIGTERM)
+    sh("bash", str(REPO / "scripts/remote-host"), "down", timeout=120)
 
 
 def rdocker(server: dict[str, str], *args: str, check: bool = True) -> str:
