@@ -51,7 +51,7 @@ def ssh_options(known_hosts: Sequence[str], control_path: str | None) -> list[st
 
 
 def engine(host: str, known_hosts: Sequence[str], multiplex: bool, stack: str) -> Engine:
-    if not host.startswith("ssh://"):
+    if not Engine(host).is_ssh:
         return Engine(host)
     # %C: a hash of (local host, remote host, port, user); short enough for a socket path. The
     # pinned keys are part of the name: a master opened under other pins is never reused (a

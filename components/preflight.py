@@ -23,7 +23,6 @@ CAUSES: tuple[tuple[str, str], ...] = (
     ("Connection refused", "unreachable: connection refused (is sshd running on that port?)"),
     ("No route to host", "unreachable: no route to host"),
     ("Network is unreachable", "unreachable: network is unreachable"),
-    ("Connection timed out", "unreachable: connection timed out"),
     ("timed out", "unreachable: connection timed out"),
     ("permission denied while trying to connect to the Docker daemon",
      "{user} may not use Docker there: add it to the docker group"),

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 import pulumi
 import pulumi_docker as docker
 
+from .commands import Engine
 from .common import app_env, build_engine, deploy_engine
 from .config import StackConfig
 from .database import Database
@@ -40,26 +41,23 @@ class LaravelStack(pulumi.ComponentResource):
                     password=pulumi.Output.secret(cfg.registry.password.get_secret_value()),
                 )
             )
+
         # Two engines, as the field notes do it: the build engine (where `pulumi up` runs, or
         # image.build_host) builds and pushes; the deploy engine (docker.host) only pulls the
         # pushed digest and runs the containers and every release step. No source, no build on
         # the server.
-        deploy = deploy_engine(cfg)
-        provider = docker.Provider(
-            "docker",
-            host=deploy.host,
-            ssh_opts=list(deploy.ssh_options) or None,
-            registry_auth=auth or None,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        builder = build_engine(cfg)
-        build_provider = docker.Provider(
-            "docker-build",
-            host=builder.host if builder else None,
-            ssh_opts=list(builder.ssh_options) or None if builder else None,
-            registry_auth=auth or None,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        def engine_provider(name: str, engine: Engine | None) -> docker.Provider:
+            # No engine: the one `pulumi up` runs beside ($DOCKER_HOST or the local socket).
+            return docker.Provider(
+                name,
+                host=engine.host if engine else None,
+                ssh_opts=list(engine.ssh_options) if engine and engine.is_ssh else None,
+                registry_auth=auth or None,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+
+        provider = engine_provider("docker", deploy_engine(cfg))
+        build_provider = engine_provider("docker-build", build_engine(cfg))
         child = pulumi.ResourceOptions(parent=self, providers={"docker": provider})
 
         image = AppImage("image", cfg, build_provider, opts=child)
