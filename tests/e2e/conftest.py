@@ -44,12 +44,15 @@ class Pulumi:
     project: Path
     env: dict[str, str]
     stack: str = STACK
+    #: every preview and up runs the guardrails, as the workflows do
+    policy: tuple[str, ...] = ()
 
     def run(
         self, *args: str, check: bool = True, timeout: float = 1200
     ) -> subprocess.CompletedProcess:
+        policy = self.policy if args[0] in ("up", "preview") else ()
         res = subprocess.run(
-            ["pulumi", *args, "--stack", self.stack, "--non-interactive"],
+            ["pulumi", *args, *policy, "--stack", self.stack, "--non-interactive"],
             cwd=self.project, env=self.env, capture_output=True, text=True, timeout=timeout,
         )  # fmt: skip
         if check and res.returncode != 0:
@@ -253,7 +256,11 @@ def new_project(tmp_path_factory, stack: str, base_config: str = "Pulumi.local.y
     }
     (work / "state").mkdir()
     sh("pulumi", "stack", "init", stack, "--non-interactive", cwd=project, env=env)
-    return Pulumi(project, env, stack)
+    # The test stacks are local ones: their database volume may stay unprotected.
+    policy_config = work / "policy-config.json"
+    policy_config.write_text(json.dumps({"database-volume-kept": {"local_stacks": [stack]}}))
+    policy = ("--policy-pack", str(project / "policy"), "--policy-pack-config", str(policy_config))
+    return Pulumi(project, env, stack, policy)
 
 
 class Load:

@@ -25,6 +25,7 @@ from .conftest import (
     steps_seen,
     wait_for,
 )
+from .plans import check_plan, config_file
 
 # plain values of Pulumi.local.yaml's secrets
 SECRETS = ["local-db-password", "local-root-password", "local-registry-password"]
@@ -161,7 +162,9 @@ def test_state_after_up_is_what_the_upstream_plugins_record(pulumi, deployed, ve
 
 
 def test_second_up_is_a_no_op(pulumi, deployed, vectors):
-    vectors.check("preview: no change", preview_ops(pulumi.preview("--expect-no-changes")))
+    preview = pulumi.preview("--expect-no-changes")
+    vectors.check("preview: no change", preview_ops(preview))
+    check_plan(pulumi, "no-change", preview, config_file(pulumi).read_text(), 0)
     with EngineEvents() as events:
         pulumi.up("--expect-no-changes")
     assert steps_seen(release_events(events.lines)) == [], "the chain re-ran without a change"
@@ -173,9 +176,11 @@ def change_code(pulumi: Pulumi, version: str) -> None:
 
 def test_code_change_is_blue_green_with_no_failed_and_no_stale_response(pulumi, deployed, vectors):
     old, old_app = served_build(), app()
+    config_before = config_file(pulumi).read_text()
     change_code(pulumi, "v2")
     preview = pulumi.preview()
     vectors.check("preview: code change", preview_ops(preview))
+    check_plan(pulumi, "code-change", preview, config_before, 0)
     ops = {(s["urn"].split("::")[-1], s["op"]) for s in preview["steps"]}
     assert ("app", "replace") in ops or ("app", "update") in ops, ops  # image and app container
     chain = {name for name, op in ops if op in ("replace", "create-replacement")}
@@ -212,13 +217,45 @@ def test_code_change_is_blue_green_with_no_failed_and_no_stale_response(pulumi, 
 
 
 def test_config_change_previews_plan_what_the_upstream_plugins_plan(pulumi, deployed, vectors):
+    config_before = config_file(pulumi).read_text()
     pulumi.set("web.php_ini.memory_limit", "256M")
-    vectors.check("preview: php.ini change", preview_ops(pulumi.preview()))
+    preview = pulumi.preview()
+    vectors.check("preview: php.ini change", preview_ops(preview))
+    check_plan(pulumi, "php-ini-change", preview, config_before, 0)
     pulumi.rm("web.php_ini")
+    # A new database volume name replaces the volume and the database container: a danger
+    # that fails the check, unless the override label is given.
+    pulumi.set("database.volume", f"{NAME}-db-moved")
+    preview = pulumi.preview()
+    check_plan(pulumi, "database-volume-replaced", preview, config_before, 1)
+    check_plan(pulumi, "database-volume-replaced-override", preview, config_before, 0, "--override")
+    pulumi.rm("database.volume")
     pulumi.set("queue.replicas", "2")
     vectors.check("preview: queue replicas 1 -> 2", preview_ops(pulumi.preview()))
     pulumi.rm("queue.replicas")
     pulumi.run("preview", "--expect-no-changes")
+
+
+def test_a_policy_violation_stops_up_before_any_change(pulumi, deployed):
+    resources = pulumi.state()["deployment"]["resources"]
+    pulumi.set("app.debug", "true")  # with APP_ENV=production: the guardrails refuse it
+    try:
+        with EngineEvents() as recorded:
+            # With its preview (as the deploy workflow runs it): mandatory policies are checked
+            # on the whole plan before the first step.
+            res = pulumi.run("up", "--yes", "--diff", check=False)
+    finally:
+        pulumi.rm("app.debug")
+    assert res.returncode != 0
+    assert "[mandatory]  no-debug-in-production" in res.stdout, res.stdout[-4000:]
+    lifecycle = [
+        (e["Action"], e["Actor"]["Attributes"].get("name"))
+        for e in map(json.loads, recorded.lines)
+        if e.get("Type") in ("container", "volume", "network")
+        and not e["Action"].startswith(("exec_", "health_status"))
+    ]
+    assert lifecycle == [], f"the engine saw changes: {lifecycle}"
+    assert pulumi.state()["deployment"]["resources"] == resources
 
 
 def test_incident_without_opcache_reset_the_new_build_is_stale_and_never_gets_traffic(

@@ -8,8 +8,11 @@
 // by the SDK's own python/toolchain package (options: virtualenv, toolchain, typechecker).
 //
 // What it implements: Handshake, GetPluginInfo, GetRequiredPlugins, GetRequiredPackages, Run,
-// InstallDependencies, GetProgramDependencies, About, RuntimeOptionsPrompts. Code generation
-// (GenerateProject/GeneratePackage/Pack...) is not implemented: it is not needed to deploy.
+// InstallDependencies, GetProgramDependencies, About, RuntimeOptionsPrompts, and RunPlugin for
+// policy packs (kind "analyzer", `--policy-pack DIR`: see policy.go), as upstream v3.259.0 does it.
+// Not implemented: RunPlugin for other plugin kinds and with a debugger attached (refused with
+// codes.Unimplemented), code generation (GenerateProject/GeneratePackage/Pack...): neither is
+// needed to deploy.
 package main
 
 import (
