@@ -242,6 +242,11 @@ func (containerKind) setKeys() map[string]bool {
 		"securityOpts": true, "groupAdds": true, "capabilities": true}
 }
 
+// The upstream schema's Optional+Computed set fields (see computedSetter).
+func (containerKind) computedSetKeys() map[string]bool {
+	return map[string]bool{"envs": true, "labels": true, "securityOpts": true}
+}
+
 var containerSchema = &block{
 	defaults: []fieldDefault{
 		{"containerReadRefreshTimeoutMilliseconds", num(15000)}, {"mustRun", boolean(true)},

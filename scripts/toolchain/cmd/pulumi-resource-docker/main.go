@@ -491,6 +491,10 @@ func (p *dockerProvider) Diff(ctx context.Context, req *pulumirpc.DiffRequest) (
 		return nil, err
 	}
 	plan, bridged := k.(planner)
+	var keepState map[string]bool
+	if cs, ok := k.(computedSetter); ok {
+		keepState = cs.computedSetKeys()
+	}
 	update := map[string]bool{}
 	for _, u := range k.updateKeys() {
 		update[u] = true
@@ -503,6 +507,10 @@ func (p *dockerProvider) Diff(ctx context.Context, req *pulumirpc.DiffRequest) (
 		nv, newHas := news[pk]
 		oldHas = oldHas && !ov.IsNull()
 		newHas = newHas && !nv.IsNull()
+		if keepState[key] && newHas && whollyUnknown(nv) && nonEmptyList(state[pk]) {
+			// Upstream plans no change here: the state's set stays (see computedSetter).
+			continue
+		}
 		var kind pulumirpc.PropertyDiff_Kind
 		switch {
 		case !oldHas && !newHas:
@@ -543,6 +551,41 @@ func (p *dockerProvider) Diff(ctx context.Context, req *pulumirpc.DiffRequest) (
 // planner is implemented by the bridged types: their Diff also plans against the read-back state.
 type planner interface {
 	setKeys() map[string]bool
+}
+
+// computedSetter is implemented by the bridged types whose schema has Optional+Computed set
+// fields (TypeSet with Computed: true). For those, a new value that is wholly unknown is no
+// change when the state holds a non-empty set: the Terraform SDK's diffSet reports the unknown
+// set as a computed count (`envs.#`, Old "2", New "") through countSchema.finalizeDiff, which
+// drops a Computed attribute's diff when Old is set and New is empty ("a computed value with an
+// old value set already, just let it go"); the planned state then equals the prior state and the
+// bridge answers DIFF_NONE. The Pulumi engine relies on this when a resource is replaced
+// delete-before-replace: calculateDependentReplacements diffs each dependent with every input
+// that depends on the replaced resource set to unknown, and replaces the dependent only if that
+// Diff asks for it. Lists (diffList writes the computed count with RequiresNew: ForceNew
+// directly), scalars (their New is the unknown marker, not "") and sets that are not Computed
+// (volumes, uploads) still ask for a replacement, and so does a Computed set whose state is
+// empty (Old ""). Recorded on upstream (pulumi-docker v5.1.0) with a dependent's input unknown:
+// envs, labels -> DIFF_NONE, no diffs; volumes, uploads, command, hostname, image ->
+// DIFF_SOME, replaces [key], detailedDiff {key: UPDATE_REPLACE}.
+type computedSetter interface {
+	computedSetKeys() map[string]bool
+}
+
+// whollyUnknown: the value itself is unknown (not a list holding unknowns), secret or not.
+func whollyUnknown(v resource.PropertyValue) bool {
+	if v.IsSecret() {
+		v = v.SecretValue().Element
+	}
+	return v.IsComputed() || v.IsOutput() && !v.OutputValue().Known
+}
+
+// nonEmptyList: the state holds a set with at least one element.
+func nonEmptyList(v resource.PropertyValue) bool {
+	if v.IsSecret() {
+		v = v.SecretValue().Element
+	}
+	return v.IsArray() && len(v.ArrayValue()) > 0
 }
 
 // sameInput compares an old and a new input. As upstream's Image: a changed registry login
