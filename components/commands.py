@@ -9,9 +9,13 @@ import hashlib
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from .files import UPSTREAM_FILE, upstream_conf
+
+#: scripts longer than a few lines, run inside containers (read once, passed as arguments)
+SCRIPTS = Path(__file__).parent / "scripts"
 
 Argv = list[str]
 
@@ -180,76 +184,9 @@ def queue_restart(host: Engine, container: str, user: str) -> Argv:
 # Runs inside the app container (PHP is there, curl may not be). The target is either
 # http://host:port/path or fcgi://host:port/path: the latter speaks FastCGI straight to PHP-FPM,
 # so a new container is checked before any proxy sends it traffic. It passes only if the status
-# is right AND the JSON field equals the deployed build; bounded by tries * (timeout + interval).
-HEALTH_PROBE_PHP = r"""
-[, $url, $want, $field, $build, $tries, $interval, $timeout, $script] = $argv;
-function readn($s, int $n): string {
-    $buf = '';
-    while (strlen($buf) < $n && !feof($s)) {
-        $chunk = fread($s, $n - strlen($buf));
-        if ($chunk === false || $chunk === '') { break; }
-        $buf .= $chunk;
-    }
-    return $buf;
-}
-function fcgi_get(string $host, int $port, string $uri, string $script, float $timeout): array {
-    $s = @stream_socket_client("tcp://$host:$port", $errno, $errstr, $timeout);
-    if (!$s) { return [0, "connect: $errstr"]; }
-    stream_set_timeout($s, (int) ceil($timeout));
-    $rec = fn (int $type, string $c): string
-        => pack('CCnnCx', 1, $type, 1, strlen($c), 0) . $c;
-    $len = fn (string $x): string
-        => strlen($x) < 128 ? chr(strlen($x)) : pack('N', strlen($x) | 0x80000000);
-    [$path, $query] = array_pad(explode('?', $uri, 2), 2, '');
-    $params = ['GATEWAY_INTERFACE' => 'CGI/1.1', 'REQUEST_METHOD' => 'GET',
-        'SCRIPT_FILENAME' => $script, 'SCRIPT_NAME' => '/index.php',
-        'DOCUMENT_ROOT' => dirname($script), 'REQUEST_URI' => $uri,
-        'DOCUMENT_URI' => '/index.php', 'QUERY_STRING' => $query, 'SERVER_PROTOCOL' => 'HTTP/1.1',
-        'SERVER_NAME' => 'localhost', 'SERVER_PORT' => '80', 'HTTP_HOST' => 'localhost',
-        'HTTP_ACCEPT' => 'application/json', 'REMOTE_ADDR' => '127.0.0.1'];
-    $p = '';
-    foreach ($params as $k => $v) { $p .= $len($k) . $len($v) . $k . $v; }
-    fwrite($s, $rec(1, pack('nCx5', 1, 0)) . $rec(4, $p) . $rec(4, '') . $rec(5, ''));
-    $out = '';
-    while (strlen($head = readn($s, 8)) === 8) {
-        $h = unpack('Cversion/Ctype/nid/nlen/Cpad', $head);
-        $content = readn($s, $h['len']);
-        readn($s, $h['pad']);
-        if ($h['type'] === 6) { $out .= $content; }
-        if ($h['type'] === 3) { break; }
-    }
-    fclose($s);
-    [$headers, $body] = array_pad(explode("\r\n\r\n", $out, 2), 2, '');
-    $code = $out === '' ? 0 : (preg_match('{^Status: (\d+)}mi', $headers, $m) ? (int) $m[1] : 200);
-    return [$code, $body];
-}
-function http_get(string $url, float $timeout): array {
-    $ctx = stream_context_create(['http' => ['ignore_errors' => true, 'timeout' => $timeout,
-        'header' => "Accept: application/json\r\n"]]);
-    $http_response_header = [];
-    $body = @file_get_contents($url, false, $ctx);
-    $code = preg_match('{^HTTP/\S+ (\d+)}', $http_response_header[0] ?? '', $m) ? (int) $m[1] : 0;
-    return [$code, (string) $body];
-}
-$u = parse_url($url);
-for ($i = 1; $i <= (int) $tries; $i++) {
-    $uri = ($u['path'] ?? '/') . (isset($u['query']) ? '?' . $u['query'] : '');
-    [$code, $body] = ($u['scheme'] ?? '') === 'fcgi'
-        ? fcgi_get($u['host'], (int) $u['port'], $uri, $script, (float) $timeout)
-        : http_get($url, (float) $timeout);
-    $got = json_decode($body, true);
-    foreach (explode('.', $field) as $k) { $got = is_array($got) ? ($got[$k] ?? null) : null; }
-    if ($code === (int) $want && $got === $build) {
-        echo "healthy: $url HTTP $code, $field=$got (attempt $i)\n";
-        exit(0);
-    }
-    fwrite(STDERR, "attempt $i/$tries: $url HTTP $code, $field=" . json_encode($got)
-        . ", want HTTP $want and $build\n");
-    if ($i < (int) $tries) { usleep((int) ((float) $interval * 1e6)); }
-}
-fwrite(STDERR, "health check failed: the served code is not the deployed build\n");
-exit(1);
-""".strip()
+# is right AND the JSON field equals the deployed build (any build when that is ""); bounded by
+# tries * (timeout + interval). A response that sets a cookie passes with a warning.
+HEALTH_PROBE_PHP = (SCRIPTS / "health_probe.php").read_text().strip()
 
 
 def health_probe(
@@ -278,6 +215,16 @@ def health_probe(
         script,
     ]
     return docker_exec(host, container, user, ["php", "-r", HEALTH_PROBE_PHP, "--", *args])
+
+
+def app_health_test(
+    url: str, *, expected_status: int, build_field: str, timeout: float, script: str
+) -> list[str]:
+    """The app container's Docker health check, declared by the stack so an image needs no
+    HEALTHCHECK (nor cgi-fcgi): the chain's own probe, once, against the container's own
+    FPM/Octane, any build (which build it serves is the chain's `health` step's question)."""
+    args = [url, str(expected_status), build_field, "", "1", "0", str(timeout), script]
+    return ["CMD", "php", "-r", HEALTH_PROBE_PHP, "--", *args]
 
 
 # Copies the new image's public/ over the volume and (re)creates the relative storage link

@@ -12,8 +12,8 @@ from __future__ import annotations
 import pulumi
 import pulumi_docker as docker
 
-from . import files
-from .common import attach, env_list, labels, storage_mount
+from . import commands, files
+from .common import attach, env_list, healthcheck, labels, storage_mount
 from .config import StackConfig
 
 
@@ -71,6 +71,22 @@ class WebRuntime(pulumi.ComponentResource):
             networks_advanced=attach(network, role),
             volumes=[storage_mount(cfg, storage_volume)],
             restart="unless-stopped",
+            healthcheck=healthcheck(
+                commands.app_health_test(
+                    f"fcgi://127.0.0.1:{web.fpm_port}{cfg.health.path}"
+                    if fpm
+                    else f"http://127.0.0.1:{web.octane_port}{cfg.health.path}",
+                    expected_status=cfg.health.expected_status,
+                    build_field=cfg.health.build_field,
+                    timeout=cfg.health.timeout,
+                    script=f"{web.app_root}/public/index.php",
+                ),
+                interval=2,
+                timeout=int(cfg.health.timeout) + 1,
+                retries=3,
+                start_period=30,
+            ),
+            # The stack's own health check: `up` waits until the new container answers.
             wait=web.wait_healthy,
             wait_timeout=web.wait_timeout,
             # FPM finishes in-flight requests on SIGQUIT; give it time before SIGKILL.

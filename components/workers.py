@@ -50,6 +50,9 @@ class Workers(pulumi.ComponentResource):
                 restart="unless-stopped",
                 # SIGTERM lets queue:work finish its job (the image's STOPSIGNAL may target FPM).
                 stop_signal="SIGTERM",
+                # Docker's init as PID 1 forwards the SIGTERM: `artisan schedule:work` as PID 1
+                # ignores it and every release would wait destroy_grace_seconds for a SIGKILL.
+                init=True,
                 # The image's HEALTHCHECK probes FPM, which does not run here. The timings mean
                 # nothing with NONE, but a zero one would be read back as the image's.
                 healthcheck=healthcheck(

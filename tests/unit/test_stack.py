@@ -310,7 +310,7 @@ def test_every_declared_healthcheck_timing_reads_back_unchanged(fpm, run_redis):
                 assert GO_DURATION.match(hc[key]) and hc[key] != "0s", (c.name, key, hc)
             assert hc["retries"] > 0, (c.name, hc)
             assert "startInterval" not in hc  # engines before API 1.44 do not store it
-    assert checked == 3 + 1  # mysql, queue-1, scheduler; redis
+    assert checked == 4 + 1  # app, mysql, queue-1, scheduler; redis
     mysql = fpm.value(fpm.one("container:Container", "mysql"), "healthcheck")
     assert mysql["startPeriod"] == "1m0s"
 

@@ -82,11 +82,11 @@ func TestPlanAgainstReadBack(t *testing.T) {
 
 func TestUnverifiedInputsAreNamed(t *testing.T) {
 	bad := unverifiedInputs("docker:index/container:Container", props(map[string]any{
-		"name": "x", "init": true, "privileged": false,
+		"name": "x", "init": true, "privileged": false, "tmpfs": map[string]any{"/run": ""},
 		"volumes":     []any{map[string]any{"containerPath": "/x", "hostPath": "/etc"}},
 		"healthcheck": map[string]any{"tests": []any{"NONE"}, "startInterval": "1s"},
 	}))
-	want := []string{"healthcheck.startInterval", "init", "privileged", "volumes.hostPath"}
+	want := []string{"healthcheck.startInterval", "privileged", "tmpfs", "volumes.hostPath"}
 	if !reflect.DeepEqual(bad, want) {
 		t.Fatalf("unverified = %v, want %v", bad, want)
 	}

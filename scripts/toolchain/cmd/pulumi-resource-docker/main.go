@@ -229,7 +229,7 @@ func hasUnknowns(m resource.PropertyMap) bool { return m.ContainsUnknowns() }
 var verified = map[string]map[string][]string{
 	"docker:index/container:Container": {
 		"name": nil, "image": nil, "command": nil, "envs": nil, "user": nil, "restart": nil,
-		"stopSignal": nil, "destroyGraceSeconds": nil, "wait": nil, "waitTimeout": nil,
+		"stopSignal": nil, "destroyGraceSeconds": nil, "wait": nil, "waitTimeout": nil, "init": nil,
 		"labels":           {"label", "value"},
 		"ports":            {"internal", "external", "ip"},
 		"volumes":          {"containerPath", "volumeName", "readOnly"},

@@ -1,0 +1,72 @@
+[, $url, $want, $field, $build, $tries, $interval, $timeout, $script] = $argv;
+function readn($s, int $n): string {
+    $buf = '';
+    while (strlen($buf) < $n && !feof($s)) {
+        $chunk = fread($s, $n - strlen($buf));
+        if ($chunk === false || $chunk === '') { break; }
+        $buf .= $chunk;
+    }
+    return $buf;
+}
+function fcgi_get(string $host, int $port, string $uri, string $script, float $timeout): array {
+    $s = @stream_socket_client("tcp://$host:$port", $errno, $errstr, $timeout);
+    if (!$s) { return [0, "connect: $errstr"]; }
+    stream_set_timeout($s, (int) ceil($timeout));
+    $rec = fn (int $type, string $c): string
+        => pack('CCnnCx', 1, $type, 1, strlen($c), 0) . $c;
+    $len = fn (string $x): string
+        => strlen($x) < 128 ? chr(strlen($x)) : pack('N', strlen($x) | 0x80000000);
+    [$path, $query] = array_pad(explode('?', $uri, 2), 2, '');
+    $params = ['GATEWAY_INTERFACE' => 'CGI/1.1', 'REQUEST_METHOD' => 'GET',
+        'SCRIPT_FILENAME' => $script, 'SCRIPT_NAME' => '/index.php',
+        'DOCUMENT_ROOT' => dirname($script), 'REQUEST_URI' => $uri,
+        'DOCUMENT_URI' => '/index.php', 'QUERY_STRING' => $query, 'SERVER_PROTOCOL' => 'HTTP/1.1',
+        'SERVER_NAME' => 'localhost', 'SERVER_PORT' => '80', 'HTTP_HOST' => 'localhost',
+        'HTTP_ACCEPT' => 'application/json', 'REMOTE_ADDR' => '127.0.0.1'];
+    $p = '';
+    foreach ($params as $k => $v) { $p .= $len($k) . $len($v) . $k . $v; }
+    fwrite($s, $rec(1, pack('nCx5', 1, 0)) . $rec(4, $p) . $rec(4, '') . $rec(5, ''));
+    $out = '';
+    while (strlen($head = readn($s, 8)) === 8) {
+        $h = unpack('Cversion/Ctype/nid/nlen/Cpad', $head);
+        $content = readn($s, $h['len']);
+        readn($s, $h['pad']);
+        if ($h['type'] === 6) { $out .= $content; }
+        if ($h['type'] === 3) { break; }
+    }
+    fclose($s);
+    [$headers, $body] = array_pad(explode("\r\n\r\n", $out, 2), 2, '');
+    $code = $out === '' ? 0 : (preg_match('{^Status: (\d+)}mi', $headers, $m) ? (int) $m[1] : 200);
+    return [$code, $body, explode("\r\n", $headers)];
+}
+function http_get(string $url, float $timeout): array {
+    $ctx = stream_context_create(['http' => ['ignore_errors' => true, 'timeout' => $timeout,
+        'header' => "Accept: application/json\r\n"]]);
+    $http_response_header = [];
+    $body = @file_get_contents($url, false, $ctx);
+    $code = preg_match('{^HTTP/\S+ (\d+)}', $http_response_header[0] ?? '', $m) ? (int) $m[1] : 0;
+    return [$code, (string) $body, $http_response_header];
+}
+$u = parse_url($url);
+for ($i = 1; $i <= (int) $tries; $i++) {
+    $uri = ($u['path'] ?? '/') . (isset($u['query']) ? '?' . $u['query'] : '');
+    [$code, $body, $headers] = ($u['scheme'] ?? '') === 'fcgi'
+        ? fcgi_get($u['host'], (int) $u['port'], $uri, $script, (float) $timeout)
+        : http_get($url, (float) $timeout);
+    $got = json_decode($body, true);
+    foreach (explode('.', $field) as $k) { $got = is_array($got) ? ($got[$k] ?? null) : null; }
+    if ($code === (int) $want && ($build === '' || $got === $build)) {
+        // Every probe (Docker's, the chain's) would start a session: files pile up.
+        $cookies = preg_grep('{^Set-Cookie:}i', $headers);
+        $warn = $cookies ? '; warning: the health response sets a cookie ('
+            . preg_replace('{^Set-Cookie:\s*([^=;]*).*$}i', '$1', reset($cookies))
+            . '): make the health route session-free' : '';
+        echo "healthy: $url HTTP $code, $field=" . (is_string($got) ? $got : json_encode($got)) . " (attempt $i)$warn\n";
+        exit(0);
+    }
+    fwrite(STDERR, "attempt $i/$tries: $url HTTP $code, $field=" . json_encode($got)
+        . ", want HTTP $want and $build\n");
+    if ($i < (int) $tries) { usleep((int) ((float) $interval * 1e6)); }
+}
+fwrite(STDERR, "health check failed: the served code is not the deployed build\n");
+exit(1);
