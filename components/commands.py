@@ -94,6 +94,21 @@ def artisan(host: Engine, container: str, user: str, *args: str) -> Argv:
     return docker_exec(host, container, user, ["php", "artisan", *args, "--no-interaction"])
 
 
+#: the config key the app reports its build with (README: `'build' => env('APP_BUILD')`)
+BUILD_CONFIG_KEY = "app.build"
+IMAGE_CONTRACT_SH = (SCRIPTS / "contract.sh").read_text()
+
+
+def image_contract(
+    host: Engine, container: str, app_root: str, fpm_port: int | None, user: str, uid: int, gid: int
+) -> Argv:
+    """The image contract (contract.sh), checked as root in the NEW container: each missing
+    piece one line naming the Dockerfile change. `fpm_port` None (Octane) skips the FPM checks."""
+    port = "" if fpm_port is None else str(fpm_port)
+    args = [app_root, port, user, str(uid), str(gid), BUILD_CONFIG_KEY]
+    return docker_exec(host, container, "0", ["sh", "-c", IMAGE_CONTRACT_SH, "contract", *args])
+
+
 def fix_ownership(host: Engine, container: str, app_root: str, uid: int, gid: int) -> Argv:
     """Chown (as root) only what the web user does not own; prints each file it fixed."""
     owner = f"{uid}:{gid}"

@@ -58,6 +58,7 @@ DEFAULT_PHP_INI: dict[str, str] = {
 }
 
 STEP_NAMES = (
+    "contract",
     "ownership",
     "migrate",
     "cache-clear",
@@ -70,6 +71,7 @@ STEP_NAMES = (
     "public-prune",
 )
 StepName = Literal[
+    "contract",
     "ownership",
     "migrate",
     "cache-clear",
@@ -256,7 +258,7 @@ class WebConfig(Model):
     php_ini_dir: Path = "/usr/local/etc/laravel-stack/php"
     destroy_grace_seconds: Annotated[int, Field(ge=0, le=600)] = 30
     # Wait for the image's own HEALTHCHECK before the release chain touches the new container.
-    wait_healthy: bool = True
+    wait_healthy: bool = False
     wait_timeout: Annotated[int, Field(ge=1, le=1800)] = 120
 
     @field_validator("host")

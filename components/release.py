@@ -89,6 +89,21 @@ def _prune(t: Target) -> list[Argv]:
 
 STEPS: tuple[Step, ...] = (
     Step(
+        "contract",
+        "the new image provides what the stack needs (FPM on TCP, clear_env, the build key, …)",
+        lambda t: [
+            commands.image_contract(
+                t.host,
+                t.container,
+                t.cfg.web.app_root,
+                t.cfg.web.fpm_port if t.cfg.web.runtime == "fpm" else None,
+                t.user,
+                t.cfg.web_user.uid,
+                t.cfg.web_user.gid,
+            )
+        ],
+    ),
+    Step(
         "ownership",
         "storage/ and bootstrap/cache/ owned and writable by the web user",
         _ownership,

@@ -44,16 +44,22 @@ summary=""
 # ---- PHP-FPM --------------------------------------------------------------------------------
 if [ -n "$FPM_PORT" ]; then
   master="" bin="" conf=""
-  for p in /proc/[0-9]*; do
-    title=$(tr '\0' ' ' < "$p/cmdline" 2> /dev/null) || continue
-    case "$title" in
-      "php-fpm: master process ("*)
-        master=${p#/proc/}
-        conf=${title#*\(}
-        conf=${conf%\)*}
-        bin=$(readlink "$p/exe" 2> /dev/null) || bin=""
-        break ;;
-    esac
+  # The container was just started: give its FPM master up to 10 s to come up (bounded).
+  waited=0
+  while [ -z "$master" ] && [ "$waited" -lt 20 ]; do
+    for p in /proc/[0-9]*; do
+      title=$(tr '\0' ' ' < "$p/cmdline" 2> /dev/null) || continue
+      case "$title" in
+        "php-fpm: master process ("*)
+          master=${p#/proc/}
+          conf=${title#*\(}
+          conf=${conf%\)*}
+          bin=$(readlink "$p/exe" 2> /dev/null) || bin=""
+          break ;;
+      esac
+    done
+    [ -n "$master" ] || sleep 0.5
+    waited=$((waited + 1))
   done
   [ -n "$master" ] || fail "no PHP-FPM master process runs in the container: the image's CMD must start PHP-FPM in the foreground (CMD [\"php-fpm8.2\", \"-F\"] or [\"php-fpm\", \"-F\"])"
   if [ -z "$bin" ]; then

@@ -10,7 +10,7 @@ function readn($s, int $n): string {
 }
 function fcgi_get(string $host, int $port, string $uri, string $script, float $timeout): array {
     $s = @stream_socket_client("tcp://$host:$port", $errno, $errstr, $timeout);
-    if (!$s) { return [0, "connect: $errstr"]; }
+    if (!$s) { return [0, "connect: $errstr", []]; }
     stream_set_timeout($s, (int) ceil($timeout));
     $rec = fn (int $type, string $c): string
         => pack('CCnnCx', 1, $type, 1, strlen($c), 0) . $c;

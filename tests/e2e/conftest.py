@@ -135,15 +135,17 @@ def release_events(lines: list[str]) -> list[tuple[int, str, str]]:
 
 
 STEP_OF = [
+    ("contract", re.compile(r"^sh -c .*image contract.* contract /", re.S)),  # as root, new app
     ("ownership", re.compile(r"^find .*/storage|^test -w ")),
     ("migrate", re.compile(r"artisan migrate --force")),
     ("cache-clear", re.compile(r"artisan (config|route|view|event|cache):clear")),
     ("opcache-reset", re.compile(r"^kill signal=12$")),  # SIGUSR2 to the new FPM master
     ("cache-rebuild", re.compile(r"artisan (config|route|view|event):cache")),
     ("workers-restart", re.compile(r"artisan queue:restart")),
-    ("health", re.compile(r"^php -r .* fcgi://", re.S)),  # FastCGI straight to the new container
+    # The chain's probes name the deployed build; Docker's health check (the same probe) doesn't.
+    ("health", re.compile(r"^php -r .* fcgi://\S+ \d+ \S+ \S+@sha256:", re.S)),  # straight to FPM
     ("switch", re.compile(r"set \$app_upstream ")),  # in the front proxy
-    ("verify", re.compile(r"^php -r .* http://", re.S)),  # through the front proxy
+    ("verify", re.compile(r"^php -r .* http://\S+ \d+ \S+ \S+@sha256:", re.S)),  # via the proxy
 ]
 
 
@@ -215,14 +217,14 @@ class EngineEvents:
         self._reader.join(timeout=10)
 
 
-def docker_cleanup() -> None:
+def docker_cleanup(name: str = NAME) -> None:
     """Remove whatever an earlier run of this stack left on the engine."""
-    ids = sh("docker", "ps", "-aq", "--filter", f"label=laravel-stack.stack={NAME}").stdout.split()
+    ids = sh("docker", "ps", "-aq", "--filter", f"label=laravel-stack.stack={name}").stdout.split()
     if ids:
         sh("docker", "rm", "-f", *ids)
     for vol in ["db-data", "storage", "public"]:
-        sh("docker", "volume", "rm", "-f", f"{NAME}-{vol}", check=False)
-    sh("docker", "network", "rm", f"{NAME}-internal", check=False)
+        sh("docker", "volume", "rm", "-f", f"{name}-{vol}", check=False)
+    sh("docker", "network", "rm", f"{name}-internal", check=False)
 
 
 @pytest.fixture(scope="session")

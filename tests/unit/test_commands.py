@@ -137,7 +137,7 @@ def target(**overrides) -> Target:
 
 def test_release_steps_read_like_the_runbook():
     assert [s.name for s in STEPS] == [
-        "ownership", "migrate", "cache-clear", "opcache-reset", "cache-rebuild",
+        "contract", "ownership", "migrate", "cache-clear", "opcache-reset", "cache-rebuild",
         "workers-restart", "health", "switch", "verify", "public-prune",
     ]  # fmt: skip
     assert all(s.description for s in STEPS)

@@ -177,7 +177,7 @@ BAD: list[tuple[str, dict[str, Any], tuple[str, ...], str]] = [
         "unknown release step",
         with_("release.skip", ["cache-warm"]),
         SECRET_KEYS,
-        "release.skip[0]: Input should be 'ownership'",
+        "release.skip[0]: Input should be 'contract', 'ownership'",
     ),
     (
         "zero health retries",
@@ -256,6 +256,7 @@ def test_defaults_cover_everything_the_field_notes_vary():
     assert cfg.web.php_ini["opcache.validate_timestamps"] == "0"
     assert cfg.network_name == "shop-internal"
     assert cfg.steps() == [
+        "contract",
         "ownership",
         "migrate",
         "cache-clear",
@@ -282,6 +283,7 @@ def test_steps_follow_release_switches():
     raw = with_("release", {"migrate": False, "skip": ["opcache-reset"]})
     raw = with_("queue.enabled", False, raw)
     assert parse(raw, SECRET_KEYS).steps() == [
+        "contract",
         "ownership",
         "cache-clear",
         "cache-rebuild",

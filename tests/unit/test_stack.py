@@ -13,7 +13,7 @@ from components.common import go_duration, healthcheck
 from .harness import Run, fake_digest, run_program, valid_config
 from .test_config import with_
 
-CHAIN = ["ownership", "migrate", "cache-clear", "opcache-reset", "cache-rebuild",
+CHAIN = ["contract", "ownership", "migrate", "cache-clear", "opcache-reset", "cache-rebuild",
          "workers-restart", "health", "switch", "verify", "public-prune"]  # fmt: skip
 APP = "shop-app-" + fake_digest("shop-app")[7:14]  # the mock's auto-name
 QUEUE = "shop-queue-1-" + fake_digest("shop-queue-1")[7:14]
@@ -243,11 +243,17 @@ def test_workers_never_boot_on_caches_baked_into_the_image(fpm):
         assert "shop-queue-1" not in create and "shop-scheduler" not in create
 
 
-def test_web_container_is_healthy_before_the_chain_touches_it(fpm):
+def test_the_chain_not_a_health_wait_judges_a_new_container_by_default(fpm):
     app = fpm.one("container:Container", "shop-app")
-    assert fpm.value(app, "wait") is True and fpm.value(app, "waitTimeout") == 120
-    run = run_program(with_("web.wait_healthy", False))
-    assert run.value(run.one("container:Container", "shop-app"), "wait") is False
+    # No idle wait at creation: `contract` checks the image at once, `health` proves it answers.
+    assert fpm.value(app, "wait") is False
+    probe = fpm.value(app, "healthcheck")["tests"]
+    assert probe[:3] == ["CMD", "php", "-r"]
+    assert probe[4:] == ["--", "fcgi://127.0.0.1:9000/up", "200", "build", "", "1", "0", "5",
+                         "/var/www/html/public/index.php"]  # fmt: skip
+    run = run_program(with_("web.wait_healthy", True))
+    app = run.one("container:Container", "shop-app")
+    assert run.value(app, "wait") is True and run.value(app, "waitTimeout") == 120
 
 
 def test_blue_green_app_and_workers_are_created_before_the_old_ones_go(fpm):
