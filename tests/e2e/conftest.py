@@ -137,11 +137,11 @@ def release_events(lines: list[str]) -> list[tuple[int, str, str]]:
 STEP_OF = [
     ("contract", re.compile(r"^sh -c .*image contract.* contract /", re.S)),  # as root, new app
     ("ownership", re.compile(r"^find .*/storage|^test -w ")),
-    ("migrate", re.compile(r"artisan migrate --force")),
-    ("cache-clear", re.compile(r"artisan (config|route|view|event|cache):clear")),
+    ("migrate", re.compile(r"^php artisan migrate --force")),
+    ("cache-clear", re.compile(r"^php artisan (config|route|view|event|cache):clear")),
     ("opcache-reset", re.compile(r"^kill signal=12$")),  # SIGUSR2 to the new FPM master
-    ("cache-rebuild", re.compile(r"artisan (config|route|view|event):cache")),
-    ("workers-restart", re.compile(r"artisan queue:restart")),
+    ("cache-rebuild", re.compile(r"^php artisan (config|route|view|event):cache")),
+    ("workers-restart", re.compile(r"^php artisan queue:restart")),
     # The chain's probes name the deployed build; Docker's health check (the same probe) doesn't.
     ("health", re.compile(r"^php -r .* fcgi://\S+ \d+ \S+ \S+@sha256:", re.S)),  # straight to FPM
     ("switch", re.compile(r"set \$app_upstream ")),  # in the front proxy
