@@ -58,9 +58,9 @@ for ($i = 1; $i <= (int) $tries; $i++) {
     if ($code === (int) $want && ($build === '' || $got === $build)) {
         // Every probe (Docker's, the chain's) would start a session: files pile up.
         $cookies = preg_grep('{^Set-Cookie:}i', $headers);
+        $names = preg_replace('{^Set-Cookie:\s*([^=;]*).*$}i', '$1', $cookies);
         $warn = $cookies ? '; warning: the health response sets a cookie ('
-            . preg_replace('{^Set-Cookie:\s*([^=;]*).*$}i', '$1', reset($cookies))
-            . '): make the health route session-free' : '';
+            . implode(', ', $names) . '): make the health route session-free' : '';
         echo "healthy: $url HTTP $code, $field=" . (is_string($got) ? $got : json_encode($got)) . " (attempt $i)$warn\n";
         exit(0);
     }

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from components import commands
+
 from .conftest import (
     EngineEvents,
     Load,
@@ -107,3 +109,31 @@ def test_release_under_load_and_the_old_scheduler_stops_at_once(byo):
     assert (died[0] - term[0]) / 1e9 < 2, f"the old scheduler took {(died[0] - term[0]) / 1e9}s"
     init = sh("docker", "inspect", "--format", "{{.HostConfig.Init}}", f"{NAME}-scheduler")
     assert init.stdout.strip() == "true"
+
+
+def test_the_health_probe_warns_when_the_response_sets_a_cookie(byo):
+    """The stack's probe (the Docker health check's argv) against a route in the web group,
+    which starts a session, and against the session-free /up."""
+    role = [
+        "--filter",
+        f"label=laravel-stack.stack={NAME}",
+        "--filter",
+        "label=laravel-stack.role=app",
+    ]
+    app = sh("docker", "ps", *role, "--format", "{{.Names}}").stdout.split()
+    assert len(app) == 1, app
+
+    def probe(path: str) -> str:
+        argv = commands.app_health_test(
+            f"fcgi://127.0.0.1:9000{path}",
+            expected_status=200,
+            build_field="session",  # /stores has no build field: any value passes (build "")
+            timeout=5,
+            script="/var/www/html/public/index.php",
+        )[1:]  # without "CMD"
+        return sh("docker", "exec", app[0], *argv).stdout
+
+    warned = probe("/stores")
+    assert "warning: the health response sets a cookie (" in warned, warned
+    assert "laravel_session" in warned.split("warning:")[1], warned
+    assert "warning" not in probe("/up")
