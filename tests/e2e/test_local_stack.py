@@ -269,6 +269,9 @@ def test_incident_without_opcache_reset_the_new_build_is_stale_and_never_gets_tr
     # The image bakes a config cache at build time (like `RUN php artisan optimize`): FPM
     # compiles it on its first requests, before the chain replaces it.
     pulumi.set("image.build_args.BAKE_CONFIG_CACHE", "1")
+    # Something must hit FPM before the chain runs (here `up` waits for the container's Docker
+    # health check, as with web.wait_healthy; in production: any early request).
+    pulumi.set("web.wait_healthy", "true")
     change_code(pulumi, "v3")
     with Load() as load:
         res = pulumi.up(check=False)
@@ -287,6 +290,7 @@ def test_incident_without_opcache_reset_the_new_build_is_stale_and_never_gets_tr
     assert db_rows() == rows_before
     # Turned back on: the same release goes out fresh.
     pulumi.rm("release.skip")
+    pulumi.rm("web.wait_healthy")
     pulumi.up()
     assert served_build() == env_of(app())["APP_BUILD"] == pulumi.outputs()["image"]
     assert http("/db/count")[1]["count"] == rows_before
