@@ -64,8 +64,9 @@ class Workers(pulumi.ComponentResource):
                     parent=self,
                     additional_secret_outputs=["envs"],
                     delete_before_replace=not queue,
-                    # A release's workers start once its web container is healthy (and Docker
-                    # fills a new shared storage volume once, not in a race between them).
+                    # A release's workers start once its web container exists (healthy, with
+                    # web.wait_healthy), and Docker fills a new shared storage volume once, not
+                    # in a race between them.
                     depends_on=after,
                 ),
             )

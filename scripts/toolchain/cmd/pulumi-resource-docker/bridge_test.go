@@ -98,3 +98,17 @@ func TestUnverifiedInputsAreNamed(t *testing.T) {
 		t.Fatalf("image unverified = %v", img)
 	}
 }
+
+func TestUpdateRecordsAnUnsetGwPriorityAsZero(t *testing.T) {
+	state := containerSchema.outputs(containerSchema.applyDefaults(props(map[string]any{
+		"name": "x", "image": "sha256:1",
+		"networksAdvanced": []any{map[string]any{"name": "n", "aliases": []any{"app"}}},
+	})))
+	if !state["networksAdvanced"].ArrayValue()[0].ObjectValue()["gwPriority"].IsNull() {
+		t.Fatalf("after create, gwPriority is null upstream")
+	}
+	got := zeroUnsetGwPriority(state)["networksAdvanced"].ArrayValue()[0].ObjectValue()["gwPriority"]
+	if !got.IsNumber() || got.NumberValue() != 0 {
+		t.Fatalf("after an update upstream records gwPriority 0, got %v", got)
+	}
+}

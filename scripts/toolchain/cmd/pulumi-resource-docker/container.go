@@ -864,7 +864,23 @@ func (containerKind) update(ctx context.Context, p *dockerProvider, urn resource
 	if err != nil {
 		return nil, err
 	}
-	return containerState(news, ci), nil
+	return zeroUnsetGwPriority(containerState(news, ci)), nil
+}
+
+// zeroUnsetGwPriority: after an update upstream records an undeclared networksAdvanced
+// gwPriority as 0, where its create leaves it null (recorded: the vectors' "state after a failed
+// release", whose pending-delete app container was last updated, not created).
+func zeroUnsetGwPriority(state resource.PropertyMap) resource.PropertyMap {
+	nets := state["networksAdvanced"]
+	if !nets.IsArray() {
+		return state
+	}
+	for _, n := range nets.ArrayValue() {
+		if n.IsObject() && n.ObjectValue()["gwPriority"].IsNull() {
+			n.ObjectValue()["gwPriority"] = resource.NewNumberProperty(0)
+		}
+	}
+	return state
 }
 
 func (containerKind) delete(ctx context.Context, p *dockerProvider, urn resource.URN, id string, olds resource.PropertyMap) error {
