@@ -217,8 +217,12 @@ def health_probe(
     interval: float,
     timeout: float,
     script: str = "",
+    cafile: str = "",
+    warn_days: int = 0,
 ) -> Argv:
-    """`url` is http://… or fcgi://host:port/path (then `script` is the front controller)."""
+    """`url` is http://…, https://… or fcgi://host:port/path (then `script` is the front
+    controller). For https the peer is verified (system roots, plus `cafile`) and the receipt
+    names the served certificate, with a warning when it ends within `warn_days`."""
     args = [
         url,
         str(expected_status),
@@ -229,6 +233,8 @@ def health_probe(
         str(timeout),
         script,
     ]
+    if url.startswith("https://"):
+        args += [cafile, str(warn_days)]
     return docker_exec(host, container, user, ["php", "-r", HEALTH_PROBE_PHP, "--", *args])
 
 

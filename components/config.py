@@ -38,6 +38,7 @@ SECRET_FIELDS: tuple[tuple[str, str], ...] = (
     ("database", "password"),
     ("database", "root_password"),
     ("app", "key"),
+    ("web", "tls.key"),
 )
 
 # Production php.ini from the field notes: OPcache never re-reads files, so the release
@@ -246,6 +247,68 @@ class RedisConfig(Model):
     image: str = "redis:7.4"
 
 
+# A DNS name the edge serves (lowercase; `*.` only for a certificate from files).
+Domain = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"
+    ),
+]
+
+
+class TlsConfig(Model):
+    """HTTPS at the edge (Caddy in front of the stable nginx): `off`, a certificate from
+    secrets (`files`), or issued and renewed over ACME (`acme`)."""
+
+    mode: Literal["off", "files", "acme"] = "off"
+    domains: list[Domain] = []
+    email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+    certificate: str | None = None  # PEM chain, leaf first (public: not required to be secret)
+    key: SecretStr | None = None
+    acme_directory: Annotated[str, StringConstraints(pattern=r"^https://\S+$")] | None = None
+    ca_roots: str | None = None
+    https_port: Port = 443
+    hsts_seconds: Annotated[int, Field(ge=0, le=63072000)] = 31536000
+    edge_image: str = "caddy:2.6"
+    volume: Name | None = None
+
+    @property
+    def on(self) -> bool:
+        return self.mode != "off"
+
+    @model_validator(mode="after")
+    def _mode_needs(self) -> TlsConfig:
+        need: dict[str, tuple[str, ...]] = {
+            "off": (),
+            "files": ("domains", "certificate", "key"),
+            "acme": ("domains", "email"),
+        }
+        missing = [k for k in need[self.mode] if not getattr(self, k)]
+        if missing:
+            raise ValueError(f"mode {self.mode} needs {', '.join(missing)}")
+        if self.mode == "acme":
+            if self.certificate or self.key:
+                raise ValueError("mode acme issues its own certificate: remove certificate and key")
+            wild = [d for d in self.domains if d.startswith("*.")]
+            if wild:
+                raise ValueError(
+                    f"mode acme cannot issue {', '.join(wild)}: HTTP-01 proves single names "
+                    "(use mode files for a wildcard certificate)"
+                )
+        if len(set(self.domains)) != len(self.domains):
+            raise ValueError("domains lists a name twice")
+        if self.on and not self.site_name:
+            raise ValueError(
+                "domains needs one name without `*.`: the release's verify step requests it"
+            )
+        return self
+
+    @property
+    def site_name(self) -> str | None:
+        """The name URLs and the verify step use: the first one without a wildcard."""
+        return next((d for d in self.domains if not d.startswith("*.")), None)
+
+
 class WebConfig(Model):
     runtime: Literal["fpm", "octane"] = "fpm"
     nginx_image: str = "nginx:1.27"
@@ -260,6 +323,7 @@ class WebConfig(Model):
     # Wait for the image's own HEALTHCHECK before the release chain touches the new container.
     wait_healthy: bool = False
     wait_timeout: Annotated[int, Field(ge=1, le=1800)] = 120
+    tls: TlsConfig = TlsConfig()
 
     @field_validator("host")
     @classmethod
@@ -435,8 +499,10 @@ def parse(raw: Mapping[str, Any], secret_keys: Iterable[str] = ()) -> StackConfi
     secret_keys = set(secret_keys)
     problems: list[str] = []
     for top, field in SECRET_FIELDS:
-        value = raw.get(top)
-        if isinstance(value, Mapping) and value.get(field) is not None and top not in secret_keys:
+        value: Any = raw.get(top)
+        for part in field.split("."):
+            value = value.get(part) if isinstance(value, Mapping) else None
+        if value is not None and top not in secret_keys:
             problems.append(
                 f"{top}.{field}: given in plain text; set it with "
                 f"`pulumi config set --secret --path {top}.{field} <value>`"
@@ -468,10 +534,31 @@ def cross_checks(cfg: StackConfig) -> list[str]:
                 f"key (`ssh-keyscan -t ed25519{'' if url.port in (None, 22) else f' -p {url.port}'}"
                 f" {url.hostname}`, checked out of band); it is never trusted on first use"
             )
+    problems += tls_checks(cfg)
     if cfg.registry and not cfg.image.repository.startswith(cfg.registry.server + "/"):
         problems.append(
             f"image.repository: must live on registry.server ({cfg.registry.server}/...)"
         )
+    return problems
+
+
+def tls_checks(cfg: StackConfig) -> list[str]:
+    from . import tls
+
+    t = cfg.web.tls
+    if not t.on:
+        return []
+    problems = []
+    if t.https_port == cfg.web.port:
+        problems.append(
+            f"web.tls.https_port: {t.https_port} is web.port too: HTTP and HTTPS need two ports"
+        )
+    if cfg.app.url and not cfg.app.url.startswith("https://"):
+        problems.append(f"app.url: {cfg.app.url} must be https:// with web.tls.mode {t.mode}")
+    if t.ca_roots is not None:
+        problems += tls.check_roots(t.ca_roots)
+    if t.mode == "files" and t.certificate and t.key:
+        problems += tls.check_files(t.certificate, t.key.get_secret_value(), t.domains)
     return problems
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 
 def php_ini(settings: Mapping[str, str]) -> str:
@@ -21,14 +21,17 @@ def upstream_conf(target: str) -> str:
     return f"set $app_upstream {target};"
 
 
-def nginx_conf(app_root: str, runtime: str) -> str:
+def nginx_conf(app_root: str, runtime: str, behind_tls: bool = False) -> str:
     """The stable front proxy: owns the published port, never replaced by a release.
 
     The app container it talks to is the variable `$app_upstream`, set by an included file
     that the release chain's `switch` step rewrites before a graceful `nginx -s reload`. Until the
     first switch it points nowhere (502). `resolver` makes nginx resolve container names at
-    request time.
+    request time. `behind_tls`: only the TLS edge reaches it, so every request came over HTTPS
+    (Laravel then builds https:// URLs and secure cookies without trusting any header).
     """
+    https = "\n        fastcgi_param HTTPS on;" if behind_tls else ""
+    proto = "https" if behind_tls else "$scheme"
     if runtime == "fpm":
         app = f"""    location / {{
         try_files $uri $uri/ /index.php?$query_string;
@@ -40,21 +43,21 @@ def nginx_conf(app_root: str, runtime: str) -> str:
         # The script lives in the app container's image, not in the public volume.
         fastcgi_param SCRIPT_FILENAME {app_root}/public/index.php;
         fastcgi_param DOCUMENT_ROOT {app_root}/public;
-        fastcgi_param HTTP_PROXY "";
+        fastcgi_param HTTP_PROXY "";{https}
     }}
 """
     else:
-        app = """    location / {
+        app = f"""    location / {{
         try_files $uri @octane;
-    }
+    }}
 
-    location @octane {
+    location @octane {{
         proxy_pass http://$app_upstream;
         proxy_http_version 1.1;
         proxy_set_header Host $host;
         proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-        proxy_set_header X-Forwarded-Proto $scheme;
-    }
+        proxy_set_header X-Forwarded-Proto {proto};
+    }}
 """
     return f"""# managed by laravel-stack
 server {{
@@ -73,3 +76,75 @@ server {{
     location ~ /\\.(?!well-known) {{ deny all; }}
 }}
 """
+
+
+# Where the TLS edge (Caddy) finds what the stack uploads; certificates it obtains live in its
+# data volume (/data, XDG_DATA_HOME of the official image and of ours).
+EDGE_DIR = "/etc/caddy/laravel-stack"
+EDGE_CHAIN = f"{EDGE_DIR}/chain.pem"
+EDGE_KEY = f"{EDGE_DIR}/key.pem"
+EDGE_ROOTS = f"{EDGE_DIR}/ca-roots.pem"
+EDGE_DATA = "/data"
+#: web.tls.ca_roots in the app container, for the verify step's https check
+APP_CA_ROOTS = "/usr/local/etc/laravel-stack/ca-roots.pem"
+
+
+def caddyfile(
+    *,
+    mode: str,
+    domains: Sequence[str],
+    http_port: int,
+    https_port: int,
+    upstream: str,
+    email: str | None = None,
+    acme_directory: str | None = None,
+    ca_roots: bool = False,
+    hsts_seconds: int = 0,
+) -> str:
+    """The TLS edge: HTTPS for `domains` (HTTP/1.1 and HTTP/2, TLS 1.2+), HTTP redirected except
+    ACME's HTTP-01 challenges (Caddy answers those before any route), everything passed to the
+    stable nginx (`upstream`), which the release switch reloads. Nothing here changes with a
+    release, so the edge is never reloaded nor replaced by one."""
+    if mode not in ("files", "acme"):
+        raise ValueError(f"no edge for web.tls.mode {mode!r}")
+    glob = [
+        "admin off",  # nothing reconfigures it at run time: a new config is a new container
+        f"http_port {http_port}",
+        f"https_port {https_port}",
+    ]
+    if mode == "acme":
+        glob.append(f"email {email}")
+        if acme_directory:
+            glob.append(f"acme_ca {acme_directory}")
+        if ca_roots:
+            glob.append(f"acme_ca_root {EDGE_ROOTS}")
+    # No HTTP/3: it needs UDP published too, and an advertised but closed h3 slows clients down.
+    glob += ["servers {", "\tprotocols h1 h2", "}"]
+    tls = f"tls {EDGE_CHAIN} {EDGE_KEY} {{" if mode == "files" else "tls {"
+    port = "" if https_port == 443 else f":{https_port}"
+    site = [
+        f"{tls}",
+        "\tprotocols tls1.2 tls1.3",
+        "}",
+    ]
+    if hsts_seconds:
+        site.append(f'header Strict-Transport-Security "max-age={hsts_seconds}"')
+    site.append(f"reverse_proxy {upstream}")
+
+    def indent(lines: list[str]) -> str:
+        return "\n".join(f"\t{line}" for line in lines)
+
+    return (
+        "# managed by laravel-stack\n"
+        "{\n"
+        + indent(glob)
+        + "\n}\n\n"
+        # Explicit, so that the redirect names a non-standard HTTPS port (Caddy's own omits it).
+        + ", ".join(f"http://{d}" for d in domains)
+        + " {\n"
+        + f"\tredir https://{{host}}{port}{{uri}} 308\n}}\n\n"
+        + ", ".join(domains)
+        + " {\n"
+        + indent(site)
+        + "\n}\n"
+    )

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_command as command
 
-from . import commands
+from . import commands, files
 from .commands import Argv, Engine
 from .common import deploy_engine
 from .config import StackConfig
+from .tls import EXPIRY_WARNING_DAYS
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ def _ownership(t: Target) -> list[Argv]:
 
 def _probe(t: Target, url: str) -> Argv:
     h = t.cfg.health
+    tls = t.cfg.web.tls
     return commands.health_probe(
         t.host,
         t.container,
@@ -75,6 +77,8 @@ def _probe(t: Target, url: str) -> Argv:
         interval=h.interval,
         timeout=h.timeout,
         script=f"{t.cfg.web.app_root}/public/index.php",
+        cafile=files.APP_CA_ROOTS if tls.ca_roots is not None else "",
+        warn_days=EXPIRY_WARNING_DAYS,
     )
 
 

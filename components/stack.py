@@ -11,6 +11,7 @@ from .commands import Engine
 from .common import app_env, build_engine, deploy_engine
 from .config import StackConfig
 from .database import Database
+from .edge import TlsEdge
 from .image import AppImage
 from .network import NetworkAndVolumes
 from .public_init import PublicInit
@@ -22,6 +23,9 @@ from .workers import Workers
 def public_base_url(cfg: StackConfig) -> str:
     if cfg.app.url:
         return cfg.app.url.rstrip("/")
+    tls = cfg.web.tls
+    if tls.on:
+        return f"https://{tls.site_name}" + ("" if tls.https_port == 443 else f":{tls.https_port}")
     host = cfg.web.host
     if host == "0.0.0.0":
         # Published on every interface: name the Docker host itself.
@@ -80,6 +84,11 @@ class LaravelStack(pulumi.ComponentResource):
             public_ready=public.done,
             opts=child,
         )
+        edge = (
+            TlsEdge("edge", cfg, infra.network_name, web.containers["web"], opts=child)
+            if cfg.web.tls.on
+            else None
+        )
         workers = Workers(
             "workers",
             cfg,
@@ -100,7 +109,12 @@ class LaravelStack(pulumi.ComponentResource):
             web.entry_container,
             infra.public_volume,
             (web.direct_url, web.public_url, web.app_port),
-            after=[*web.containers.values(), *workers.containers.values(), public.done],
+            after=[
+                *web.containers.values(),
+                *workers.containers.values(),
+                public.done,
+                *([edge.container] if edge else []),
+            ],
             opts=child,
         )
 
@@ -115,6 +129,8 @@ class LaravelStack(pulumi.ComponentResource):
             names["redis"] = db.redis_name
         for role, container in {**web.containers, **workers.containers}.items():
             names[role] = container.name
+        if edge:
+            names["edge"] = edge.container.name
         self.containers = pulumi.Output.from_input(names)
         # The last check's output is the release's receipt: "healthy: <url> HTTP 200, build=…".
         checks = [release.by_name[s] for s in ("verify", "health") if s in release.by_name]

@@ -47,9 +47,16 @@ class WebRuntime(pulumi.ComponentResource):
     ):
         super().__init__("laravel-stack:index:WebRuntime", name, None, opts)
         web = cfg.web
-        ini = docker.ContainerUploadArgs(
-            file=f"{web.php_ini_dir}/zz-laravel-stack.ini", content=files.php_ini(web.php_ini)
-        )
+        uploads = [
+            docker.ContainerUploadArgs(
+                file=f"{web.php_ini_dir}/zz-laravel-stack.ini", content=files.php_ini(web.php_ini)
+            )
+        ]
+        if web.tls.ca_roots is not None:
+            # The verify step's https check trusts them (a private CA, an ACME test server).
+            uploads.append(
+                docker.ContainerUploadArgs(file=files.APP_CA_ROOTS, content=web.tls.ca_roots)
+            )
         fpm = web.runtime == "fpm"
         role = "app" if fpm else "octane"
         self.app_port = web.fpm_port if fpm else web.octane_port
@@ -67,7 +74,7 @@ class WebRuntime(pulumi.ComponentResource):
             image=image_id,
             command=None if fpm else octane_command,
             envs=env_list(env),
-            uploads=[ini],
+            uploads=uploads,
             networks_advanced=attach(network, role),
             volumes=[storage_mount(cfg, storage_volume)],
             restart="unless-stopped",
@@ -115,10 +122,13 @@ class WebRuntime(pulumi.ComponentResource):
             uploads=[
                 docker.ContainerUploadArgs(
                     file="/etc/nginx/conf.d/default.conf",
-                    content=files.nginx_conf(web.app_root, web.runtime),
+                    content=files.nginx_conf(web.app_root, web.runtime, web.tls.on),
                 )
             ],
-            ports=[docker.ContainerPortArgs(internal=80, external=web.port, ip=web.host)],
+            # With TLS on, the edge owns the published ports and nginx is internal only.
+            ports=None
+            if web.tls.on
+            else [docker.ContainerPortArgs(internal=80, external=web.port, ip=web.host)],
             networks_advanced=attach(network, "web"),
             volumes=[
                 docker.ContainerVolumeArgs(
@@ -143,6 +153,9 @@ class WebRuntime(pulumi.ComponentResource):
         else:
             self.direct_url = f"http://127.0.0.1:{web.octane_port}{cfg.health.path}"
         self.public_url = f"http://{cfg.container('web')}:80{cfg.health.path}"
+        if web.tls.on:
+            # Through the edge, by the site's name (an alias of the edge inside the network).
+            self.public_url = f"https://{web.tls.site_name}:{web.tls.https_port}{cfg.health.path}"
         self.register_outputs(
             {"worker_container": self.worker_container, "entry_container": self.entry_container}
         )

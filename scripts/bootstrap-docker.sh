@@ -9,6 +9,8 @@
 #        127.0.0.1:5000/laravel-stack/nginx:bookworm
 #        127.0.0.1:5000/laravel-stack/mariadb:10.11
 #        127.0.0.1:5000/laravel-stack/redis:7
+#        127.0.0.1:5000/laravel-stack/caddy:2.6    (the TLS edge)
+#        127.0.0.1:5000/laravel-stack/pebble:2.4   (the e2e ACME server)
 #
 # Idempotent: a warm run only checks and takes seconds.  Each part prints how long
 # it took.
@@ -442,6 +444,8 @@ support_image() { # name repo tag
 support_image nginx   laravel-stack/nginx   bookworm
 support_image mariadb laravel-stack/mariadb 10.11
 support_image redis   laravel-stack/redis   7
+support_image caddy   laravel-stack/caddy   2.6
+support_image pebble  laravel-stack/pebble  2.4
 
 printf 'bootstrap-docker: done in %ss (registry http://%s, base %s)\n' \
   "$(( $(date +%s) - SCRIPT_T0 ))" "$REGISTRY" "$BASE_IMAGE"

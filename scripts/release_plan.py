@@ -198,6 +198,9 @@ def dangers(plan: Plan) -> list[tuple[str, str]]:
                 "storage": "uploads in storage/app live there: the app starts with none",
                 "public": "the front proxy serves the public volume: assets are missing until "
                 "public-init fills the new one",
+                "tls": "the TLS edge keeps its certificates and ACME account there: it requests "
+                "new certificates at once (ACME rate limits: Let's Encrypt issues at most 5 "
+                "certificates for the same names a week)",
             }.get(s.name, "data on it is not carried over")
             out.append((f"the {s.name} volume {where} is {verb}", why))
         if s.type == "docker:index/network:Network" and gone:

@@ -1,4 +1,5 @@
-[, $url, $want, $field, $build, $tries, $interval, $timeout, $script] = $argv;
+[, $url, $want, $field, $build, $tries, $interval, $timeout, $script, $cafile, $warn_days]
+    = array_pad($argv, 11, '');
 function readn($s, int $n): string {
     $buf = '';
     while (strlen($buf) < $n && !feof($s)) {
@@ -39,20 +40,43 @@ function fcgi_get(string $host, int $port, string $uri, string $script, float $t
     $code = $out === '' ? 0 : (preg_match('{^Status: (\d+)}mi', $headers, $m) ? (int) $m[1] : 200);
     return [$code, $body, explode("\r\n", $headers)];
 }
-function http_get(string $url, float $timeout): array {
+// https: the peer is verified (the system's roots, plus $cafile when given) and its
+// certificate kept for the receipt.
+function http_get(string $url, float $timeout, string $cafile, ?array &$cert): array {
+    $ssl = ['verify_peer' => true, 'verify_peer_name' => true, 'capture_peer_cert' => true];
+    if ($cafile !== '') { $ssl += ['cafile' => $cafile, 'capath' => '/etc/ssl/certs']; }
     $ctx = stream_context_create(['http' => ['ignore_errors' => true, 'timeout' => $timeout,
-        'header' => "Accept: application/json\r\n"]]);
+        'header' => "Accept: application/json\r\n", 'follow_location' => 0], 'ssl' => $ssl]);
     $http_response_header = [];
     $body = @file_get_contents($url, false, $ctx);
     $code = preg_match('{^HTTP/\S+ (\d+)}', $http_response_header[0] ?? '', $m) ? (int) $m[1] : 0;
+    if ($body === false) { $body = error_get_last()['message'] ?? 'request failed'; }
+    $peer = stream_context_get_options($ctx)['ssl']['peer_certificate'] ?? null;
+    $cert = $peer ? openssl_x509_parse($peer) : null;
     return [$code, (string) $body, $http_response_header];
 }
+function describe(array $c, int $warn_days): string {
+    $end = (int) $c['validTo_time_t'];
+    $line = sprintf('; certificate: CN=%s, issuer CN=%s, serial %s, not after %s',
+        $c['subject']['CN'] ?? '?', $c['issuer']['CN'] ?? '?', $c['serialNumberHex'] ?? '?',
+        gmdate('Y-m-d H:i \U\T\C', $end));
+    $days = (int) floor(($end - time()) / 86400);
+    if ($warn_days > 0 && $days < $warn_days) {
+        $line .= "; warning: the certificate expires in $days day(s): renew it";
+    }
+    return $line;
+}
 $u = parse_url($url);
+if (($u['scheme'] ?? '') === 'https' && !extension_loaded('openssl')) {
+    fwrite(STDERR, "the image's PHP has no openssl extension: the https check needs it\n");
+    exit(1);
+}
+$cert = null;
 for ($i = 1; $i <= (int) $tries; $i++) {
     $uri = ($u['path'] ?? '/') . (isset($u['query']) ? '?' . $u['query'] : '');
     [$code, $body, $headers] = ($u['scheme'] ?? '') === 'fcgi'
         ? fcgi_get($u['host'], (int) $u['port'], $uri, $script, (float) $timeout)
-        : http_get($url, (float) $timeout);
+        : http_get($url, (float) $timeout, $cafile, $cert);
     $got = json_decode($body, true);
     foreach (explode('.', $field) as $k) { $got = is_array($got) ? ($got[$k] ?? null) : null; }
     if ($code === (int) $want && ($build === '' || $got === $build)) {
@@ -61,11 +85,12 @@ for ($i = 1; $i <= (int) $tries; $i++) {
         $names = preg_replace('{^Set-Cookie:\s*([^=;]*).*$}i', '$1', $cookies);
         $warn = $cookies ? '; warning: the health response sets a cookie ('
             . implode(', ', $names) . '): make the health route session-free' : '';
-        echo "healthy: $url HTTP $code, $field=" . (is_string($got) ? $got : json_encode($got)) . " (attempt $i)$warn\n";
+        $tls = $cert ? describe($cert, (int) $warn_days) : '';
+        echo "healthy: $url HTTP $code, $field=" . (is_string($got) ? $got : json_encode($got)) . " (attempt $i)$tls$warn\n";
         exit(0);
     }
     fwrite(STDERR, "attempt $i/$tries: $url HTTP $code, $field=" . json_encode($got)
-        . ", want HTTP $want and $build\n");
+        . ", want HTTP $want and $build" . ($code === 0 ? " ($body)" : '') . "\n");
     if ($i < (int) $tries) { usleep((int) ((float) $interval * 1e6)); }
 }
 fwrite(STDERR, "health check failed: the served code is not the deployed build\n");

@@ -37,6 +37,8 @@ SET_FIELDS = {"labels", "volumes", "networksAdvanced", "uploads", "envs", "hosts
               "dnsSearches", "ipamConfigs"}  # fmt: skip
 
 _MASKS: list[tuple[re.Pattern[str], str]] = [
+    # certificates and keys the TLS suite makes for each run
+    (re.compile(r"-----BEGIN ([A-Z ]+)-----[\s\S]*?-----END \1-----\n?"), "<pem \\1>"),
     (re.compile(r"sha256:[0-9a-f]{64}"), "sha256:<digest>"),
     (re.compile(r"\b[0-9a-f]{64}\b"), "<id>"),
     (re.compile(r"\b[0-9a-f]{12}\b"), "<short-id>"),

@@ -17,7 +17,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -222,7 +222,7 @@ def docker_cleanup(name: str = NAME) -> None:
     ids = sh("docker", "ps", "-aq", "--filter", f"label=laravel-stack.stack={name}").stdout.split()
     if ids:
         sh("docker", "rm", "-f", *ids)
-    for vol in ["db-data", "storage", "public"]:
+    for vol in ["db-data", "storage", "public", "tls"]:
         sh("docker", "volume", "rm", "-f", f"{name}-{vol}", check=False)
     sh("docker", "network", "rm", f"{name}-internal", check=False)
 
@@ -268,8 +268,15 @@ def new_project(tmp_path_factory, stack: str, base_config: str = "Pulumi.local.y
 class Load:
     """Steady background traffic on /up during a deploy (bounded count and time)."""
 
-    def __init__(self, rate: float = 10, limit_s: float = 900, base: str = LOCAL_BASE):
+    def __init__(
+        self,
+        rate: float = 10,
+        limit_s: float = 900,
+        base: str = LOCAL_BASE,
+        get: Callable[[str], tuple[int, Any]] | None = None,
+    ):
         self.rate, self.limit_s, self.base = rate, limit_s, base
+        self.get = get or (lambda path: http(path, timeout=2, base=self.base))
         self.builds: Counter[str] = Counter()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -278,7 +285,7 @@ class Load:
         end = time.monotonic() + self.limit_s
         while not self._stop.is_set() and time.monotonic() < end:
             try:
-                status, body = http("/up", timeout=2, base=self.base)
+                status, body = self.get("/up")
                 self.builds[body["build"] if status == 200 else f"HTTP {status}"] += 1
             except Exception as err:  # a refused connection during a recreate is data too
                 self.builds[type(err).__name__] += 1
