@@ -305,10 +305,14 @@ func (p *dockerProvider) GetPluginInfo(context.Context, *pbempty.Empty) (*pulumi
 	return &pulumirpc.PluginInfo{Version: version}, nil
 }
 
+// Upstream (the terraform bridge, muxed with pulumi-docker's native provider) accepts neither
+// secrets nor resource references: the engine strips secrets from what it sends and marks every
+// top-level property secret whose input held one, so an upload holding a secret is a wholly
+// secret `uploads` in state. The stand-in declares the same and lets the engine do the same.
 func (p *dockerProvider) Handshake(
 	context.Context, *pulumirpc.ProviderHandshakeRequest,
 ) (*pulumirpc.ProviderHandshakeResponse, error) {
-	return &pulumirpc.ProviderHandshakeResponse{AcceptSecrets: true, AcceptResources: true}, nil
+	return &pulumirpc.ProviderHandshakeResponse{AcceptSecrets: false, AcceptResources: false}, nil
 }
 
 func (p *dockerProvider) GetSchema(context.Context, *pulumirpc.GetSchemaRequest) (*pulumirpc.GetSchemaResponse, error) {
@@ -402,7 +406,7 @@ func (p *dockerProvider) Configure(ctx context.Context, req *pulumirpc.Configure
 	p.auths = auths
 	p.client = nil
 	p.mu.Unlock()
-	return &pulumirpc.ConfigureResponse{AcceptSecrets: true, SupportsPreview: true, AcceptResources: true}, nil
+	return &pulumirpc.ConfigureResponse{AcceptSecrets: false, SupportsPreview: true, AcceptResources: false}, nil
 }
 
 // jsonListOrText decodes a list given as JSON, or as a JSON string holding the list's JSON text
