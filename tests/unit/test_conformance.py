@@ -119,8 +119,13 @@ def test_committed_vectors_cover_every_scenario():
         "preview: php.ini change",
         "preview: queue replicas 1 -> 2",
         "preview: failing release",
+        "tls files: state after up",
+        "tls acme: state after up",
     }
     assert vectors["preview: no change"] == []
+    # the engine, not the provider, keeps secrets: an upload holding the key is a secret list
+    edge = vectors["tls files: state after up"]["docker:index/container:Container::edge"]
+    assert edge["inputs"]["uploads"] == "<secret>"
     state = vectors["state after up"]
     # upstream's bridge defaults are part of what the stand-ins must record
     app = state["docker:index/container:Container::lse2e-app"]["inputs"]
