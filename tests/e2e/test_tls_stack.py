@@ -171,8 +171,12 @@ def test_files_mode_serves_https_with_the_given_certificate(tls_stack, files, ve
     set_value(p, "web.tls.ca_roots", files["ca"])  # the verify step trusts the test's CA
     set_value(p, "web.tls.certificate", leaf.cert)
     set_value(p, "web.tls.key", leaf.key, secret=True)
-    p.up()
+    res = p.up()
     out = p.outputs()
+    # the key stays a secret end to end: not in the up output, the state or the outputs
+    key_line = leaf.key.splitlines()[1]
+    shown = res.stdout + res.stderr + json.dumps(p.state()) + json.dumps(out)
+    assert key_line not in shown
     assert out["web_url"] == f"https://{SITE}:{HTTPS_PORT}/"
     assert out["health_url"] == f"https://{SITE}:{HTTPS_PORT}/up"
     client = Client(files["cafile"])
