@@ -352,6 +352,19 @@ def proxy_switch(host: Engine, proxy: str, target: str) -> Argv:
     )
 
 
+RETENTION_SH = (SCRIPTS / "retention.sh").read_text()
+
+
+def retention(host: Engine, keep: int, repository: str, history: Sequence[str]) -> Argv:
+    """Keep the last `keep` builds of `repository` on the deploy engine (retention.sh), the
+    release history's digests first; run where that engine's docker CLI is."""
+    if host.is_ssh:
+        # On the server: its docker CLI and its default engine, the one the provider dials.
+        return ssh(host, ["sh", "-c", RETENTION_SH, "retention", str(keep), repository, "",
+                          *history])  # fmt: skip
+    return ["sh", "-c", RETENTION_SH, "retention", str(keep), repository, host.host, *history]
+
+
 def db_healthcheck() -> list[str]:
     # A real login and query (`mysqladmin ping` succeeds even when access is denied). The
     # password is expanded inside the container from its own env: it never appears in state.

@@ -70,6 +70,7 @@ STEP_NAMES = (
     "switch",
     "verify",
     "public-prune",
+    "retention",
 )
 StepName = Literal[
     "contract",
@@ -83,6 +84,7 @@ StepName = Literal[
     "switch",
     "verify",
     "public-prune",
+    "retention",
 ]
 
 
@@ -113,6 +115,9 @@ class ImageConfig(Model):
     build_host: str | None = None
     repository: Annotated[str, StringConstraints(min_length=1)]
     tag: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")]
+    # An already-pushed build of `repository` to deploy as it is (a rollback): nothing is built
+    # or pushed, the whole release chain runs for it.
+    digest: Annotated[str, StringConstraints(pattern=r"^sha256:[0-9a-f]{64}$")] | None = None
 
     _build_args_text = field_validator("build_args", mode="before")(_scalars_as_text)
 
@@ -416,6 +421,8 @@ class AppConfig(Model):
 
 class ReleaseConfig(Model):
     migrate: bool = True
+    # Builds of the app kept on the deploy engine (the last N released; the running one always).
+    keep: Annotated[int, Field(ge=1, le=100)] = 5
     # Turning a step off is for proving it matters (see README); production keeps them all.
     skip: list[StepName] = []
 

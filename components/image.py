@@ -21,6 +21,27 @@ class AppImage(pulumi.ComponentResource):
     ):
         super().__init__("laravel-stack:index:AppImage", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        image = cfg.image
+        if image.digest:
+            # A rollback (or any pushed build): nothing is built or pushed.
+            self.repo_digest = pulumi.Output.from_input(f"{image.repository}@{image.digest}")
+        else:
+            self.repo_digest = self._build(cfg, build_provider)
+        # Pull by digest on the deploy engine: containers then run exactly what was pushed,
+        # whichever engine built it, and the tag is never consulted again.
+        pulled = docker.RemoteImage(
+            "app",
+            name=self.repo_digest,
+            platform=image.platform,
+            keep_locally=True,
+            opts=child,
+        )
+        self.image_id = pulled.image_id
+        self.register_outputs({"repo_digest": self.repo_digest, "image_id": self.image_id})
+
+    def _build(
+        self, cfg: StackConfig, build_provider: pulumi.ProviderResource
+    ) -> pulumi.Output[str]:
         registry = None
         if cfg.registry and cfg.registry.password:
             registry = docker.RegistryArgs(
@@ -43,15 +64,4 @@ class AppImage(pulumi.ComponentResource):
             # Built and pushed by the build engine; the deploy engine never sees the source.
             opts=pulumi.ResourceOptions(parent=self, provider=build_provider),
         )
-        # Pull by digest on the deploy engine: containers then run exactly what was pushed,
-        # whichever engine built it, and the tag is never consulted again.
-        self.repo_digest = build.repo_digest
-        pulled = docker.RemoteImage(
-            "app",
-            name=build.repo_digest,
-            platform=image.platform,
-            keep_locally=True,
-            opts=child,
-        )
-        self.image_id = pulled.image_id
-        self.register_outputs({"repo_digest": self.repo_digest, "image_id": self.image_id})
+        return build.repo_digest

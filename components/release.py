@@ -36,6 +36,7 @@ class Target:
     public_url: str  # through the front proxy, after the switch
     app_port: int
     public_volume: str
+    history: tuple[str, ...] = ()  # digests of the release history, newest first
 
     @property
     def host(self) -> Engine:
@@ -162,6 +163,13 @@ STEPS: tuple[Step, ...] = (
         "remove assets of older builds from the public volume (after the switch)",
         _prune,
     ),
+    Step(
+        "retention",
+        "keep the last release.keep builds on the deploy engine, remove older ones",
+        lambda t: [
+            commands.retention(t.host, t.cfg.release.keep, t.cfg.image.repository, t.history)
+        ],
+    ),
 )
 
 
@@ -183,12 +191,13 @@ class ReleaseChain(pulumi.ComponentResource):
         proxy: pulumi.Output[str],
         public_volume: pulumi.Output[str],
         urls: tuple[str, str, int],
+        history: pulumi.Input[Sequence[str]],
         after: Sequence[pulumi.Resource],
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("laravel-stack:index:ReleaseChain", name, None, opts)
         direct_url, public_url, app_port = urls
-        target = pulumi.Output.all(container, build, proxy, public_volume).apply(
+        target = pulumi.Output.all(container, build, proxy, public_volume, history).apply(
             lambda a: Target(
                 cfg=cfg,
                 container=a[0],
@@ -198,6 +207,7 @@ class ReleaseChain(pulumi.ComponentResource):
                 public_url=public_url,
                 app_port=app_port,
                 public_volume=a[3],
+                history=tuple(a[4]),
             )
         )
         wanted = set(cfg.steps())

@@ -124,6 +124,9 @@ def test_health_probe_passes_values_as_arguments_not_code():
     assert shlex.split(commands.script(argv)) == argv
 
 
+REPO = "registry.example.com/acme/shop"
+
+
 def target(**overrides) -> Target:
     from components.config import parse
 
@@ -138,7 +141,7 @@ def target(**overrides) -> Target:
 def test_release_steps_read_like_the_runbook():
     assert [s.name for s in STEPS] == [
         "contract", "ownership", "migrate", "cache-clear", "opcache-reset", "cache-rebuild",
-        "workers-restart", "health", "switch", "verify", "public-prune",
+        "workers-restart", "health", "switch", "verify", "public-prune", "retention",
     ]  # fmt: skip
     assert all(s.description for s in STEPS)
 
@@ -148,6 +151,10 @@ def test_every_step_targets_the_configured_host_and_container():
     where = {"switch": "shop-web", "public-prune": "reg@sha256:1"}  # proxy; a job of the new image
     for step in STEPS:
         for argv in step.argv(t):
+            if step.name == "retention":  # a script of docker commands, given the engine
+                assert argv[:2] == ["sh", "-c"], argv
+                assert argv[4:7] == ["5", REPO, "tcp://docker.example.com:2376"], argv
+                continue
             assert argv[:3] == ["docker", "--host", "tcp://docker.example.com:2376"], step.name
             assert where.get(step.name, "shop-app-0123456789ab") in argv, step.name
         assert step_script(step, t)
@@ -161,6 +168,9 @@ def test_over_ssh_every_step_runs_docker_on_the_pinned_server_in_one_shared_conn
             assert set(argv[1:-7:2]) == {"-o"}, argv  # only options before the target
             assert argv[-7:-1] == ["-p", "2222", "-l", "deploy", "--", "vps.example.com"]
             remote = shlex.split(argv[-1])  # the server's shell sees exactly the docker argv
+            if step.name == "retention":  # the script runs on the server, its default engine
+                assert remote[:2] == ["sh", "-c"] and remote[4:7] == ["5", REPO, ""], remote
+                continue
             assert remote[0] == "docker" and "--host" not in remote, step.name
         assert step_script(step, t)
     [argv] = next(s for s in STEPS if s.name == "opcache-reset").argv(t)

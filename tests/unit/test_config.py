@@ -267,6 +267,7 @@ def test_defaults_cover_everything_the_field_notes_vary():
         "switch",
         "verify",
         "public-prune",
+        "retention",
     ]
 
 
@@ -291,6 +292,7 @@ def test_steps_follow_release_switches():
         "switch",
         "verify",
         "public-prune",
+        "retention",
     ]
 
 

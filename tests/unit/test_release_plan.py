@@ -131,7 +131,7 @@ def test_code_change_lists_the_build_and_the_chain_in_order(tmp_path):
     assert "| `shop-app` | app | replace |" in md
     assert "@@ replace docker:index/container:Container shop-app  (image)" in md
     assert "No dangers found." in md
-    assert "<details><summary>Raw diff (13 resources)</summary>" in md
+    assert "<details><summary>Raw diff (14 resources)</summary>" in md
     # the chain's scripts stay in the collapsed raw diff, never in the step list
     assert md.index("<details>") < md.index("+ triggers: [")
 

@@ -14,7 +14,7 @@ from .harness import Run, fake_digest, run_program, valid_config
 from .test_config import with_
 
 CHAIN = ["contract", "ownership", "migrate", "cache-clear", "opcache-reset", "cache-rebuild",
-         "workers-restart", "health", "switch", "verify", "public-prune"]  # fmt: skip
+         "workers-restart", "health", "switch", "verify", "public-prune", "retention"]  # fmt: skip
 APP = "shop-app-" + fake_digest("shop-app")[7:14]  # the mock's auto-name
 QUEUE = "shop-queue-1-" + fake_digest("shop-queue-1")[7:14]
 
