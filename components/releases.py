@@ -27,9 +27,10 @@ def next_history(previous: Any, build: str, tag: str, now: str, keep: int) -> li
     return [entry, *[e for e in entries if e["build"] != build]][: max(keep, 1)]
 
 
-def previous_history() -> pulumi.Output[Any]:
+def previous_history(parent: pulumi.Resource) -> pulumi.Output[Any]:
     """This stack's `releases` output as the last successful `up` left it (None at first)."""
     me = pulumi.StackReference(
-        f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
+        f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}",
+        opts=pulumi.ResourceOptions(parent=parent),
     )
     return me.get_output(OUTPUT)

@@ -104,7 +104,7 @@ class LaravelStack(pulumi.ComponentResource):
         )
         # The release history: this build in front of what the last successful `up` recorded.
         now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        history = pulumi.Output.all(releases.previous_history(), build).apply(
+        history = pulumi.Output.all(releases.previous_history(self), build).apply(
             lambda a: releases.next_history(
                 a[0], a[1], "" if cfg.image.digest else cfg.image.tag, now, cfg.release.keep
             )

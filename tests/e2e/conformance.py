@@ -113,7 +113,8 @@ def preview_ops(preview: dict[str, Any]) -> list[list[str]]:
         (resource_key(s["urn"]), s["op"])
         for s in preview.get("steps", [])
         if s["op"] != "same"
-        and not s["urn"].split("::")[2].startswith(("pulumi:providers:", "pulumi:pulumi:"))
+        and not s["urn"].split("::")[2].startswith("pulumi:providers:")
+        and not s["urn"].split("::")[2].endswith("pulumi:pulumi:StackReference")
     }
     return [list(p) for p in sorted(ops)]
 
