@@ -130,33 +130,44 @@ def fix_ownership(host: Engine, container: str, app_root: str, uid: int, gid: in
 
 
 def check_writable(host: Engine, container: str, app_root: str, user: str) -> list[Argv]:
-    """As the web user: the directories Laravel writes caches into must be writable."""
+    """As the web user: the directories Laravel writes caches into must be writable (one exec,
+    each failure named)."""
+    dirs = [f"{app_root}/{d}" for d in ("storage/framework/cache", "storage/framework/views",
+                                        "bootstrap/cache")]  # fmt: skip
+    return [docker_exec(host, container, user, ["sh", "-c", WRITABLE_SH, "writable", *dirs])]
+
+
+WRITABLE_SH = (
+    'for d; do test -w "$d" || { echo "not writable by the web user: $d" >&2; exit 1; }; done'
+)
+
+
+CACHE_CLEAR = ("config:clear", "route:clear", "view:clear", "event:clear", "cache:clear")
+CACHE_REBUILD = ("config:cache", "route:cache", "view:cache", "event:cache")
+#: artisan commands in one PHP boot: a step pays one framework boot, not one per command
+ARTISAN_BATCH_PHP = (SCRIPTS / "artisan_batch.php").read_text().strip()
+
+
+def artisan_batch(host: Engine, container: str, user: str, *commands: str) -> Argv:
+    return docker_exec(host, container, user, ["php", "-r", ARTISAN_BATCH_PHP, "--", *commands])
+
+
+def cache_clear(host: Engine, container: str, user: str, config_cached: bool = True) -> list[Argv]:
+    """One boot once no config cache exists (the migrate step cleared it); otherwise config:clear
+    first, alone: a process booted on a config cache baked into the image would clear the cache
+    store that stale config names, not the one the container's env names."""
+    if not config_cached:
+        return [artisan_batch(host, container, user, *CACHE_CLEAR)]
     return [
-        docker_exec(host, container, user, ["test", "-w", f"{app_root}/{d}"])
-        for d in (
-            "storage/framework/cache",
-            "storage/framework/views",
-            "bootstrap/cache",
-        )
+        artisan(host, container, user, "config:clear"),
+        artisan_batch(host, container, user, *CACHE_CLEAR[1:]),
     ]
 
 
-CACHE_CLEAR = (
-    "config:clear",
-    "route:clear",
-    "view:clear",
-    "event:clear",
-    "cache:clear",
-)
-CACHE_REBUILD = ("config:cache", "route:cache", "view:cache", "event:cache")
-
-
-def cache_clear(host: Engine, container: str, user: str) -> list[Argv]:
-    return [artisan(host, container, user, cmd) for cmd in CACHE_CLEAR]
-
-
 def cache_rebuild(host: Engine, container: str, user: str) -> list[Argv]:
-    return [artisan(host, container, user, cmd) for cmd in CACHE_REBUILD]
+    # One boot is equivalent here: config:cache and route:cache each build a fresh application,
+    # view:cache and event:cache read the env config this process booted on (no cache: cleared).
+    return [artisan_batch(host, container, user, *CACHE_REBUILD)]
 
 
 def migrate(host: Engine, container: str, user: str) -> Argv:

@@ -126,7 +126,10 @@ STEPS: tuple[Step, ...] = (
     Step(
         "cache-clear",
         "clear config, route, view, event and application caches",
-        lambda t: commands.cache_clear(t.host, t.container, t.user),
+        # After migrate (its config:clear): one boot; without it, config:clear goes first.
+        lambda t: commands.cache_clear(
+            t.host, t.container, t.user, config_cached="migrate" not in t.cfg.steps()
+        ),
     ),
     Step(
         "opcache-reset",

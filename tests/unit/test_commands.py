@@ -38,11 +38,26 @@ def test_script_quotes_every_argument_and_stops_at_first_failure():
     assert failing.returncode != 0 and failing.stdout == ""
 
 
-def test_cache_clear_and_rebuild_cover_every_laravel_cache():
-    cleared = [a[-2] for a in commands.cache_clear(UNIX, "c", "www-data")]
-    assert cleared == ["config:clear", "route:clear", "view:clear", "event:clear", "cache:clear"]
-    rebuilt = [a[-2] for a in commands.cache_rebuild(UNIX, "c", "www-data")]
-    assert rebuilt == ["config:cache", "route:cache", "view:cache", "event:cache"]
+def _batches(argvs: list[list[str]]) -> list[list[str]]:
+    """The artisan commands of each exec: one list per PHP boot."""
+    out = []
+    for a in argvs:
+        if a[-2:] == ["config:clear", "--no-interaction"]:
+            out.append(["config:clear"])
+        else:
+            assert a[a.index("-r") + 1] == commands.ARTISAN_BATCH_PHP
+            out.append(a[a.index("--", a.index("-r")) + 1 :])
+    return out
+
+
+def test_cache_clear_and_rebuild_cover_every_laravel_cache_in_few_boots():
+    # after migrate (its config:clear): one boot; a baked config cache may exist otherwise
+    fresh = _batches(commands.cache_clear(UNIX, "c", "www-data", config_cached=False))
+    assert fresh == [["config:clear", "route:clear", "view:clear", "event:clear", "cache:clear"]]
+    baked = _batches(commands.cache_clear(UNIX, "c", "www-data"))
+    assert baked == [["config:clear"], ["route:clear", "view:clear", "event:clear", "cache:clear"]]
+    rebuilt = _batches(commands.cache_rebuild(UNIX, "c", "www-data"))
+    assert rebuilt == [["config:cache", "route:cache", "view:cache", "event:cache"]]
 
 
 def test_opcache_reset_reaches_the_web_workers_not_the_cli():
@@ -60,8 +75,18 @@ def test_ownership_fix_runs_as_root_and_checks_as_web_user():
     assert fix[:6] == ["docker", "--host", "unix:///d.sock", "exec", "--user", "0"]
     assert "/srv/app/storage" in fix and "/srv/app/bootstrap/cache" in fix
     assert fix[-4:] == ["chown", "33:33", "{}", "+"]
-    checks = commands.check_writable(UNIX, "shop-app", "/srv/app", "www-data")
-    assert all(c[5] == "www-data" and c[-2] == "-w" for c in checks)
+    [check] = commands.check_writable(UNIX, "shop-app", "/srv/app", "www-data")
+    assert check[5] == "www-data" and check[7:10] == ["sh", "-c", commands.WRITABLE_SH]
+    assert check[-3:] == ["/srv/app/storage/framework/cache", "/srv/app/storage/framework/views",
+                          "/srv/app/bootstrap/cache"]  # fmt: skip
+
+
+def test_the_writable_check_names_the_directory_the_web_user_cannot_write(tmp_path):
+    ok, ro = tmp_path / "ok", tmp_path / "ro"
+    ok.mkdir()
+    res = _sh(commands.WRITABLE_SH, str(ok), str(ro))  # `ro` does not exist: not writable
+    assert res.returncode == 1 and res.stderr == f"not writable by the web user: {ro}\n"
+    assert _sh(commands.WRITABLE_SH, str(ok)).returncode == 0
 
 
 def _sh(script: str, *args: str) -> subprocess.CompletedProcess:

@@ -1,0 +1,13 @@
+// laravel-stack: several artisan commands in one PHP boot (what Laravel 11's `optimize` does),
+// run from the app root as `php -r` with the commands as arguments; stops at the first failure.
+require getcwd() . '/vendor/autoload.php';
+$app = require getcwd() . '/bootstrap/app.php';
+$kernel = $app->make(Illuminate\Contracts\Console\Kernel::class);
+foreach (array_slice($argv, 1) as $command) {
+    $status = $kernel->call($command);
+    echo $kernel->output();
+    if ($status !== 0) {
+        fwrite(STDERR, "artisan $command failed (exit $status)\n");
+        exit($status);
+    }
+}
