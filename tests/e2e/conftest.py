@@ -134,14 +134,14 @@ def release_events(lines: list[str]) -> list[tuple[int, str, str]]:
     return sorted(events)
 
 
+BATCH = r"^php -r .* -- "  # artisan commands in one boot: `php -r <batch runner> -- <commands>`
 STEP_OF = [
     ("contract", re.compile(r"^sh -c .*image contract.* contract /", re.S)),  # as root, new app
     ("ownership", re.compile(r"^find .*/storage|^sh -c for d; do test -w ")),
     ("migrate", re.compile(r"^php artisan migrate --force")),
-    # artisan commands in one boot: `php -r <batch runner> -- <commands>`
-    ("cache-clear", re.compile(r"^php artisan config:clear|^php -r .* -- (\S+ )?route:clear", re.S)),
+    ("cache-clear", re.compile(r"^php artisan config:clear|" + BATCH + r"(\S+ )?route:clear", re.S)),
     ("opcache-reset", re.compile(r"^kill signal=12$")),  # SIGUSR2 to the new FPM master
-    ("cache-rebuild", re.compile(r"^php -r .* -- config:cache route:cache", re.S)),
+    ("cache-rebuild", re.compile(BATCH + "config:cache route:cache", re.S)),
     ("workers-restart", re.compile(r"^php artisan queue:restart")),
     # The chain's probes name the deployed build; Docker's health check (the same probe) doesn't.
     ("health", re.compile(r"^php -r .* fcgi://\S+ \d+ \S+ \S+@sha256:", re.S)),  # straight to FPM
