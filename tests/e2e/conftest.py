@@ -139,7 +139,7 @@ STEP_OF = [
     ("contract", re.compile(r"^sh -c .*image contract.* contract /", re.S)),  # as root, new app
     ("ownership", re.compile(r"^find .*/storage|^sh -c for d; do test -w ")),
     ("migrate", re.compile(r"^php artisan migrate --force")),
-    ("cache-clear", re.compile(r"^php artisan config:clear|" + BATCH + r"(\S+ )?route:clear", re.S)),
+    ("cache-clear", re.compile(r"^php artisan config:clear|" + BATCH + r"\S* ?route:clear", re.S)),
     ("opcache-reset", re.compile(r"^kill signal=12$")),  # SIGUSR2 to the new FPM master
     ("cache-rebuild", re.compile(BATCH + "config:cache route:cache", re.S)),
     ("workers-restart", re.compile(r"^php artisan queue:restart")),
