@@ -6,6 +6,7 @@ Nothing here touches Pulumi, so every command the release runs is unit-tested as
 from __future__ import annotations
 
 import hashlib
+import json
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -366,14 +367,24 @@ def proxy_switch(host: Engine, proxy: str, target: str) -> Argv:
 RETENTION_SH = (SCRIPTS / "retention.sh").read_text()
 
 
-def retention(host: Engine, keep: int, repository: str, history: Sequence[str]) -> Argv:
-    """Keep the last `keep` builds of `repository` on the deploy engine (retention.sh), the
-    release history's digests first; run where that engine's docker CLI is."""
+def retention(host: Engine, keep: int, repository: str, build: str, tag: str) -> Argv:
+    """Record `build` (released as `tag`; "" unknown) in the deploy engine's release history and
+    keep the last `keep` builds there (retention.sh); runs where that engine's docker CLI is."""
+    args = ["sh", "-c", RETENTION_SH, "retention", str(keep), repository]
     if host.is_ssh:
         # On the server: its docker CLI and its default engine, the one the provider dials.
-        return ssh(host, ["sh", "-c", RETENTION_SH, "retention", str(keep), repository, "",
-                          *history])  # fmt: skip
-    return ["sh", "-c", RETENTION_SH, "retention", str(keep), repository, host.host, *history]
+        return ssh(host, [*args, "", build, tag])
+    return [*args, host.host, build, tag]
+
+
+def history(stdout: str) -> list[dict[str, str]]:
+    """The retention step's output -> the release history (build, digest, tag, deployed)."""
+    out = []
+    for line in stdout.splitlines():
+        if line.startswith("{"):
+            entry = json.loads(line)
+            out.append({k: str(entry.get(k, "")) for k in ("build", "digest", "tag", "deployed")})
+    return out
 
 
 def db_healthcheck() -> list[str]:

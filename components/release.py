@@ -36,7 +36,6 @@ class Target:
     public_url: str  # through the front proxy, after the switch
     app_port: int
     public_volume: str
-    history: tuple[str, ...] = ()  # digests of the release history, newest first
 
     @property
     def host(self) -> Engine:
@@ -168,9 +167,16 @@ STEPS: tuple[Step, ...] = (
     ),
     Step(
         "retention",
-        "keep the last release.keep builds on the deploy engine, remove older ones",
+        "record the release on the deploy engine, keep its last release.keep builds there",
+        # image.digest (a rollback): the engine knows the tag that build was released with.
         lambda t: [
-            commands.retention(t.host, t.cfg.release.keep, t.cfg.image.repository, t.history)
+            commands.retention(
+                t.host,
+                t.cfg.release.keep,
+                t.cfg.image.repository,
+                t.build,
+                "" if t.cfg.image.digest else t.cfg.image.tag,
+            )
         ],
     ),
 )
@@ -194,13 +200,12 @@ class ReleaseChain(pulumi.ComponentResource):
         proxy: pulumi.Output[str],
         public_volume: pulumi.Output[str],
         urls: tuple[str, str, int],
-        history: pulumi.Input[Sequence[str]],
         after: Sequence[pulumi.Resource],
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("laravel-stack:index:ReleaseChain", name, None, opts)
         direct_url, public_url, app_port = urls
-        target = pulumi.Output.all(container, build, proxy, public_volume, history).apply(
+        target = pulumi.Output.all(container, build, proxy, public_volume).apply(
             lambda a: Target(
                 cfg=cfg,
                 container=a[0],
@@ -210,7 +215,6 @@ class ReleaseChain(pulumi.ComponentResource):
                 public_url=public_url,
                 app_port=app_port,
                 public_volume=a[3],
-                history=tuple(a[4]),
             )
         )
         wanted = set(cfg.steps())

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from urllib.parse import urlsplit
 
 import pulumi
 import pulumi_docker as docker
 
-from . import releases
+from . import commands
 from .commands import Engine
 from .common import app_env, build_engine, deploy_engine
 from .config import StackConfig
@@ -102,13 +101,6 @@ class LaravelStack(pulumi.ComponentResource):
             after=[web.primary],
             opts=child,
         )
-        # The release history: this build in front of what the last successful `up` recorded.
-        now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        history = pulumi.Output.all(releases.previous_history(self), build).apply(
-            lambda a: releases.next_history(
-                a[0], a[1], "" if cfg.image.digest else cfg.image.tag, now, cfg.release.keep
-            )
-        )
         release = ReleaseChain(
             "release",
             cfg,
@@ -118,7 +110,6 @@ class LaravelStack(pulumi.ComponentResource):
             web.entry_container,
             infra.public_volume,
             (web.direct_url, web.public_url, web.app_port),
-            history.apply(lambda h: [e["digest"] for e in h]),
             after=[
                 *web.containers.values(),
                 *workers.containers.values(),
@@ -145,9 +136,11 @@ class LaravelStack(pulumi.ComponentResource):
         # The last check's output is the release's receipt: "healthy: <url> HTTP 200, build=…".
         checks = [release.by_name[s] for s in ("verify", "health") if s in release.by_name]
         self.release_receipt = checks[0].stdout if checks else pulumi.Output.from_input("")
-        # Recorded only once the whole chain has passed: a failed release is not a release.
-        done = release.steps[-1].stdout if release.steps else build
-        self.releases = pulumi.Output.all(history, done).apply(lambda a: a[0])
+        # The deploy engine's release history, as the retention step (the chain's last) left it.
+        retention = release.by_name.get("retention")
+        self.releases = (
+            retention.stdout.apply(commands.history) if retention else pulumi.Output.from_input([])
+        )
         self.register_outputs(
             {
                 "web_url": self.web_url,

@@ -1,36 +1,66 @@
 # Runs where the deploy engine's docker CLI is (this machine for unix:// and tcp://, the server
-# over ssh), after a successful release: keeps the app's last N builds on the engine and
-# removes the older ones. Never an image a container uses (running or stopped), never another
-# repository's reference (only this repository's tags and digests are removed: an image also
-# known under another name stays).
+# over ssh), after a successful release. The deploy engine keeps the release history itself:
+# each deployed build carries one tag `deployed-<UTC time>-<release tag>` in the app's
+# repository. Keeps the last N builds deployed and removes the older ones: never an image a
+# container uses (running or stopped), never another repository's reference (an image also
+# known under another name stays, without this repository's references). Prints the kept
+# history, newest first, one JSON object a line (the stack's `releases` output).
 #
-# $1 N, $2 the repository, $3 the engine (DOCKER_HOST; empty: the CLI's default), $4… the builds to keep first: the
-# release history's digests, newest first. Fewer than N of them (a stack deployed before the
-# history existed): the newest other builds by creation time fill the remaining places.
+# $1 N, $2 the repository, $3 the engine (DOCKER_HOST; empty: the CLI's default), $4 the build
+# just deployed (repository@sha256:…), $5 its release tag (empty: unknown; a rollback keeps
+# the tag that build was deployed with before).
 set -eu
-n=$1; repo=$2; [ -z "$3" ] || export DOCKER_HOST="$3"; shift 3
+n=$1; repo=$2; [ -z "$3" ] || export DOCKER_HOST="$3"; build=$4; tag=$5
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-docker ps -aq --no-trunc | xargs -r docker inspect --format '{{.Image}}' | sort -u > "$tmp/used"
-# this repository's builds (image ids), newest first
+refs() { # image -> its references in this repository (repo:tag, repo@digest), one a line
+  docker image inspect --format \
+    '{{range .RepoTags}}{{println .}}{{end}}{{range .RepoDigests}}{{println .}}{{end}}' "$1" \
+    | awk -v r="$repo" 'index($0, r ":") == 1 || index($0, r "@") == 1'
+}
+
+# 1. Record this release: one deployed- tag for the build, with the time and its release tag.
+# (The new tag first: an image losing its last tag would be deleted, or refused while in use.)
+id=$(docker image inspect --format '{{.Id}}' "$build")
+earlier=$(refs "$id" | awk -v r="$repo:deployed-" 'index($0, r) == 1')
+if [ -z "$tag" ] && [ -n "$earlier" ]; then
+  rest=$(echo "$earlier" | head -n 1); rest=${rest#"$repo:deployed-"}; tag=${rest#*-}
+fi
+new="$repo:deployed-$(date -u +%Y%m%dT%H%M%SZ)-$(echo "$tag" | cut -c1-100)"
+docker tag "$build" "$new"
+for ref in $earlier; do
+  [ "$ref" = "$new" ] || docker image rm "$ref" > /dev/null
+done
+
+# 2. The builds to keep: the last N deployed; fewer recorded (a stack older than the history),
+# the newest other builds by creation time fill the places.
+docker image ls --no-trunc --format '{{.Tag}} {{.ID}}' "$repo" | grep '^deployed-' | sort -r \
+  > "$tmp/history"
+cut -d' ' -f2 "$tmp/history" | awk '!seen[$0]++' | head -n "$n" > "$tmp/kept"
 docker image ls --no-trunc --format '{{.CreatedAt}}|{{.ID}}' "$repo" | sort -r \
   | cut -d'|' -f2 | awk '!seen[$0]++' > "$tmp/ids"
-: > "$tmp/keep"
-for digest in "$@"; do
-  docker image inspect --format '{{.Id}}' "$repo@$digest" 2>/dev/null >> "$tmp/keep" || true
-done
-awk '!seen[$0]++' "$tmp/keep" | head -n "$n" > "$tmp/kept"
-while read -r id; do
+while read -r image; do
   [ "$(wc -l < "$tmp/kept")" -lt "$n" ] || break
-  grep -qx "$id" "$tmp/kept" || echo "$id" >> "$tmp/kept"
+  grep -qx "$image" "$tmp/kept" || echo "$image" >> "$tmp/kept"
 done < "$tmp/ids"
+docker ps -aq --no-trunc | xargs -r docker inspect --format '{{.Image}}' | sort -u > "$tmp/used"
+
+# 3. Remove the others (each reference once: the last one removed deletes the image).
 removed=0
-while read -r id; do
-  if grep -qx "$id" "$tmp/kept" || grep -qx "$id" "$tmp/used"; then continue; fi
-  refs=$(docker image inspect --format '{{range .RepoTags}}{{println .}}{{end}}{{range .RepoDigests}}{{println .}}{{end}}' "$id")
-  for ref in $refs; do
-    case "$ref" in "$repo:"*|"$repo@"*) docker image rm "$ref" > /dev/null ;; esac
+while read -r image; do
+  if grep -qx "$image" "$tmp/kept" || grep -qx "$image" "$tmp/used"; then continue; fi
+  for ref in $(refs "$image"); do
+    if docker image inspect "$ref" > /dev/null 2>&1; then docker image rm "$ref" > /dev/null; fi
   done
   removed=$((removed + 1))
-  echo "removed build ${id#sha256:}"
+  echo "retention: removed build ${image#sha256:}" >&2
 done < "$tmp/ids"
-echo "retention: kept $(wc -l < "$tmp/kept") build(s) of $repo, removed $removed"
+echo "retention: kept $(wc -l < "$tmp/kept") build(s) of $repo, removed $removed" >&2
+
+# 4. The history kept, newest first.
+while read -r deployed image; do
+  grep -qx "$image" "$tmp/kept" || continue
+  digest=$(refs "$image" | awk -v r="$repo@" 'index($0, r) == 1 { print substr($0, length(r) + 1); exit }')
+  at=$(echo "$deployed" | cut -d- -f2 | sed -E 's/^(....)(..)(..)T(..)(..)(..)Z$/\1-\2-\3T\4:\5:\6Z/')
+  printf '{"build": "%s@%s", "digest": "%s", "tag": "%s", "deployed": "%s"}\n' \
+    "$repo" "$digest" "$digest" "$(echo "$deployed" | cut -d- -f3-)" "$at"
+done < "$tmp/history"

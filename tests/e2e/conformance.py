@@ -107,14 +107,11 @@ def normalize_state(exported: dict[str, Any], project: str) -> dict[str, Any]:
 
 
 def preview_ops(preview: dict[str, Any]) -> list[list[str]]:
-    """`pulumi preview --json` -> sorted [resource key, op] of every step but `same`, of the
-    plugins' resources (not the engine's own: providers, the stack's reference to itself)."""
+    """`pulumi preview --json` -> sorted [resource key, op] of every step but `same`."""
     ops = {
         (resource_key(s["urn"]), s["op"])
         for s in preview.get("steps", [])
-        if s["op"] != "same"
-        and not s["urn"].split("::")[2].startswith("pulumi:providers:")
-        and not s["urn"].split("::")[2].endswith("pulumi:pulumi:StackReference")
+        if s["op"] != "same" and not s["urn"].split("::")[2].startswith("pulumi:providers:")
     }
     return [list(p) for p in sorted(ops)]
 

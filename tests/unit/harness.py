@@ -110,9 +110,6 @@ class Run:
 class Recorder(pulumi.runtime.Mocks):
     """Plays the providers: deterministic ids and outputs derived from the inputs."""
 
-    def __init__(self, history: list[dict[str, str]] | None = None):
-        self.history = history
-
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         state = dict(args.inputs)
         if args.typ == "docker:index/image:Image":
@@ -127,10 +124,6 @@ class Recorder(pulumi.runtime.Mocks):
         elif args.typ == "command:local:Command":
             state["stdout"] = f"{args.name}: ok"
             state["stderr"] = ""
-        elif args.typ == "pulumi:pulumi:StackReference":
-            # The stack's own last outputs: the release history a test gives, or none yet.
-            state["outputs"] = {"releases": self.history} if self.history is not None else {}
-            state["secretOutputNames"] = []
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs):
@@ -171,19 +164,17 @@ def run_program(
     raw: dict[str, Any],
     secret_keys: tuple[str, ...] | list[str] = SECRET_KEYS,
     run: Run | None = None,
-    history: list[dict[str, str]] | None = None,
 ) -> Run:
     """Run `__main__.py` with `raw` as the stack's `laravel-stack:*` config.
 
-    Pass `run` to keep what was registered even when the program raises; `history`: the
-    `releases` output the stack's last `up` left.
+    Pass `run` to keep what was registered even when the program raises.
     """
     config = {
         f"laravel-stack:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()
     }
     runtime_config.set_all_config(config, [f"laravel-stack:{k}" for k in secret_keys])
     run = run if run is not None else Run()
-    recorder = Recorder(history)
+    recorder = Recorder()
     settings.ROOT.set(None)
     pulumi.runtime.set_mocks(
         recorder,

@@ -365,6 +365,21 @@ func pull(ctx context.Context, p *dockerProvider, urn resource.URN, ref, platfor
 	return &ii, nil
 }
 
+// findImage is upstream's (kreuzwerker's findImage): an image the engine already holds under
+// that name is used as it is, only a missing one is pulled (so a build the deploy engine made
+// itself, or a rollback to a build it keeps, needs no registry round trip).
+func findImage(ctx context.Context, p *dockerProvider, urn resource.URN, ref, platform string) (*imageInspect, error) {
+	e, err := p.engine()
+	if err != nil {
+		return nil, err
+	}
+	var ii imageInspect
+	if err := e.call(ctx, http.MethodGet, "/images/"+ref+"/json", nil, nil, &ii); err == nil {
+		return &ii, nil
+	}
+	return pull(ctx, p, urn, ref, platform)
+}
+
 func repoDigestFor(ref string, digests []string) string {
 	_, repo, _, digest := splitReference(ref)
 	if digest != "" {
@@ -389,7 +404,7 @@ func (remoteImageKind) create(ctx context.Context, p *dockerProvider, urn resour
 	if err := decode(news, &a); err != nil {
 		return "", nil, err
 	}
-	ii, err := pull(ctx, p, urn, a.Name, a.Platform)
+	ii, err := findImage(ctx, p, urn, a.Name, a.Platform)
 	if err != nil {
 		return "", nil, err
 	}
