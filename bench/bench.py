@@ -11,7 +11,11 @@ response. Figures: failed requests (non-2xx, resets, timeouts), responses per bu
 time from deploy start to the first new-build response, stale (old-build) responses after the
 deploy returned, deploy wall time.
 
-- laravel-stack: `pulumi up` of a throwaway stack (prefix `lsbench`, port 18180).
+- laravel-stack: `pulumi up --skip-preview` of a throwaway stack (prefix `lsbench`, port 18180):
+  the deploy a reviewed PR preview leads to. Its timeline is printed from the engines' own
+  records: Pulumi's OpenTelemetry trace (`--otel-traces file://…`: the program run, the plan)
+  and the Docker engine's events (each release step's execs, the containers' create, start
+  and removal).
 - the seeds' way (the field notes' runbook): build and push the new image, `docker rm -f app`
   and `docker run` of it in place (fixed container names), then the command sequence: cache
   clear, FPM reload (OPcache), cache rebuild, health check. Same app, same nginx, port 18181.
@@ -24,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -122,16 +127,27 @@ def figures(load: Load, old: str, new: str, deploy_s: float) -> dict[str, Any]:
     }
 
 
-def measure(port: int, rate: float, deploy: Callable[[], str], old: str) -> dict[str, Any]:
-    """Load before, during and AFTER_S after `deploy()` (which returns the new build)."""
+def measure(
+    port: int,
+    rate: float,
+    deploy: Callable[[], str],
+    old: str,
+    new_build: Callable[[], str] | None = None,
+) -> dict[str, Any]:
+    """Load before, during and AFTER_S after `deploy()`, which returns the new build (or
+    `new_build()` tells it afterwards, outside the timed part). Also returns `started_at`, the
+    deploy's start in epoch seconds."""
     with Load(port, rate) as load:
         time.sleep(2)  # steady state first
+        started_at = time.time()
         load.t0 = time.monotonic()
         load.samples.clear()
         new = deploy()
         deploy_s = time.monotonic() - load.t0
         time.sleep(AFTER_S)
-    return figures(load, old, new, deploy_s)
+    if new_build is not None:
+        new = new_build()
+    return {**figures(load, old, new, deploy_s), "started_at": started_at}
 
 
 # --- laravel-stack -------------------------------------------------------------------------
@@ -163,15 +179,112 @@ class Stack:
         argv = ["pulumi", *args, "--non-interactive", *(["--stack", "bench"] if stack else [])]
         return sh(*argv, cwd=self.project, env=self.env).stdout
 
-    def deploy(self, version: str) -> str:
+    def change(self, version: str) -> None:
         self.pulumi("config", "set", "--path", "image.build_args.APP_CODE_VERSION", version)
-        self.pulumi("up", "--yes", "--skip-preview")
+
+    def up(self, trace: Path | None = None) -> str:
+        """The deploy that is timed: `pulumi up` alone (the code change is made before)."""
+        otel = ["--otel-traces", f"file://{trace}"] if trace else []
+        self.pulumi("up", "--yes", "--skip-preview", *otel)
+        return ""
+
+    def image(self) -> str:
         return json.loads(self.pulumi("stack", "output", "--json"))["image"]
 
     def destroy(self) -> None:
         self.pulumi("destroy", "--yes")
         for vol in ["db-data", "storage"]:
             sh("docker", "volume", "rm", "-f", f"{LS_NAME}-{vol}", check=False)
+
+
+# --- the timeline of one deploy, from the engines' own records ------------------------------
+
+#: a release step, by the command its execs run (the Docker engine records each exec's argv)
+STEP_EXECS = [
+    ("contract", re.compile(r"^sh -c .*image contract", re.S)),
+    ("ownership", re.compile(r"^find .*/storage|^sh -c for d; do test -w ")),
+    ("migrate", re.compile(r"^php artisan (config:clear|migrate --force)")),
+    ("cache-clear", re.compile(r"^php -r .* -- \S* ?route:clear", re.S)),
+    ("cache-rebuild", re.compile(r"^php -r .* -- config:cache", re.S)),
+    ("workers-restart", re.compile(r"^php artisan queue:restart")),
+    ("health", re.compile(r"^php -r .* fcgi://\S+ \d+ \S+ \S+@sha256:", re.S)),
+    ("switch", re.compile(r"set \$app_upstream ")),
+    ("verify", re.compile(r"^php -r .* https?://\S+ \d+ \S+ \S+@sha256:", re.S)),
+]
+
+
+class DockerEvents:
+    """`docker events` of the stack's containers during a block (bounded by MAX_S)."""
+
+    def __enter__(self) -> DockerEvents:
+        argv = ["docker", "events", "--since", f"{time.time():.3f}", "--format", "{{json .}}",
+                "--filter", f"label=laravel-stack.stack={LS_NAME}"]  # fmt: skip
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+        self.timer = threading.Timer(MAX_S, self.proc.kill)
+        self.timer.start()
+        self.lines: list[str] = []
+        self.reader = threading.Thread(target=lambda: self.lines.extend(self.proc.stdout or []))
+        self.reader.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        time.sleep(1)
+        self.timer.cancel()
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        self.reader.join(timeout=10)
+
+
+def otel_spans(trace: Path) -> list[tuple[str, float, float]]:
+    """(name, start, end) in epoch seconds of every span in an OTLP JSON-lines file."""
+    spans = []
+    for line in trace.read_text().splitlines():
+        for rs in json.loads(line).get("resourceSpans", []):
+            for ss in rs.get("scopeSpans", []):
+                for sp in ss.get("spans", []):
+                    start, end = int(sp["startTimeUnixNano"]), int(sp["endTimeUnixNano"])
+                    spans.append((sp["name"], start / 1e9, end / 1e9))
+    return spans
+
+
+def timeline(t0: float, t1: float, spans: list[tuple[str, float, float]], events: list[str]):
+    """Rows (start s, end s, what) relative to t0 (the moment `pulumi up` was started)."""
+    rows: list[tuple[float, float, str]] = [(0.0, t1 - t0, "pulumi up (wall)")]
+    for name in ("run-program", "pulumi-plan"):
+        found = [(a, b) for n, a, b in spans if n == name]
+        if found:
+            rows.append((min(a for a, _ in found) - t0, max(b for _, b in found) - t0, name))
+    steps: dict[str, list[float]] = {}
+    execs: dict[str, tuple[str, float]] = {}  # exec id -> (step, start)
+    for line in events:
+        ev = json.loads(line)
+        action, at = ev.get("Action", ""), int(ev["timeNano"]) / 1e9
+        attrs = ev.get("Actor", {}).get("Attributes", {})
+        name = attrs.get("name", "")
+        if action.startswith("exec_start: "):
+            cmd = action.removeprefix("exec_start: ")
+            step = next((s for s, p in STEP_EXECS if p.search(cmd)), None)
+            if step:
+                execs[attrs.get("execID", str(len(execs)))] = (step, at)
+        elif action.startswith("exec_die") and attrs.get("execID") in execs:
+            step, start = execs.pop(attrs["execID"])
+            span = steps.setdefault(step, [start, at])
+            span[0], span[1] = min(span[0], start), max(span[1], at)
+        elif action == "kill" and attrs.get("signal") == "12":
+            steps.setdefault("opcache-reset", [at, at])
+        elif ev.get("Type") == "container" and action in ("create", "start", "destroy"):
+            rows.append((at - t0, at - t0, f"container {action}: {name}"))
+    rows += [(a - t0, b - t0, f"step {s}") for s, (a, b) in steps.items()]
+    return sorted(rows)
+
+
+def print_timeline(rows) -> None:
+    print("\nlaravel-stack deploy timeline (s from `pulumi up`; Pulumi trace + Docker events):")
+    for start, end, what in rows:
+        span = (
+            f"{start:6.2f} .. {end:6.2f}  ({end - start:5.2f})" if end > start else f"{start:6.2f}"
+        )
+        print(f"  {span:32} {what}")
 
 
 # --- the seeds' way: fixed names, recreate in place, then the runbook's commands ---------
@@ -288,9 +401,20 @@ def main() -> None:
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         stack = Stack(Path(tmp))
+        trace = Path(tmp) / "trace.json"
         try:
-            v1 = stack.deploy("v1")
-            results["laravel-stack"] = measure(LS_PORT, args.rate, lambda: stack.deploy("v2"), v1)
+            stack.change("v1")
+            stack.up()
+            v1 = stack.image()
+            stack.change("v2")
+            with DockerEvents() as events:
+                result = measure(LS_PORT, args.rate, lambda: stack.up(trace), v1, stack.image)
+            results["laravel-stack"] = result
+            t0 = result.pop("started_at")
+            rows = timeline(t0, t0 + result["deploy_wall_s"], otel_spans(trace), events.lines)
+            results["laravel-stack"]["timeline"] = [
+                {"start_s": round(a, 2), "end_s": round(b, 2), "what": w} for a, b, w in rows
+            ]
         finally:
             stack.destroy()
     seeds_down()
@@ -300,6 +424,7 @@ def main() -> None:
         results["seeds' way"] = measure(
             SEEDS_PORT, args.rate, lambda: seeds_deploy("v2", repository), v1
         )
+        results["seeds' way"].pop("started_at")
     finally:
         seeds_down()
     report = {
@@ -311,6 +436,9 @@ def main() -> None:
     }
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(table(results))
+    print_timeline(
+        [(r["start_s"], r["end_s"], r["what"]) for r in results["laravel-stack"]["timeline"]]
+    )
     print(f"\nfull figures (per-second responses per build): {args.out}")
 
 
