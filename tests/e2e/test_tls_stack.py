@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import socket
 import ssl
 import subprocess
@@ -199,9 +200,12 @@ def test_files_mode_serves_https_with_the_given_certificate(tls_stack, files, ve
     assert sh("docker", "port", f"{NAME}-web").stdout.strip() == ""
     receipt = out["release"]
     assert f"healthy: https://{SITE}:{HTTPS_PORT}/up HTTP 200" in receipt, receipt
-    assert f"certificate: CN={SITE}, issuer CN=laravel-stack e2e CA, serial {leaf.serial:X}" in (
-        receipt
-    ), receipt
+    named = re.search(r"certificate: CN=(\S+), issuer CN=([^,]+), serial ([0-9A-F]+), not after ",
+                      receipt)  # fmt: skip
+    assert named, receipt
+    # (PHP prints the serial in whole bytes: a leading 0 when its first digit would be alone)
+    assert named.groups()[:2] == (SITE, "laravel-stack e2e CA")
+    assert int(named.group(3), 16) == leaf.serial, receipt
     assert "warning: the certificate expires in 9 day(s): renew it" in receipt, receipt
     vectors.check("tls files: state after up", normalize_state(p.state(), str(p.project)))
 
