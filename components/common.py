@@ -46,9 +46,7 @@ def app_env(
     if cfg.app.url:
         env["APP_URL"] = cfg.app.url
     elif cfg.web.tls.on:
-        tls = cfg.web.tls
-        port = "" if tls.https_port == 443 else f":{tls.https_port}"
-        env["APP_URL"] = f"https://{tls.site_name}{port}"
+        env["APP_URL"] = cfg.web.tls.base_url
     if cfg.redis.enabled:
         env["REDIS_HOST"] = cfg.container("redis")
         env["REDIS_PORT"] = "6379"

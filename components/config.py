@@ -313,6 +313,12 @@ class TlsConfig(Model):
         """The name URLs and the verify step use: the first one without a wildcard."""
         return next((d for d in self.domains if not d.startswith("*.")), None)
 
+    @property
+    def base_url(self) -> str:
+        """The site's public https:// base (web_url, APP_URL), the port only when not 443."""
+        port = "" if self.https_port == 443 else f":{self.https_port}"
+        return f"https://{self.site_name}{port}"
+
 
 class WebConfig(Model):
     runtime: Literal["fpm", "octane"] = "fpm"

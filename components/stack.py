@@ -24,9 +24,8 @@ from .workers import Workers
 def public_base_url(cfg: StackConfig) -> str:
     if cfg.app.url:
         return cfg.app.url.rstrip("/")
-    tls = cfg.web.tls
-    if tls.on:
-        return f"https://{tls.site_name}" + ("" if tls.https_port == 443 else f":{tls.https_port}")
+    if cfg.web.tls.on:
+        return cfg.web.tls.base_url
     host = cfg.web.host
     if host == "0.0.0.0":
         # Published on every interface: name the Docker host itself.

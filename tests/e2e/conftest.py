@@ -296,6 +296,10 @@ class Load:
         self._thread.start()
         return self
 
+    def failures(self, *builds: str) -> dict[str, int]:
+        """Every outcome that is not one of `builds` answering (errors, other statuses)."""
+        return {k: n for k, n in self.builds.items() if k not in builds}
+
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(timeout=10)

@@ -89,7 +89,7 @@ def test_release_under_load_and_the_old_scheduler_stops_at_once(byo):
         byo.up()
     new = byo.outputs()["image"]
     assert new != old
-    failures = {k: n for k, n in load.builds.items() if k not in (old, new)}
+    failures = load.failures(old, new)
     assert failures == {}, f"failed requests during the release: {failures}"
     assert served()[1]["build"] == new  # type: ignore[index]
     # The old scheduler (`artisan schedule:work`, PID 1 of an image without init) got SIGTERM

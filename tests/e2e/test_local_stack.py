@@ -192,7 +192,7 @@ def test_code_change_is_blue_green_with_no_failed_and_no_stale_response(pulumi, 
         pulumi.up()
     new = pulumi.outputs()["image"]
     assert new != old
-    failures = {k: n for k, n in load.builds.items() if k not in (old, new)}
+    failures = load.failures(old, new)
     assert failures == {}, f"failed requests during the release: {failures}"
     assert load.builds[new] > 0
     # After `up` returned: only the new build answers.

@@ -106,7 +106,7 @@ def test_rollback_to_the_previous_build_under_load_without_a_build(ops):
         t0 = time.monotonic()
         ops.up()
         took = time.monotonic() - t0
-    failures = {k: n for k, n in load.builds.items() if k not in (current, previous)}
+    failures = load.failures(current, previous)
     assert failures == {}, f"failed requests during the rollback: {failures}"
     assert served()[1]["build"] == previous  # type: ignore[index]
     after = ops.outputs()["releases"]
@@ -145,7 +145,7 @@ def test_an_interrupted_deploy_recovers_with_cancel_and_up(ops):
         ops.up()
     new = ops.outputs()["image"]
     assert new != old
-    failures = {k: n for k, n in load.builds.items() if k not in (old, new)}
+    failures = load.failures(old, new)
     assert failures == {}, f"failed requests: {failures}"
     assert served()[1]["build"] == new  # type: ignore[index]
     # one app container, and nothing of the stack outside its state
