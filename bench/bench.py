@@ -169,7 +169,6 @@ class Stack:
             "PULUMI_BACKEND_URL": f"file://{work / 'state'}",
             "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
             "PULUMI_SKIP_UPDATE_CHECK": "true",
-            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
         }
         self.pulumi("stack", "init", "bench", stack=False)
         self.pulumi("config", "set", "name", LS_NAME)
@@ -201,15 +200,16 @@ class Stack:
 
 #: a release step, by the command its execs run (the Docker engine records each exec's argv)
 STEP_EXECS = [
-    ("contract", re.compile(r"^sh -c .*image contract", re.S)),
+    ("contract", re.compile(r"^sh \S+/contract\.sh ")),
     ("ownership", re.compile(r"^find .*/storage|^sh -c for d; do test -w ")),
     ("migrate", re.compile(r"^php artisan (config:clear|migrate --force)")),
-    ("cache-clear", re.compile(r"^php -r .* -- \S* ?route:clear", re.S)),
-    ("cache-rebuild", re.compile(r"^php -r .* -- config:cache", re.S)),
+    ("cache-clear", re.compile(r"^php \S+/artisan_batch\.php \S* ?route:clear")),
+    ("opcache-reset", re.compile(r"^sh \S+/fpm_reload\.sh$")),
+    ("cache-rebuild", re.compile(r"^php \S+/artisan_batch\.php config:cache")),
     ("workers-restart", re.compile(r"^php artisan queue:restart")),
-    ("health", re.compile(r"^php -r .* fcgi://\S+ \d+ \S+ \S+@sha256:", re.S)),
+    ("health", re.compile(r"^php \S+/health_probe\.php fcgi://\S+ \d+ \S+ \S+@sha256:")),
     ("switch", re.compile(r"set \$app_upstream ")),
-    ("verify", re.compile(r"^php -r .* https?://\S+ \d+ \S+ \S+@sha256:", re.S)),
+    ("verify", re.compile(r"^php \S+/health_probe\.php https?://\S+ \d+ \S+ \S+@sha256:")),
 ]
 
 
@@ -270,7 +270,7 @@ def timeline(t0: float, t1: float, spans: list[tuple[str, float, float]], events
             step, start = execs.pop(attrs["execID"])
             span = steps.setdefault(step, [start, at])
             span[0], span[1] = min(span[0], start), max(span[1], at)
-        elif action == "kill" and attrs.get("signal") == "12":
+        elif action == "kill" and attrs.get("signal") == "12":  # the seeds' way
             steps.setdefault("opcache-reset", [at, at])
         elif ev.get("Type") == "container" and action in ("create", "start", "destroy"):
             rows.append((at - t0, at - t0, f"container {action}: {name}"))

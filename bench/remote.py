@@ -53,8 +53,7 @@ class RemoteStack:
         (work / "state").mkdir()
         self.env = {**os.environ, **agent, "PULUMI_BACKEND_URL": f"file://{work / 'state'}",
                     "PULUMI_CONFIG_PASSPHRASE": "laravel-stack-local",
-                    "PULUMI_SKIP_UPDATE_CHECK": "true",
-                    "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true"}  # fmt: skip
+                    "PULUMI_SKIP_UPDATE_CHECK": "true"}  # fmt: skip
         self.pulumi("stack", "init", "bremote", stack=False)
         for key, value in {
             "name": NAME,

@@ -15,8 +15,26 @@ from urllib.parse import urlsplit
 
 from .files import UPSTREAM_FILE, upstream_conf
 
-#: scripts longer than a few lines, run inside containers (read once, passed as arguments)
+#: scripts longer than a few lines (read once): the app container gets them as files (uploads), so
+#: a step's command line stays one short line and a failure shows its cause first
 SCRIPTS = Path(__file__).parent / "scripts"
+#: where the app container has them (`release_scripts`), outside the app root and the image's PATH
+RELEASE_SCRIPTS_DIR = "/usr/local/lib/laravel-stack"
+#: the files uploaded into every app container, by name
+RELEASE_SCRIPTS = ("contract.sh", "artisan_batch.php", "fpm_reload.sh", "health_probe.php")
+
+
+def release_script(name: str) -> str:
+    """The path of a release script inside the app container."""
+    if name not in RELEASE_SCRIPTS:
+        raise ValueError(f"not a release script: {name!r}")
+    return f"{RELEASE_SCRIPTS_DIR}/{name}"
+
+
+def release_scripts() -> dict[str, str]:
+    """path in the app container -> content, for the app container's uploads."""
+    return {release_script(n): (SCRIPTS / n).read_text() for n in RELEASE_SCRIPTS}
+
 
 Argv = list[str]
 
@@ -74,9 +92,29 @@ def ssh(target: Engine, remote: Sequence[str]) -> Argv:
             shlex.join(remote)]  # fmt: skip
 
 
+class FromScript(list[str]):
+    """An argv that reads a script of this project on its stdin (`sh -s`, through ssh too):
+    `script` is relative to the project root, where Pulumi runs the program and its plugins, so
+    the command text is the same in every checkout and the failing line stays short."""
+
+    def __init__(self, argv: Sequence[str], script: str):
+        super().__init__(argv)
+        self.script = script
+
+
+def project_script(name: str) -> str:
+    path = SCRIPTS / name
+    if not path.is_file():
+        raise ValueError(f"no script {name!r} in {SCRIPTS}")
+    return f"components/scripts/{name}"
+
+
 def script(*commands: Sequence[str]) -> str:
     """One shell line that runs the commands in order and stops at the first failure."""
-    return " && ".join(shlex.join(c) for c in commands)
+    return " && ".join(
+        shlex.join(c) + (f" < {shlex.quote(c.script)}" if isinstance(c, FromScript) else "")
+        for c in commands
+    )
 
 
 def docker(host: Engine, *args: str) -> Argv:
@@ -97,7 +135,6 @@ def artisan(host: Engine, container: str, user: str, *args: str) -> Argv:
 
 #: the config key the app reports its build with (README: `'build' => env('APP_BUILD')`)
 BUILD_CONFIG_KEY = "app.build"
-IMAGE_CONTRACT_SH = (SCRIPTS / "contract.sh").read_text()
 
 
 def image_contract(
@@ -107,7 +144,7 @@ def image_contract(
     piece one line naming the Dockerfile change. `fpm_port` None (Octane) skips the FPM checks."""
     port = "" if fpm_port is None else str(fpm_port)
     args = [app_root, port, user, str(uid), str(gid), BUILD_CONFIG_KEY]
-    return docker_exec(host, container, "0", ["sh", "-c", IMAGE_CONTRACT_SH, "contract", *args])
+    return docker_exec(host, container, "0", ["sh", release_script("contract.sh"), *args])
 
 
 def fix_ownership(host: Engine, container: str, app_root: str, uid: int, gid: int) -> Argv:
@@ -145,12 +182,12 @@ WRITABLE_SH = (
 
 CACHE_CLEAR = ("config:clear", "route:clear", "view:clear", "event:clear", "cache:clear")
 CACHE_REBUILD = ("config:cache", "route:cache", "view:cache", "event:cache")
-#: artisan commands in one PHP boot: a step pays one framework boot, not one per command
-ARTISAN_BATCH_PHP = (SCRIPTS / "artisan_batch.php").read_text().strip()
 
 
 def artisan_batch(host: Engine, container: str, user: str, *commands: str) -> Argv:
-    return docker_exec(host, container, user, ["php", "-r", ARTISAN_BATCH_PHP, "--", *commands])
+    """Artisan commands in one PHP boot (artisan_batch.php): a step pays one framework boot."""
+    batch = release_script("artisan_batch.php")
+    return docker_exec(host, container, user, ["php", batch, *commands])
 
 
 def cache_clear(host: Engine, container: str, user: str, config_cached: bool = True) -> list[Argv]:
@@ -180,10 +217,12 @@ def opcache_reset(host: Engine, container: str, user: str, runtime: str) -> Argv
 
     A CLI `opcache_reset()` only clears the CLI's own cache. FPM's shared cache is dropped by a
     graceful reload of the master (SIGUSR2: workers finish their request first, bounded by
-    FPM's process_control_timeout). Octane workers are reloaded by Octane itself.
+    FPM's process_control_timeout), sent from inside the container (fpm_reload.sh, as root):
+    `docker kill --signal` marks the container as stopped by hand in every engine, so that an
+    engine restart never starts it again (moby/moby#41302). Octane reloads its own workers.
     """
     if runtime == "fpm":
-        return docker(host, "kill", "--signal", "USR2", container)
+        return docker_exec(host, container, "0", ["sh", release_script("fpm_reload.sh")])
     if runtime == "octane":
         return artisan(host, container, user, "octane:reload")
     raise ValueError(f"unknown web runtime {runtime!r}")
@@ -213,7 +252,7 @@ def queue_restart(host: Engine, container: str, user: str) -> Argv:
 # so a new container is checked before any proxy sends it traffic. It passes only if the status
 # is right AND the JSON field equals the deployed build (any build when that is ""); bounded by
 # tries * (timeout + interval). A response that sets a cookie passes with a warning.
-HEALTH_PROBE_PHP = (SCRIPTS / "health_probe.php").read_text().strip()
+HEALTH_PROBE = release_script("health_probe.php")
 
 
 def health_probe(
@@ -247,7 +286,7 @@ def health_probe(
     ]
     if url.startswith("https://"):
         args += [cafile, str(warn_days)]
-    return docker_exec(host, container, user, ["php", "-r", HEALTH_PROBE_PHP, "--", *args])
+    return docker_exec(host, container, user, ["php", HEALTH_PROBE, *args])
 
 
 def app_health_test(
@@ -257,47 +296,20 @@ def app_health_test(
     HEALTHCHECK (nor cgi-fcgi): the chain's own probe, once, against the container's own
     FPM/Octane, any build (which build it serves is the chain's `health` step's question)."""
     args = [url, str(expected_status), build_field, "", "1", "0", str(timeout), script]
-    return ["CMD", "php", "-r", HEALTH_PROBE_PHP, "--", *args]
+    return ["CMD", "php", HEALTH_PROBE, *args]
 
-
-# Copies the new image's public/ over the volume and (re)creates the relative storage link
-# (relative, so it resolves wherever nginx mounts the app root). Nothing is deleted yet: the old
-# build still serves pages that reference its assets until the switch; `public-prune` removes
-# them afterwards. $1 source, $2 target, $3 "1" to create the link, $4 owner.
-PUBLIC_INIT_SH = r"""
-set -eu
-src="$1"; dst="$2"
-test -d "$src"
-cp -a "$src/." "$dst/"
-if [ "$3" = 1 ]; then
-  ln -sfn ../storage/app/public "$dst/storage"
-  test -L "$dst/storage"
-fi
-chown "$4" "$dst"
-echo "public-init: $(find "$src" -mindepth 1 | wc -l) entries from $src"
-""".strip()
-
-# After the switch: delete what the new image's public/ does not have (stale assets of older
-# builds), keeping the storage link. $1 source, $2 target, $3 "1" if the link is managed.
-PUBLIC_PRUNE_SH = r"""
-set -eu
-src="$1"; dst="$2"
-test -d "$src"
-cd "$dst"
-find . -mindepth 1 -depth | while IFS= read -r f; do
-  if [ "$3" = 1 ] && [ "$f" = ./storage ]; then continue; fi
-  if [ ! -e "$src/$f" ] && [ ! -L "$src/$f" ]; then rm -rf "$f" && echo "pruned $f"; fi
-done
-""".strip()
 
 PUBLIC_MOUNT = "/mnt/public"
 
 
 def _public_job(host: Engine, image: str, volume: str, script: str, *args: str) -> Argv:
-    return docker(
+    """A one-shot of the new image over the public volume, its script (public_init.sh,
+    public_prune.sh) read on stdin."""
+    argv = docker(
         host,
         "run",
         "--rm",
+        "--interactive",
         # The provider pulled this digest (with the registry login); the engine's own CLI may
         # have none, and must never pull anything else.
         "--pull",
@@ -311,11 +323,11 @@ def _public_job(host: Engine, image: str, volume: str, script: str, *args: str) 
         "--volume",
         f"{volume}:{PUBLIC_MOUNT}",
         image,
-        "-c",
-        script,
-        "public-job",
+        "-s",
+        "--",
         *args,
     )
+    return FromScript(argv, project_script(script))
 
 
 def public_init(
@@ -330,7 +342,7 @@ def public_init(
     """One-shot job from the new image; its exit code fails the deploy (a container would not)."""
     link = "1" if storage_link else "0"
     return _public_job(
-        host, image, volume, PUBLIC_INIT_SH, public_path, PUBLIC_MOUNT, link, f"{uid}:{gid}"
+        host, image, volume, "public_init.sh", public_path, PUBLIC_MOUNT, link, f"{uid}:{gid}"
     )
 
 
@@ -338,21 +350,16 @@ def public_prune(
     host: Engine, image: str, volume: str, public_path: str, storage_link: bool
 ) -> Argv:
     link = "1" if storage_link else "0"
-    return _public_job(host, image, volume, PUBLIC_PRUNE_SH, public_path, PUBLIC_MOUNT, link)
+    return _public_job(host, image, volume, "public_prune.sh", public_path, PUBLIC_MOUNT, link)
 
 
 # Runs in the front proxy: the new upstream line lands atomically (write, rename), the config
 # is tested, then a graceful reload lets in-flight requests finish on the old app container.
 # $1 the upstream file, $2 its content.
-PROXY_SWITCH_SH = r"""
-set -eu
-mkdir -p "$(dirname "$1")"
-printf '%s\n' "$2" > "$1.next"
-mv "$1.next" "$1"
-nginx -t -q
-nginx -s reload
-echo "switched: $2"
-""".strip()
+PROXY_SWITCH_SH = (
+    'mkdir -p "$(dirname "$1")" && printf \'%s\\n\' "$2" > "$1.next" && mv "$1.next" "$1" && '
+    'nginx -t -q && nginx -s reload && echo "switched: $2"'
+)
 
 
 def proxy_switch(host: Engine, proxy: str, target: str) -> Argv:
@@ -364,17 +371,14 @@ def proxy_switch(host: Engine, proxy: str, target: str) -> Argv:
     )
 
 
-RETENTION_SH = (SCRIPTS / "retention.sh").read_text()
-
-
 def retention(host: Engine, keep: int, repository: str, build: str, tag: str) -> Argv:
     """Record `build` (released as `tag`; "" unknown) in the deploy engine's release history and
     keep the last `keep` builds there (retention.sh); runs where that engine's docker CLI is."""
-    args = ["sh", "-c", RETENTION_SH, "retention", str(keep), repository]
+    args = ["sh", "-s", "--", str(keep), repository]
     if host.is_ssh:
         # On the server: its docker CLI and its default engine, the one the provider dials.
-        return ssh(host, [*args, "", build, tag])
-    return [*args, host.host, build, tag]
+        return FromScript(ssh(host, [*args, "", build, tag]), project_script("retention.sh"))
+    return FromScript([*args, host.host, build, tag], project_script("retention.sh"))
 
 
 def history(stdout: str) -> list[dict[str, str]]:

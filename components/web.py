@@ -50,7 +50,13 @@ class WebRuntime(pulumi.ComponentResource):
         uploads = [
             docker.ContainerUploadArgs(
                 file=f"{web.php_ini_dir}/zz-laravel-stack.ini", content=files.php_ini(web.php_ini)
-            )
+            ),
+            # The chain's scripts (probe, contract, artisan batch, FPM reload) as files: each
+            # step's command line stays one short line, its own output follows it on a failure.
+            *(
+                docker.ContainerUploadArgs(file=path, content=content)
+                for path, content in commands.release_scripts().items()
+            ),
         ]
         if web.tls.ca_roots is not None:
             # The verify step's https check trusts them (a private CA, an ACME test server).

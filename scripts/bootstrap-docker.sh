@@ -23,7 +23,17 @@
 #   LARAVEL_STACK_DOCKERD_ARGS   extra dockerd arguments (word-split)
 #   LARAVEL_STACK_FORCE_REBUILD  1 = rebuild the support images even if unchanged
 #   LARAVEL_STACK_SKIP_IMAGES    1 = stop after the base image
+#
+#   scripts/bootstrap-docker.sh --restart-dockerd   restart the engine as a host reboot or a
+#       package upgrade does (SIGTERM, then started again the same way; systemd's unit where
+#       systemd runs it), and stop after that part: the e2e's engine-restart cases.
 set -euo pipefail
+RESTART_DOCKERD=0
+case "${1:-}" in
+  --restart-dockerd) RESTART_DOCKERD=1 ;;
+  "") ;;
+  *) printf 'bootstrap-docker: unknown argument %s\n' "$1" >&2; exit 2 ;;
+esac
 
 CACHE="${LARAVEL_STACK_CACHE:-/var/cache/laravel-stack}"
 REG_PORT="${LARAVEL_STACK_REGISTRY_PORT:-5000}"
@@ -71,6 +81,20 @@ wait_for() {
 # ---------------------------------------------------------------------------
 # 1. packages
 # ---------------------------------------------------------------------------
+if [ "$RESTART_DOCKERD" = 1 ]; then
+  part_begin "dockerd restart"
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet docker 2>/dev/null; then
+    systemctl restart docker
+  else
+    pid=$(cat /var/run/docker.pid 2>/dev/null) && kill -0 "$pid" 2>/dev/null \
+      || die "no running dockerd to restart (/var/run/docker.pid)"
+    kill -TERM "$pid"
+    # It stops every container first (their stop timeouts, bounded by its shutdown timeout).
+    wait_for 90 bash -c "! kill -0 $pid" || die "dockerd (pid $pid) did not stop within 90s"
+    log "dockerd (pid $pid) stopped"
+  fi
+  part_end
+fi
 part_begin "packages"
 need_pkgs=()
 command -v dockerd >/dev/null 2>&1 || need_pkgs+=(docker.io)
@@ -155,6 +179,7 @@ else
   log "dockerd up (pid $(cat "$CACHE/dockerd.pid"), storage driver: $(docker info --format '{{.Driver}}'))"
 fi
 part_end
+[ "$RESTART_DOCKERD" = 0 ] || exit 0
 
 # ---------------------------------------------------------------------------
 # 3. local registry

@@ -4,8 +4,9 @@
 #
 #   - ShellCheck: the Debian package; actionlint runs it on every `run:` step when it is on PATH
 #   - actionlint v1.7.12, built from the Go module github.com/rhysd/actionlint (no binary
-#     download), cached under $LARAVEL_STACK_CACHE/toolchain and installed into the bin dir
-#     that toolchain/env.sh puts on PATH (scripts/bootstrap-pulumi.sh)
+#     download), cached under $LARAVEL_STACK_CACHE/toolchain and installed into the lint bin
+#     dir that toolchain/env.sh puts on PATH (scripts/bootstrap-pulumi.sh; never beside a
+#     `pulumi`, so that an installed Pulumi is not shadowed)
 #
 # Run after scripts/bootstrap-pulumi.sh (scripts/bootstrap does). Afterwards:
 #   . "${LARAVEL_STACK_CACHE:-/var/cache/laravel-stack}/toolchain/env.sh"
@@ -21,8 +22,8 @@ REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${LARAVEL_STACK_CACHE:-/var/cache/laravel-stack}"
 TC="${CACHE}/toolchain"
 BUILD_DIR="${TC}/build"
-# The one bin dir env.sh puts on PATH (no build: --print-path only computes it).
-BIN_DIR="$(bash "${REPO_ROOT}/scripts/bootstrap-pulumi.sh" --print-path)"
+# The lint bin dir env.sh puts on PATH (no build: --print-lint-path only computes it).
+BIN_DIR="$(bash "${REPO_ROOT}/scripts/bootstrap-pulumi.sh" --print-lint-path)"
 FORCE="${LARAVEL_STACK_FORCE_REBUILD:-0}"
 
 export DEBIAN_FRONTEND=noninteractive

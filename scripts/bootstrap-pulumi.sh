@@ -1,6 +1,13 @@
 #!/usr/bin/env bash
-# Build and install the Pulumi toolchain this project deploys with, from Go sources only
-# (no binary downloads), cached outside the clone so a second run takes seconds:
+# The Pulumi the project's scripts use, written to env.sh (below):
+#
+#   - a Pulumi installed on this machine (a `pulumi` on PATH that is not the proving ground's
+#     own): used as it is, with the plugins it acquires itself. Nothing is built and nothing of
+#     its home (~/.pulumi, $PULUMI_HOME) is written: the suite then runs on the upstream plugins.
+#   - no Pulumi installed (or LARAVEL_STACK_PULUMI=stand-ins): the proving ground's own
+#     toolchain, built from Go sources only (no binary downloads) and cached outside the clone,
+#     with the stand-in plugins installed in a Pulumi home of its own
+#     ($LARAVEL_STACK_CACHE/toolchain/pulumi-home), never in the user's:
 #
 #   pulumi                        CLI v3.259.0, built from the Go modules
 #                                 github.com/pulumi/pulumi/{pkg,sdk}/v3@v3.259.0
@@ -27,14 +34,17 @@
 # After a run, `. "${LARAVEL_STACK_CACHE:-/var/cache/laravel-stack}/toolchain/env.sh"` puts the
 # tools on PATH and exports the runtime settings below.
 #
-# Runtime settings (env.sh exports them; set them wherever pulumi runs):
+# Runtime settings (env.sh exports them):
+#   LARAVEL_STACK_PULUMI=installed|stand-ins            which of the two above
 #   PULUMI_SKIP_UPDATE_CHECK=true                       no update check against the internet
+#   with the stand-ins only:
+#   PULUMI_HOME=$LARAVEL_STACK_CACHE/toolchain/pulumi-home   the stand-ins' own Pulumi home
 #   PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true    a missing plugin is an error, not a download
 #
 # Environment knobs:
 #   LARAVEL_STACK_CACHE   cache root (default /var/cache/laravel-stack); everything goes under
 #                         $LARAVEL_STACK_CACHE/toolchain, including GOMODCACHE and GOCACHE
-#   PULUMI_HOME           where plugins are installed (default $HOME/.pulumi)
+#   LARAVEL_STACK_PULUMI=stand-ins  use the stand-ins even where a Pulumi is installed (CI's way)
 #   LARAVEL_STACK_FORCE_REBUILD=1   rebuild everything and reinstall the plugins
 set -euo pipefail
 
@@ -49,12 +59,17 @@ TC="${CACHE_ROOT}/toolchain"
 BIN_DIR="${TC}/pulumi-v${PULUMI_VERSION}/bin"
 BUILD_DIR="${TC}/build"
 ENV_FILE="${TC}/env.sh"
+# The stand-ins' own Pulumi home: never the user's ~/.pulumi or $PULUMI_HOME.
+STANDIN_HOME="${TC}/pulumi-home"
+# actionlint (scripts/bootstrap-lint.sh): on PATH in both modes, beside no Pulumi binary.
+LINT_BIN="${TC}/lint/bin"
 FORCE="${LARAVEL_STACK_FORCE_REBUILD:-0}"
 
 usage() { sed -n '2,/^set -euo pipefail/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
 
 case "${1:-}" in
   --print-path) printf '%s\n' "$BIN_DIR"; exit 0 ;;
+  --print-lint-path) printf '%s\n' "$LINT_BIN"; exit 0 ;;
   -h|--help) usage; exit 0 ;;
   "") ;;
   *) printf 'bootstrap-pulumi: unknown argument %s (try --help)\n' "$1" >&2; exit 2 ;;
@@ -68,12 +83,47 @@ part_begin() { PART_NAME="$1"; PART_T0=$(date +%s); printf '==> %s\n' "$PART_NAM
 part_end() { printf '<== %s: %ss\n' "$PART_NAME" "$(( $(date +%s) - PART_T0 ))"; }
 die() { printf 'bootstrap-pulumi: ERROR: %s\n' "$*" >&2; exit 1; }
 
-command -v go >/dev/null 2>&1 || die "go is not on PATH (Go >= 1.25.11 is needed)"
-mkdir -p "$TC" "$BUILD_DIR" "$BIN_DIR"
-
+mkdir -p "$TC"
 # One run at a time per cache (a second concurrent run waits here).
 exec 9>"${TC}/.lock"
 flock 9
+
+# write_env MODE [PULUMI]: env.sh for the other scripts (atomically).
+write_env() {
+  {
+    echo "# Written by scripts/bootstrap-pulumi.sh: the Pulumi the project's scripts use."
+    printf 'export LARAVEL_STACK_PULUMI=%q\n' "$1"
+    printf 'case ":${PATH}:" in *":%s:"*) ;; *) export PATH="%s:${PATH}" ;; esac\n' "$LINT_BIN" "$LINT_BIN"
+    echo "export PULUMI_SKIP_UPDATE_CHECK=true"
+    if [ "$1" = stand-ins ]; then
+      printf 'case ":${PATH}:" in *":%s:"*) ;; *) export PATH="%s:${PATH}" ;; esac\n' "$BIN_DIR" "$BIN_DIR"
+      printf 'export PULUMI_HOME=%q\n' "$STANDIN_HOME"
+      echo "export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true"
+    else
+      printf 'export LARAVEL_STACK_PULUMI_BIN=%q\n' "$2"
+    fi
+  } > "${ENV_FILE}.tmp"
+  mv -f "${ENV_FILE}.tmp" "$ENV_FILE"
+}
+
+# A Pulumi installed here: a `pulumi` on PATH outside the proving ground's bin dir.
+installed=$(PATH=$(printf '%s' "$PATH" | tr ':' '\n' | grep -vxF -e "$BIN_DIR" | paste -sd: -) \
+  command -v pulumi 2>/dev/null || true)
+if [ -n "$installed" ] && [ "${LARAVEL_STACK_PULUMI:-}" != stand-ins ]; then
+  part_begin "pulumi: installed"
+  log "using ${installed} and the plugins it acquires itself (nothing built, its home untouched)"
+  write_env installed "$installed"
+  log "wrote ${ENV_FILE}"
+  part_end
+  printf 'bootstrap-pulumi: done in %ss\n' "$(( $(date +%s) - SCRIPT_T0 ))"
+  printf 'pulumi: %s, installed on this machine, with its own plugins\n' "$installed"
+  exit 0
+fi
+
+command -v go >/dev/null 2>&1 || die "go is not on PATH (Go >= 1.25.11 is needed)"
+mkdir -p "$BUILD_DIR" "$BIN_DIR"
+# Every run of the CLI below (even `pulumi version`, which writes a log) uses the stand-ins' home.
+export PULUMI_HOME="$STANDIN_HOME"
 
 export GOTOOLCHAIN=local
 export GOMODCACHE="${TC}/go/mod"
@@ -128,12 +178,7 @@ part_end
 # ---------------------------------------------------------------------------
 part_begin "pulumi CLI v${PULUMI_VERSION}"
 CLI_OUT="${BUILD_DIR}/pulumi-v${PULUMI_VERSION}/pulumi"
-USE_PATH_PULUMI=""
-if existing=$(command -v pulumi 2>/dev/null) && [ "$existing" != "${BIN_DIR}/pulumi" ] \
-  && [ "$(PULUMI_SKIP_UPDATE_CHECK=true "$existing" version 2>/dev/null)" = "v${PULUMI_VERSION}" ]; then
-  USE_PATH_PULUMI="$existing"
-  log "using ${existing} (already v${PULUMI_VERSION})"
-elif [ "$FORCE" != 1 ] && [ -x "$CLI_OUT" ] \
+if [ "$FORCE" != 1 ] && [ -x "$CLI_OUT" ] \
   && [ "$("$CLI_OUT" version 2>/dev/null)" = "v${PULUMI_VERSION}" ]; then
   log "cached: ${CLI_OUT}"
 else
@@ -153,12 +198,8 @@ else
   rm -rf "$src"
   log "built: ${CLI_OUT} ($("$CLI_OUT" version))"
 fi
-if [ -z "$USE_PATH_PULUMI" ]; then
-  install_file "$CLI_OUT" "${BIN_DIR}/pulumi" && log "installed ${BIN_DIR}/pulumi"
-else
-  rm -f "${BIN_DIR}/pulumi"
-fi
-PULUMI="${USE_PATH_PULUMI:-${BIN_DIR}/pulumi}"
+install_file "$CLI_OUT" "${BIN_DIR}/pulumi" && log "installed ${BIN_DIR}/pulumi"
+PULUMI="${BIN_DIR}/pulumi"
 part_end
 
 # ---------------------------------------------------------------------------
@@ -198,7 +239,7 @@ part_end
 
 # Provider binaries are NOT put in BIN_DIR: pulumi prefers a pulumi-resource-* found on PATH
 # over the installed plugin (with a warning), which would bypass the version check.
-PLUGIN_HOME="${PULUMI_HOME:-${HOME}/.pulumi}"
+PLUGIN_HOME="$STANDIN_HOME"
 install_plugin() {
   local name=$1 version=$2 bin
   part_begin "plugin ${name} v${version}"
@@ -221,18 +262,18 @@ install_plugin docker "$DOCKER_VERSION"
 # 4. env.sh for other scripts
 # ---------------------------------------------------------------------------
 part_begin "env.sh"
-{
-  echo "# Written by scripts/bootstrap-pulumi.sh: puts the Pulumi toolchain on PATH."
-  printf 'case ":${PATH}:" in *":%s:"*) ;; *) export PATH="%s:${PATH}" ;; esac\n' "$BIN_DIR" "$BIN_DIR"
-  echo "export PULUMI_SKIP_UPDATE_CHECK=true"
-  echo "export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true"
-  if [ -n "${PULUMI_HOME:-}" ]; then printf 'export PULUMI_HOME=%q\n' "$PULUMI_HOME"; fi
-} > "${ENV_FILE}.tmp"
-mv -f "${ENV_FILE}.tmp" "$ENV_FILE"
+write_env stand-ins
 log "wrote ${ENV_FILE}"
+# Earlier versions of this script installed the stand-ins into the user's own Pulumi home.
+user_home="${PULUMI_HOME:-${HOME}/.pulumi}"
+for plugin in "docker ${DOCKER_VERSION}" "command ${COMMAND_VERSION}"; do
+  read -r name version <<<"$plugin"
+  bin="${user_home}/plugins/resource-${name}-v${version}/pulumi-resource-${name}"
+  if [ -f "$bin" ] && grep -q 'laravel-stack/toolchain' "$bin"; then
+    log "WARNING: ${bin} is laravel-stack's stand-in (an earlier bootstrap put it there, over the real plugin): \`pulumi plugin rm resource ${name} ${version} --yes\` lets Pulumi install the real one"
+  fi
+done
 part_end
-
-printf 'pulumi: %s (%s)\n' "$PULUMI" "$(PULUMI_SKIP_UPDATE_CHECK=true "$PULUMI" version)"
-printf 'plugins: %s\n' "${PLUGIN_HOME}/plugins"
 printf 'bootstrap-pulumi: done in %ss\n' "$(( $(date +%s) - SCRIPT_T0 ))"
-printf '%s\n' "$BIN_DIR"
+printf 'pulumi: the stand-ins, %s (no Pulumi installed here), home %s\n' \
+  "$(PULUMI_SKIP_UPDATE_CHECK=true "$PULUMI" version)" "$PLUGIN_HOME"

@@ -1,5 +1,7 @@
+<?php
 // laravel-stack: several artisan commands in one PHP boot (what Laravel 11's `optimize` does),
-// run from the app root as `php -r` with the commands as arguments; stops at the first failure.
+// run from the app root as `php artisan_batch.php COMMAND...` (the file the stack uploads into
+// the app container); stops at the first failure.
 // The autoloader `artisan` loads: Composer's, or (the example app, on Debian's packaged
 // framework) bootstrap/autoload.php.
 define('LARAVEL_START', microtime(true));

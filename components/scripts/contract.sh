@@ -1,12 +1,12 @@
 # shellcheck shell=sh
 # The image contract: what the stack needs from an app image, checked inside the NEW app
-# container (running, before any traffic). POSIX sh; run as root, the script passed as an
-# argument (like the public jobs: no stdin to plumb through ssh):
+# container (running, before any traffic). POSIX sh; run as root, from the file the stack uploads
+# into every app container (/usr/local/lib/laravel-stack, commands.release_scripts):
 #
-#   docker exec -u 0 CONTAINER sh -c "$(cat contract.sh)" contract \
+#   docker exec -u 0 CONTAINER sh /usr/local/lib/laravel-stack/contract.sh \
 #       APP_ROOT FPM_PORT WEB_USER WEB_UID WEB_GID BUILD_KEY
 #
-# (`docker exec -i -u 0 CONTAINER sh -s -- ARGS < contract.sh` works too.)
+# (`docker exec -i -u 0 CONTAINER sh -s -- ARGS < contract.sh` checks an image by hand.)
 #   APP_ROOT   the app in the image (/var/www/html)
 #   FPM_PORT   PHP-FPM's TCP port (9000); "" skips the FPM checks (Octane)
 #   WEB_USER WEB_UID WEB_GID   the web user the chain runs artisan as (www-data 33 33)

@@ -1,3 +1,4 @@
+<?php
 [, $url, $want, $field, $build, $tries, $interval, $timeout, $script, $cafile, $warn_days]
     = array_pad($argv, 11, '');
 function readn($s, int $n): string {

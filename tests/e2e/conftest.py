@@ -134,20 +134,23 @@ def release_events(lines: list[str]) -> list[tuple[int, str, str]]:
     return sorted(events)
 
 
-BATCH = r"^php -r .* -- "  # artisan commands in one boot: `php -r <batch runner> -- <commands>`
+SCRIPTS = "/usr/local/lib/laravel-stack/"  # the chain's scripts in the app container
+BATCH = rf"^php {SCRIPTS}artisan_batch\.php "  # artisan commands in one boot
+PROBE = rf"^php {SCRIPTS}health_probe\.php "
 STEP_OF = [
-    ("contract", re.compile(r"^sh -c .*image contract.* contract /", re.S)),  # as root, new app
+    ("contract", re.compile(rf"^sh {SCRIPTS}contract\.sh /")),  # as root, in the new app
     ("ownership", re.compile(r"^find .*/storage|^sh -c for d; do test -w ")),
     ("migrate", re.compile(r"^php artisan migrate --force")),
-    ("cache-clear", re.compile(r"^php artisan config:clear|" + BATCH + r"\S* ?route:clear", re.S)),
-    ("opcache-reset", re.compile(r"^kill signal=12$")),  # SIGUSR2 to the new FPM master
-    ("cache-rebuild", re.compile(BATCH + "config:cache route:cache", re.S)),
+    ("cache-clear", re.compile(r"^php artisan config:clear|" + BATCH + r"\S* ?route:clear")),
+    ("opcache-reset", re.compile(rf"^sh {SCRIPTS}fpm_reload\.sh$")),  # SIGUSR2, from inside
+    ("cache-rebuild", re.compile(BATCH + "config:cache route:cache")),
     ("workers-restart", re.compile(r"^php artisan queue:restart")),
     # The chain's probes name the deployed build; Docker's health check (the same probe) doesn't.
-    ("health", re.compile(r"^php -r .* fcgi://\S+ \d+ \S+ \S+@sha256:", re.S)),  # straight to FPM
+    ("health", re.compile(PROBE + r"fcgi://\S+ \d+ \S+ \S+@sha256:")),  # straight to FPM
     ("switch", re.compile(r"set \$app_upstream ")),  # in the front proxy
-    ("verify", re.compile(r"^php -r .* http://\S+ \d+ \S+ \S+@sha256:", re.S)),  # via the proxy
+    ("verify", re.compile(PROBE + r"http://\S+ \d+ \S+ \S+@sha256:")),  # via the proxy
 ]
+OPCACHE_RESET = dict(STEP_OF)["opcache-reset"]
 
 
 def steps_seen(events: list[tuple[int, str, str]]) -> list[tuple[int, str]]:
@@ -218,6 +221,55 @@ class EngineEvents:
         self._reader.join(timeout=10)
 
 
+def restart_engine(server: bool = False) -> None:
+    """Restart a Docker engine as a host reboot or a package upgrade does (SIGTERM: it stops its
+    containers; started again the same way): this machine's, or the SSH test server's."""
+    if server:
+        sh("bash", str(REPO / "scripts/remote-host"), "restart-engine", timeout=240)
+    else:
+        sh("bash", str(REPO / "scripts/bootstrap-docker.sh"), "--restart-dockerd", timeout=240)
+
+
+def stack_container_states(name: str, docker_host: str | None = None) -> dict[str, str]:
+    host = ["--host", docker_host] if docker_host else []
+    out = sh("docker", *host, "ps", "-a", "--filter", f"label=laravel-stack.stack={name}",
+             "--format", "{{.Names}}\t{{.State}}").stdout  # fmt: skip
+    return dict(line.split("\t") for line in out.splitlines())
+
+
+#: after an engine restart, every request must be answered by the serving build within this
+RESTART_BOUND_S = 120
+
+
+def engine_restart_recovers(
+    server: bool, get: Callable[[str], tuple[int, Any]], build: str, name: str,
+    docker_host: str | None = None,
+) -> float:  # fmt: skip
+    """Restart the engine with no `pulumi` command run; return the seconds until the site
+    answered `build` again. Then 50 requests in a row must all be that build, and every
+    container of the stack must be running again (none left `Exited`)."""
+    t0 = time.monotonic()
+    restart_engine(server)
+
+    def serves() -> bool:
+        status, body = get("/up")
+        return status == 200 and isinstance(body, dict) and body.get("build") == build
+
+    wait_for(serves, RESTART_BOUND_S, interval=0.5, what=f"{build} served after the restart")
+    seconds = time.monotonic() - t0
+    answers: Counter[Any] = Counter()
+    for _ in range(50):
+        status, body = get("/up")
+        answers[body.get("build") if status == 200 and isinstance(body, dict) else status] += 1
+        time.sleep(0.05)
+    assert answers == {build: 50}, f"after the restart: {answers}"
+    wait_for(
+        lambda: set(stack_container_states(name, docker_host).values()) == {"running"},
+        RESTART_BOUND_S, what="every container of the stack running",
+    )  # fmt: skip
+    return seconds
+
+
 def docker_cleanup(name: str = NAME) -> None:
     """Remove whatever an earlier run of this stack left on the engine."""
     ids = sh("docker", "ps", "-aq", "--filter", f"label=laravel-stack.stack={name}").stdout.split()
@@ -248,13 +300,17 @@ def new_project(tmp_path_factory, stack: str, base_config: str = "Pulumi.local.y
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / rel, dst, follow_symlinks=False)
     (project / "venv").symlink_to(REPO / "venv")
+    # The suite's own builds: a file only its images hold. The same context as another stack's
+    # (the user's local stack) gives the same image, which that stack's container keeps alive
+    # against this suite's retention.
+    marker = project / "examples/laravel-app/config/e2e_suite.php"
+    marker.write_text(f"<?php\n\nreturn ['stack' => {json.dumps(stack)}];\n")
     shutil.copy(project / base_config, project / f"Pulumi.{stack}.yaml")
     env = {
         **os.environ,
         "PULUMI_BACKEND_URL": f"file://{work / 'state'}",
         "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
         "PULUMI_SKIP_UPDATE_CHECK": "true",
-        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
         "NO_COLOR": "1",
     }
     (work / "state").mkdir()
@@ -263,7 +319,11 @@ def new_project(tmp_path_factory, stack: str, base_config: str = "Pulumi.local.y
     policy_config = work / "policy-config.json"
     policy_config.write_text(json.dumps({"database-volume-kept": {"local_stacks": [stack]}}))
     policy = ("--policy-pack", str(project / "policy"), "--policy-pack-config", str(policy_config))
-    return Pulumi(project, env, stack, policy)
+    p = Pulumi(project, env, stack, policy)
+    # A repository of its own: retention keeps the last builds per repository, and must never
+    # touch another stack's (the user's local stack's) kept builds.
+    p.set("image.repository", f"127.0.0.1:5001/laravel-stack/{stack}")
+    return p
 
 
 class Load:

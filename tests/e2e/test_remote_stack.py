@@ -23,6 +23,7 @@ from .conftest import (
     Load,
     Pulumi,
     assert_chain_in_order,
+    engine_restart_recovers,
     http,
     new_project,
     release_events,
@@ -210,6 +211,18 @@ def test_a_second_up_is_a_no_op(remote, server, deployed):
     with EngineEvents(name=NAME, docker_host=server["REMOTE_DOCKER_HOST"]) as events:
         remote.up("--expect-no-changes")
     assert steps_seen(release_events(events.lines)) == []
+
+
+def test_after_the_servers_engine_restarts_the_site_comes_back_by_itself(remote, server, deployed):
+    # The server rebooted (its dockerd restarted); no `pulumi` command runs. The next test is
+    # the code change under 20 req/s after it.
+    build = served_build(server)
+    seconds = engine_restart_recovers(
+        True, lambda path: rhttp(server, path, timeout=2), build, NAME,
+        docker_host=server["REMOTE_DOCKER_HOST"],
+    )  # fmt: skip
+    print(f"server engine restart: {build} served again after {seconds:.1f}s")
+    remote.run("preview", "--expect-no-changes")
 
 
 def test_a_code_change_under_load_fails_no_request(remote, server, deployed):

@@ -45,8 +45,9 @@ def _batches(argvs: list[list[str]]) -> list[list[str]]:
         if a[-2:] == ["config:clear", "--no-interaction"]:
             out.append(["config:clear"])
         else:
-            assert a[a.index("-r") + 1] == commands.ARTISAN_BATCH_PHP
-            out.append(a[a.index("--", a.index("-r")) + 1 :])
+            batch = a.index(commands.release_script("artisan_batch.php"))
+            assert a[batch - 1] == "php"
+            out.append(a[batch + 1 :])
     return out
 
 
@@ -62,7 +63,11 @@ def test_cache_clear_and_rebuild_cover_every_laravel_cache_in_few_boots():
 
 def test_opcache_reset_reaches_the_web_workers_not_the_cli():
     fpm = commands.opcache_reset(TCP, "shop-app", "www-data", "fpm")
-    assert fpm == ["docker", "--host", TCP.host, "kill", "--signal", "USR2", "shop-app"]
+    # From inside, as root: `docker kill --signal` would mark the container as stopped by hand,
+    # and the engine would not start it again after a restart (issue 18).
+    assert fpm == ["docker", "--host", TCP.host, "exec", "--user", "0", "shop-app",
+                   "sh", "/usr/local/lib/laravel-stack/fpm_reload.sh"]  # fmt: skip
+    assert "kill" not in fpm
     octane = commands.opcache_reset(TCP, "shop-octane", "www-data", "octane")
     assert octane[-2:] == ["octane:reload", "--no-interaction"]
     assert "opcache_reset" not in shlex.join(fpm + octane)
@@ -93,6 +98,13 @@ def _sh(script: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["sh", "-c", script, "job", *args], capture_output=True, text=True)
 
 
+def _script(name: str, *args: str) -> subprocess.CompletedProcess:
+    """A project script as the chain runs it: read on stdin by `sh -s`."""
+    with open(commands.SCRIPTS / name) as stdin:
+        return subprocess.run(["sh", "-s", "--", *args], stdin=stdin, capture_output=True,
+                              text=True)  # fmt: skip
+
+
 def test_public_init_adds_the_new_build_then_prune_removes_older_assets(tmp_path):
     # Run the jobs' shell scripts for real against a directory standing in for the volume.
     src, dst = tmp_path / "public", tmp_path / "volume"
@@ -102,13 +114,13 @@ def test_public_init_adds_the_new_build_then_prune_removes_older_assets(tmp_path
     dst.mkdir()
     (dst / "old-build.js").write_text("old")
     owner = f"{os.getuid()}:{os.getgid()}"
-    assert _sh(commands.PUBLIC_INIT_SH, str(src), str(dst), "1", owner).returncode == 0
+    assert _script("public_init.sh", str(src), str(dst), "1", owner).returncode == 0
     # Before the switch the old build's assets are still there for pages it serves.
     assert (dst / "old-build.js").exists()
     assert (dst / "css" / "app.css").read_text() == "body{}"
     assert (dst / "storage").is_symlink()
     assert str((dst / "storage").readlink()) == "../storage/app/public"
-    pruned = _sh(commands.PUBLIC_PRUNE_SH, str(src), str(dst), "1")
+    pruned = _script("public_prune.sh", str(src), str(dst), "1")
     assert pruned.returncode == 0, pruned.stderr
     assert "pruned ./old-build.js" in pruned.stdout
     assert not (dst / "old-build.js").exists()
@@ -118,20 +130,26 @@ def test_public_init_adds_the_new_build_then_prune_removes_older_assets(tmp_path
 def test_public_init_fails_when_the_image_has_no_public_dir(tmp_path):
     dst = tmp_path / "volume"
     dst.mkdir()
-    assert _sh(commands.PUBLIC_INIT_SH, str(tmp_path / "nope"), str(dst), "1", "0:0").returncode
-    assert _sh(commands.PUBLIC_PRUNE_SH, str(tmp_path / "nope"), str(dst), "1").returncode
+    assert _script("public_init.sh", str(tmp_path / "nope"), str(dst), "1", "0:0").returncode
+    assert _script("public_prune.sh", str(tmp_path / "nope"), str(dst), "1").returncode
 
 
 def test_public_init_command_runs_the_new_image_once_and_removes_itself():
     argv = commands.public_init(TCP, "reg/app@sha256:abc", "shop-public", "/var/www/html/public",
                                 True, 33, 33)  # fmt: skip
-    assert argv[:7] == ["docker", "--host", TCP.host, "run", "--rm", "--pull", "never"]
+    assert argv[:8] == ["docker", "--host", TCP.host, "run", "--rm", "--interactive", "--pull",
+                        "never"]  # fmt: skip
     assert "reg/app@sha256:abc" in argv
     assert argv[argv.index("--volume") + 1] == "shop-public:/mnt/public"
     assert argv[-4:] == ["/var/www/html/public", "/mnt/public", "1", "33:33"]
     prune = commands.public_prune(TCP, "reg/app@sha256:abc", "shop-public", "/var/www/html/public",
                                   True)  # fmt: skip
     assert prune[:5] == argv[:5] and prune[-3:] == ["/var/www/html/public", "/mnt/public", "1"]
+    # The scripts come on stdin, from the project (the same text in every checkout).
+    line = commands.script(argv)
+    assert line.endswith("@sha256:abc -s -- /var/www/html/public /mnt/public 1 33:33 < "
+                         "components/scripts/public_init.sh"), line  # fmt: skip
+    assert commands.script(prune).endswith(" < components/scripts/public_prune.sh")
 
 
 def test_health_probe_passes_values_as_arguments_not_code():
@@ -140,8 +158,9 @@ def test_health_probe_passes_values_as_arguments_not_code():
         build_field="build", build="reg/app@sha256:abc'; exit 0; '", retries=3, interval=1,
         timeout=2,
     )  # fmt: skip
-    assert argv[argv.index("php") + 1] == "-r"
-    assert argv[argv.index("--") + 1 :] == [
+    probe = argv.index("/usr/local/lib/laravel-stack/health_probe.php")
+    assert argv[probe - 1] == "php"
+    assert argv[probe + 1 :] == [
         "http://shop-web:80/up", "200", "build", "reg/app@sha256:abc'; exit 0; '", "3", "1", "2",
         "",
     ]  # fmt: skip
@@ -177,8 +196,9 @@ def test_every_step_targets_the_configured_host_and_container():
     for step in STEPS:
         for argv in step.argv(t):
             if step.name == "retention":  # a script of docker commands, given the engine
-                assert argv[:2] == ["sh", "-c"], argv
-                assert argv[4:7] == ["5", REPO, "tcp://docker.example.com:2376"], argv
+                assert argv[:3] == ["sh", "-s", "--"], argv
+                assert argv[3:6] == ["5", REPO, "tcp://docker.example.com:2376"], argv
+                assert step_script(step, t).endswith(" < components/scripts/retention.sh")
                 continue
             assert argv[:3] == ["docker", "--host", "tcp://docker.example.com:2376"], step.name
             assert where.get(step.name, "shop-app-0123456789ab") in argv, step.name
@@ -194,7 +214,9 @@ def test_over_ssh_every_step_runs_docker_on_the_pinned_server_in_one_shared_conn
             assert argv[-7:-1] == ["-p", "2222", "-l", "deploy", "--", "vps.example.com"]
             remote = shlex.split(argv[-1])  # the server's shell sees exactly the docker argv
             if step.name == "retention":  # the script runs on the server, its default engine
-                assert remote[:2] == ["sh", "-c"] and remote[4:7] == ["5", REPO, ""], remote
+                assert remote[:3] == ["sh", "-s", "--"] and remote[3:6] == ["5", REPO, ""], remote
+                # the script goes through ssh on its stdin, from the project
+                assert step_script(step, t).endswith(" < components/scripts/retention.sh")
                 continue
             assert remote[0] == "docker" and "--host" not in remote, step.name
         assert step_script(step, t)
@@ -305,3 +327,34 @@ def test_migrations_never_run_on_a_baked_config_cache():
     clear, run = migrate.argv(target())
     assert clear[-2:] == ["config:clear", "--no-interaction"]
     assert run[-3:] == ["migrate", "--force", "--no-interaction"]
+
+
+def _in_own_pid_namespace(script: str) -> subprocess.CompletedProcess:
+    # Its own /proc: on the host, /proc also lists the FPM masters of running containers.
+    return subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", "sh", "-c", script],
+                          capture_output=True, text=True, timeout=30)  # fmt: skip
+
+
+def test_fpm_reload_signals_the_fpm_master_from_inside(tmp_path):
+    reload_sh = commands.SCRIPTS / "fpm_reload.sh"
+    # A stand-in master: the process title FPM sets; SIGUSR2 ends it (no handler).
+    res = _in_own_pid_namespace(
+        f"bash -c 'exec -a \"php-fpm: master process (/etc/php/fpm.conf)\" sleep 20' & "
+        f"sleep 0.3; sh {reload_sh}; echo rc=$?; wait $!; echo master=$?"
+    )
+    assert "opcache-reset: PHP-FPM master (pid " in res.stdout, res
+    assert "rc=0" in res.stdout and f"master={128 + 12}" in res.stdout, res.stdout  # SIGUSR2
+    none = _in_own_pid_namespace(f"sh {reload_sh}")
+    assert none.returncode == 1
+    assert "no PHP-FPM master process runs in the container" in none.stderr
+
+
+def test_a_failing_steps_command_is_one_short_line():
+    # A failure prints `running "<command>"` before the step's own output: no inlined script may
+    # push the cause out of the first lines (issue 17). Over ssh each command adds the pinned
+    # host key's options (~370 characters, and quoting), nothing else.
+    for t, limit in ((target(), 320), (target(docker={"host": SSH, "known_hosts": [KNOWN]}), 800)):
+        for step in STEPS:
+            for argv in step.argv(t):
+                line = commands.script(argv)
+                assert "\n" not in line and len(line) <= limit, (step.name, len(line), line)

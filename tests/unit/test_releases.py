@@ -27,7 +27,7 @@ def test_image_digest_deploys_a_pushed_build_without_building():
     steps = [r.name for r in run.of_type("command:local:Command")]
     assert {"cache-clear", "opcache-reset", "cache-rebuild", "health", "verify"} <= set(steps)
     argv = shlex.split(run.value(run.one("command:local:Command", "retention"), "create"))
-    assert argv[-2:] == [f"{REPO}@{DIGEST}", ""]
+    assert argv[-4:-2] == [f"{REPO}@{DIGEST}", ""]
 
 
 def test_a_digest_must_be_a_full_sha256():
@@ -39,10 +39,9 @@ def test_a_digest_must_be_a_full_sha256():
 def test_the_retention_step_records_the_build_with_its_tag_and_keeps_n():
     run = run_program(with_("release.keep", 3))
     argv = shlex.split(run.value(run.one("command:local:Command", "retention"), "create"))
-    assert argv[:2] == ["sh", "-c"] and argv[2] == commands.RETENTION_SH
     build = run.outputs["image"]
-    assert argv[3:] == ["retention", "3", REPO, "unix:///var/run/docker.sock", build,
-                        "2026.11.25-1"]  # fmt: skip
+    assert argv == ["sh", "-s", "--", "3", REPO, "unix:///var/run/docker.sock", build,
+                    "2026.11.25-1", "<", "components/scripts/retention.sh"]  # fmt: skip
     with pytest.raises(ConfigError):
         parse(with_("release.keep", 0, valid_config()), SECRET_KEYS)
 

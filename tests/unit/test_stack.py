@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from components import commands
 from components.common import go_duration, healthcheck
 
 from .harness import Run, fake_digest, run_program, valid_config
@@ -151,7 +152,8 @@ def test_steps_run_in_the_web_workers_container_as_the_web_user(fpm):
         create = fpm.value(fpm.one("command:local:Command", name), "create")
         assert f"exec --user www-data {APP} " in create, name
     reset = fpm.value(fpm.one("command:local:Command", "opcache-reset"), "create")
-    assert reset == f"docker --host unix:///var/run/docker.sock kill --signal USR2 {APP}"
+    assert reset == (f"docker --host unix:///var/run/docker.sock exec --user 0 {APP} "
+                     "sh /usr/local/lib/laravel-stack/fpm_reload.sh")  # fmt: skip
     health = fpm.value(fpm.one("command:local:Command", "health"), "create")
     assert "fcgi://127.0.0.1:9000/up" in health and fpm.outputs["image"] in health
     verify = fpm.value(fpm.one("command:local:Command", "verify"), "create")
@@ -248,8 +250,11 @@ def test_the_chain_not_a_health_wait_judges_a_new_container_by_default(fpm):
     # No idle wait at creation: `contract` checks the image at once, `health` proves it answers.
     assert fpm.value(app, "wait") is False
     probe = fpm.value(app, "healthcheck")["tests"]
-    assert probe[:3] == ["CMD", "php", "-r"]
-    assert probe[4:] == ["--", "fcgi://127.0.0.1:9000/up", "200", "build", "", "1", "0", "5",
+    # the chain's probe, from the file the stack uploads into the container (no image HEALTHCHECK)
+    assert probe[:3] == ["CMD", "php", "/usr/local/lib/laravel-stack/health_probe.php"]
+    uploads = {u["file"]: u["content"] for u in fpm.value(app, "uploads")}
+    assert uploads[probe[2]] == (commands.SCRIPTS / "health_probe.php").read_text()
+    assert probe[3:] == ["fcgi://127.0.0.1:9000/up", "200", "build", "", "1", "0", "5",
                          "/var/www/html/public/index.php"]  # fmt: skip
     run = run_program(with_("web.wait_healthy", True))
     app = run.one("container:Container", "shop-app")

@@ -851,6 +851,12 @@ func (containerKind) update(ctx context.Context, p *dockerProvider, urn resource
 	if err != nil {
 		return nil, err
 	}
+	// As upstream: mustRun false -> true (a refresh found it stopped) starts the container.
+	if !boolOr(o.MustRun, true) && boolOr(a.MustRun, true) && boolOr(a.Start, true) {
+		if err := e.call(ctx, http.MethodPost, "/containers/"+id+"/start", nil, nil, nil); err != nil {
+			return nil, fmt.Errorf("Unable to start container: %w", err)
+		}
+	}
 	if o.Restart != a.Restart || o.MaxRetryCount != a.MaxRetryCount || o.Memory != a.Memory ||
 		o.MemorySwap != a.MemorySwap || o.CPUShares != a.CPUShares {
 		body := map[string]any{}
@@ -898,13 +904,10 @@ func (containerKind) delete(ctx context.Context, p *dockerProvider, urn resource
 	return nil
 }
 
-// read: gone when the container is gone, or (mustRun, as upstream) when it is not running, so
-// that `pulumi refresh` + `up` recreate it.
+// read: gone when the container is gone. A stopped container stays, as upstream's Read does
+// (kreuzwerker v4.5.0): exitCode is read, and a declared mustRun true becomes false, so that the
+// next plan is an update (mustRun false -> true) which starts it again.
 func (containerKind) read(ctx context.Context, p *dockerProvider, id string, state resource.PropertyMap) (resource.PropertyMap, error) {
-	var a containerArgs
-	if err := decode(state, &a); err != nil {
-		return nil, err
-	}
 	e, err := p.engine()
 	if err != nil {
 		return nil, err
@@ -916,8 +919,19 @@ func (containerKind) read(ctx context.Context, p *dockerProvider, id string, sta
 		}
 		return nil, err
 	}
-	if boolOr(a.MustRun, true) && boolOr(a.Start, true) && !ci.State.Running {
-		return nil, nil
+	outs := containerState(state, ci)
+	if !ci.State.Running && boolOr(boolInput(state, "mustRun"), true) {
+		outs["mustRun"] = resource.NewBoolProperty(false)
 	}
-	return containerState(state, ci), nil
+	return outs, nil
+}
+
+// readInputs: as the bridge's refresh (ExtractInputsFromOutputs), an input takes the value Read
+// gave its output: a stopped container's mustRun input is false too.
+func (containerKind) readInputs(inputs, outs resource.PropertyMap) resource.PropertyMap {
+	if _, has := inputs["mustRun"]; has && outs["mustRun"].IsBool() {
+		inputs = inputs.Copy()
+		inputs["mustRun"] = outs["mustRun"]
+	}
+	return inputs
 }

@@ -684,7 +684,19 @@ func (p *dockerProvider) Read(ctx context.Context, req *pulumirpc.ReadRequest) (
 	if err != nil {
 		return nil, err
 	}
-	return &pulumirpc.ReadResponse{Id: req.GetId(), Properties: props, Inputs: req.GetInputs()}, nil
+	inputs := req.GetInputs()
+	if ri, ok := k.(interface {
+		readInputs(inputs, outs resource.PropertyMap) resource.PropertyMap
+	}); ok && inputs != nil {
+		old, err := unmarshal(inputs, "read.inputs")
+		if err != nil {
+			return nil, err
+		}
+		if inputs, err = marshalState(ri.readInputs(old, outs), "read.inputs"); err != nil {
+			return nil, err
+		}
+	}
+	return &pulumirpc.ReadResponse{Id: req.GetId(), Properties: props, Inputs: inputs}, nil
 }
 
 func (p *dockerProvider) Invoke(ctx context.Context, req *pulumirpc.InvokeRequest) (*pulumirpc.InvokeResponse, error) {
