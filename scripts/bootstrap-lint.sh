@@ -71,6 +71,7 @@ command -v go >/dev/null 2>&1 || die "go is not on PATH (Go >= 1.25 is needed)"
 export GOTOOLCHAIN=local
 export GOMODCACHE="${TC}/go/mod"
 export GOCACHE="${TC}/go/cache"
+export XDG_CONFIG_HOME="${TC}/go/config" GOPATH="${TC}/go/path"  # nothing in the user's home
 export GOFLAGS="-buildvcs=false -modcacherw"
 export CGO_ENABLED=0
 

@@ -128,6 +128,8 @@ export PULUMI_HOME="$STANDIN_HOME"
 export GOTOOLCHAIN=local
 export GOMODCACHE="${TC}/go/mod"
 export GOCACHE="${TC}/go/cache"
+# Go's own files (telemetry, the checksum database) in the cache too: nothing in the user's home.
+export XDG_CONFIG_HOME="${TC}/go/config" GOPATH="${TC}/go/path"
 # -modcacherw: the module cache stays deletable by anyone who can delete the cache dir.
 export GOFLAGS="-buildvcs=false -modcacherw"
 export CGO_ENABLED=0

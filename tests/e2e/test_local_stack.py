@@ -369,7 +369,7 @@ def test_an_engine_restart_after_a_failed_verify_keeps_a_consistent_proxy(pulumi
     assert [stack_container_states(NAME)[c] for c in containers_of("app")] == ["running"] * 2
     # The next `up` of a fixed build converges; a second one is a no-op.
     controller.write_text(original)
-    pulumi.rm("health.retries")
+    pulumi.set("health.retries", "30")  # as Pulumi.local.yaml has it
     pulumi.up()
     assert served_build() == pulumi.outputs()["image"]
     assert containers_of("app") == [app()]
