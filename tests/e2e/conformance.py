@@ -9,7 +9,9 @@ preview), the outputs the program reads (`repoDigest`, `imageId`, `name`, …), 
 (resource, operation) pairs of each scenario's preview.
 
 Values that differ from run to run are masked: digests, ids, random name suffixes, timestamps,
-IP and MAC addresses, secrets' ciphertext, the temporary project directory.
+IP and MAC addresses, secrets' ciphertext, the temporary project directory. Not masked: what only
+depends on the content, the image's `build.contextDigest` (the hash of the build context: a
+different one is a rebuild of every release on the other plugins).
 """
 
 from __future__ import annotations
@@ -102,7 +104,12 @@ def normalize_state(exported: dict[str, Any], project: str) -> dict[str, Any]:
         key = resource_key(res["urn"])
         if res.get("delete"):
             key += " (pending delete)"
-        out[key] = sort_sets(mask({"inputs": inputs, "outputs": kept}, project))
+        masked = mask({"inputs": inputs, "outputs": kept}, project)
+        for side, values in (("inputs", inputs), ("outputs", kept)):
+            build = values.get("build")
+            if isinstance(build, dict) and "contextDigest" in build:
+                masked[side]["build"]["contextDigest"] = build["contextDigest"]
+        out[key] = sort_sets(masked)
     return out
 
 

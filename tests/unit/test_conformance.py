@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -131,3 +132,28 @@ def test_committed_vectors_cover_every_scenario():
     app = state["docker:index/container:Container::lse2e-app"]["inputs"]
     assert app["networkMode"] == "bridge" and app["mustRun"] is True
     assert "__defaults" in app
+
+
+def test_the_context_digest_is_compared_not_masked():
+    # It depends only on the context's files: a stand-in that hashes them otherwise than upstream
+    # makes every release a rebuild on the other plugins (issue 19).
+    ctx = "94d8c84d8718b898513e8eceb5cbacf369d53458fe55bb7e939c3a42eb230194"
+    build = {"context": "<ctx>", "contextDigest": ctx, "args": {"A": DIGEST}}
+    urn = URN.replace("container:Container::lse2e-app", "image:Image::app")
+    image: dict[str, Any] = {
+        "urn": urn,
+        "custom": True,
+        "type": "docker:index/image:Image",
+        "inputs": {"imageName": "r:t", "build": build},
+        "outputs": {"imageName": "r:t", "build": build, "repoDigest": f"r@{DIGEST}"},
+    }  # fmt: skip
+    [state] = normalize_state(exported(image), "/tmp/p").values()
+    for side in ("inputs", "outputs"):
+        assert state[side]["build"]["contextDigest"] == ctx
+        assert state[side]["build"]["args"] == {"A": "sha256:<digest>"}  # the rest still masked
+    assert state["outputs"]["repoDigest"] == "r@sha256:<digest>"
+    other = dict(image, inputs={"imageName": "r:t", "build": {**build, "contextDigest": "0" * 64}})
+    [changed] = normalize_state(exported(other), "/tmp/p").values()
+    assert differences(state, changed) == [
+        f"inputs.build.contextDigest: upstream {ctx!r}, here {'0' * 64!r}"
+    ]

@@ -2,6 +2,7 @@ package main
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -14,12 +15,14 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
 
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
+	"github.com/tonistiigi/fsutil"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 )
@@ -128,50 +131,99 @@ func contextFiles(ctxDir, dockerfileRel string) ([]string, error) {
 	return files, err
 }
 
-// digestContext hashes what a build depends on: kept files (path, mode, content), the
-// Dockerfile, and the build settings.
+// digestContext is upstream's contextDigest (pulumi-docker v5.1.0, Check): a sha256, in hex, over
+// one record per file, each record the file's slash path, its mode as Go prints it and the sha256
+// of its content (of its resolved target path for a symlink), NUL-terminated. The first record is
+// the Dockerfile under the name "Dockerfile" with mode 0, wherever it is; then every file that
+// fsutil.Walk yields from the context with the ignore patterns of <Dockerfile>.dockerignore, else
+// of the context's .dockerignore, in its order. Paths are as given (relative to the program
+// directory, the provider's working directory), as upstream passes them. Build args, target and
+// platform are not in it: a change of those is a diff of `build` itself.
 func digestContext(a *imageArgs) (string, error) {
-	ctxDir, dockerfile, err := buildContext(a)
+	ctxDir := a.Build.Context
+	if ctxDir == "" {
+		ctxDir = "."
+	}
+	dockerfile := a.Build.Dockerfile
+	if dockerfile == "" {
+		dockerfile = path.Join(ctxDir, "Dockerfile")
+	}
+	return contextDigest(ctxDir, dockerfile)
+}
+
+func contextDigest(ctxDir, dockerfile string) (string, error) {
+	patterns, err := ignorePatterns(ctxDir, dockerfile)
 	if err != nil {
 		return "", err
 	}
-	dfRel, _ := filepath.Rel(ctxDir, dockerfile)
-	files, err := contextFiles(ctxDir, filepath.ToSlash(dfRel))
-	if err != nil {
-		return "", err
-	}
-	h := sha256.New()
-	for _, rel := range files {
-		full := filepath.Join(ctxDir, filepath.FromSlash(rel))
-		fi, err := os.Lstat(full)
-		if err != nil {
-			return "", err
-		}
-		fmt.Fprintf(h, "%s\x00%o\x00", rel, fi.Mode())
+	var records bytes.Buffer
+	record := func(file, name string, mode fs.FileMode) error {
+		h := sha256.New()
 		switch {
-		case fi.Mode()&os.ModeSymlink != 0:
-			target, _ := os.Readlink(full)
-			fmt.Fprintf(h, "%s\x00", target)
-		case fi.Mode().IsRegular():
-			f, err := os.Open(full)
+		case mode.Type() == fs.ModeSymlink:
+			target, err := filepath.EvalSymlinks(file)
 			if err != nil {
-				return "", err
+				return fmt.Errorf("could not evaluate symlink at %s: %w", file, err)
+			}
+			io.WriteString(h, filepath.ToSlash(filepath.Clean(target)))
+		case mode.IsRegular():
+			f, err := os.Open(file)
+			if err != nil {
+				return fmt.Errorf("could not open file %s: %w", file, err)
 			}
 			_, err = io.Copy(h, f)
 			f.Close()
 			if err != nil {
-				return "", err
+				return err
 			}
 		}
+		records.WriteString(filepath.ToSlash(path.Clean(name)))
+		records.WriteString(mode.String())
+		records.Write(h.Sum(nil))
+		records.WriteByte(0)
+		return nil
 	}
-	df, err := os.ReadFile(dockerfile)
+	if err := record(dockerfile, "Dockerfile", 0); err != nil {
+		return "", fmt.Errorf("error hashing dockerfile %q: %w", dockerfile, err)
+	}
+	err = fsutil.Walk(context.Background(), ctxDir, &fsutil.FilterOpt{ExcludePatterns: patterns},
+		func(rel string, fi fs.FileInfo, err error) error {
+			if err != nil {
+				return err
+			}
+			if fi.IsDir() {
+				return nil
+			}
+			if err := record(filepath.Join(ctxDir, rel), rel, fi.Mode()); err != nil {
+				return fmt.Errorf("error while hashing %q: %w", rel, err)
+			}
+			return nil
+		})
 	if err != nil {
-		return "", fmt.Errorf("reading Dockerfile: %w", err)
+		return "", fmt.Errorf("unable to hash build context: %w", err)
 	}
-	h.Write(df)
-	settings, _ := json.Marshal([]any{a.Build.Args, a.Build.Target, a.Build.Platform, a.Build.Network, a.Build.AddHosts})
-	h.Write(settings)
-	return hex.EncodeToString(h.Sum(nil)), nil // upstream's contextDigest: bare hex
+	sum := sha256.Sum256(records.Bytes())
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// ignorePatterns: <Dockerfile>.dockerignore if there is one, else the context's .dockerignore.
+func ignorePatterns(ctxDir, dockerfile string) ([]string, error) {
+	for _, p := range []string{dockerfile + ".dockerignore", filepath.Join(ctxDir, ".dockerignore")} {
+		f, err := os.Open(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading %q: %w", p, err)
+		}
+		defer f.Close()
+		patterns, err := ignorefile.ReadAll(f)
+		if err != nil {
+			return nil, fmt.Errorf("unable to parse %q: %w", p, err)
+		}
+		return patterns, nil
+	}
+	return nil, nil
 }
 
 func (imageKind) check(_ context.Context, _ *dockerProvider, _ resource.URN, _, news resource.PropertyMap) (resource.PropertyMap, error) {
