@@ -31,6 +31,7 @@ from .conftest import (
 )
 from .plans import check_plan, config_file
 
+CONTAINER = "docker:index/container:Container"
 # plain values of Pulumi.local.yaml's secrets
 SECRETS = ["local-db-password", "local-root-password", "local-registry-password"]
 
@@ -184,6 +185,32 @@ def test_after_an_engine_restart_the_site_comes_back_by_itself(pulumi, deployed)
     build = served_build()
     seconds = engine_restart_recovers(False, http, build, NAME)
     print(f"engine restart: {build} served again after {seconds:.1f}s")
+    pulumi.run("preview", "--expect-no-changes")
+
+
+def test_a_refresh_keeps_a_stopped_app_container_and_the_next_up_starts_it(
+    pulumi, deployed, vectors
+):
+    # The docker provider's own behaviour (kreuzwerker's Read): a stopped container stays in the
+    # state with mustRun false, which the next plan turns into an update that starts it.
+    build, stopped = served_build(), app()
+    sh("docker", "stop", stopped)
+    pulumi.run("refresh", "--yes")
+    state = normalize_state(pulumi.state(), str(pulumi.project))
+    vectors.check("state after a refresh of a stopped app container", state)
+    [app_state] = [v for k, v in state.items() if k.startswith(f"{CONTAINER}::{NAME}-app")]
+    assert app_state["outputs"]["mustRun"] is False, app_state["outputs"]
+    ops = preview_ops(pulumi.preview())
+    vectors.check("preview: after a refresh of a stopped app container", ops)
+    assert [op for _, op in ops] == ["update"] and ops[0][0].startswith(f"{CONTAINER}::"), ops
+    pulumi.up()
+    assert app() == stopped and stack_container_states(NAME)[stopped] == "running"
+
+    def serves() -> bool:
+        status, body = http("/up")
+        return status == 200 and isinstance(body, dict) and body.get("build") == build
+
+    wait_for(serves, 60, what="the started container serving its build")
     pulumi.run("preview", "--expect-no-changes")
 
 
