@@ -3,15 +3,16 @@
 The vectors (`vectors/upstream.json`) were recorded by running the e2e scenarios on the upstream
 docker and command plugins (`scripts/record-conformance DIR`). Every other run deploys the same
 scenarios and compares, field by field, what its plugins recorded: a difference fails with its
-field path. Compared are every input the program sets (with the defaults the provider adds),
-every output read back for such an input (a different read-back is a phantom diff on the next
-preview), the outputs the program reads (`repoDigest`, `imageId`, `name`, …), and the
-(resource, operation) pairs of each scenario's preview.
+field path. Compared are the (resource, operation) pairs of each scenario's preview, and the whole
+state of each resource the program declares: its id, every input (with the defaults the provider
+adds) and every output, the bridge's own fields (`__meta`, `__pulumi_raw_state_delta`) included.
+What one set of plugins records, the other must read as its own, or its next preview replaces it.
 
-Values that differ from run to run are masked: digests, ids, random name suffixes, timestamps,
-IP and MAC addresses, secrets' ciphertext, the temporary project directory. Not masked: what only
-depends on the content, the image's `build.contextDigest` (the hash of the build context: a
-different one is a rebuild of every release on the other plugins).
+Values that differ from run to run are masked: digests, ids, random name suffixes, timestamps, IP
+and MAC addresses, secrets' ciphertext, the temporary project directory, a command's stdout and
+stderr (compared for being there). Not masked: what only depends on the content, the image's
+`build.contextDigest` (the hash of the build context: a different one is a rebuild of every
+release on the other plugins).
 """
 
 from __future__ import annotations
@@ -26,10 +27,10 @@ VECTORS = Path(__file__).parent / "vectors" / "upstream.json"
 #: set by scripts/record-conformance: the run writes the vectors instead of comparing
 RECORD = os.environ.get("LARAVEL_STACK_RECORD_VECTORS") == "1"
 
-#: outputs the program reads, compared even though they are not inputs
-READ_OUTPUTS = {"repoDigest", "imageId", "name", "stdout", "stderr"}
 #: outputs compared only for being present (their values are the run's own)
 PRESENT_ONLY = {"stdout", "stderr"}
+#: a command's id: its name and 8 random hex digits (upstream's resource.NewUniqueHex)
+COMMAND_ID = re.compile(r"[0-9a-f]{8}$")
 #: resource types whose state is compared (the rest are components or engine bookkeeping)
 COMPARED_TYPES = re.compile(r"^(docker|command):")
 
@@ -97,14 +98,16 @@ def normalize_state(exported: dict[str, Any], project: str) -> dict[str, Any]:
         if res["type"].startswith("pulumi:providers:"):
             continue
         inputs = res.get("inputs", {})
-        outputs = res.get("outputs", {})
-        kept = {k: v for k, v in outputs.items() if k in inputs or k in READ_OUTPUTS}
+        kept = dict(res.get("outputs", {}))
         for k in PRESENT_ONLY & kept.keys():
             kept[k] = "<present>"
+        rid = res.get("id", "")
+        if res["type"].startswith("command:"):
+            rid = COMMAND_ID.sub("<hex8>", rid)
         key = resource_key(res["urn"])
         if res.get("delete"):
             key += " (pending delete)"
-        masked = mask({"inputs": inputs, "outputs": kept}, project)
+        masked = mask({"id": rid, "inputs": inputs, "outputs": kept}, project)
         for side, values in (("inputs", inputs), ("outputs", kept)):
             build = values.get("build")
             if isinstance(build, dict) and "contextDigest" in build:

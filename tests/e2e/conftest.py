@@ -33,6 +33,14 @@ PORT = 18080
 PASSPHRASE = "laravel-stack-local"  # the local stack's documented, non-secret passphrase
 
 
+#: set by `scripts/test --upstream DIR` (the stand-ins) or `--cross DIR` (the upstream plugins):
+#: the other plugins, which must preview every stack these tests deploy as no change
+CROSS_PATH = os.environ.get("LARAVEL_STACK_CROSS_PATH", "")
+CROSS_HOME = os.environ.get("LARAVEL_STACK_CROSS_HOME", "")
+#: one line per cross check that passed (scripts/test counts them)
+CROSS_LOG = os.environ.get("LARAVEL_STACK_CROSS_LOG", "")
+
+
 def sh(
     *argv: str, timeout: float = 120, check: bool = True, **kw: Any
 ) -> subprocess.CompletedProcess:
@@ -63,7 +71,28 @@ class Pulumi:
         return res
 
     def up(self, *extra: str, check: bool = True) -> subprocess.CompletedProcess:
-        return self.run("up", "--yes", "--skip-preview", "--diff", *extra, check=check)
+        res = self.run("up", "--yes", "--skip-preview", "--diff", *extra, check=check)
+        if res.returncode == 0 and CROSS_PATH:
+            self.cross_check()
+        return res
+
+    def cross_check(self) -> None:
+        """The stack these plugins just deployed, previewed with the other plugins (stand-ins or
+        upstream): no change, or a user switching plugins would get replacements."""
+        other = {**self.env, "PATH": f"{CROSS_PATH}:{self.env['PATH']}", "PULUMI_HOME": CROSS_HOME}
+        res = subprocess.run(
+            ["pulumi", "preview", "--expect-no-changes", "--diff", *self.policy,
+             "--stack", self.stack, "--non-interactive"],
+            cwd=self.project, env=other, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        if res.returncode != 0:
+            raise AssertionError(
+                f"cross check: the other plugins ({CROSS_HOME}) plan changes to stack "
+                f"{self.stack}:\n{res.stdout[-6000:]}\n{res.stderr[-3000:]}"
+            )
+        if CROSS_LOG:
+            with open(CROSS_LOG, "a") as log:
+                log.write(f"{self.stack}: no changes with {CROSS_HOME}\n")
 
     def set(self, path: str, value: str) -> None:
         self.run("config", "set", "--path", path, value)

@@ -48,10 +48,11 @@ def test_masks_what_varies_between_runs():
     assert mask("127.0.0.1:5001/app", "/p") == "127.0.0.1:5001/app"
 
 
-def test_state_keeps_inputs_and_read_back_of_inputs_and_sorts_sets():
+def test_state_keeps_every_input_and_output_masked_and_sorts_sets():
     state = normalize_state(exported(container()), "/p")
     entry = state["docker:index/container:Container::lse2e-app"]
-    assert "networkDatas" not in entry["outputs"]  # not an input, not read by the program
+    # every output, an address masked (the whole state shape is upstream's or it is not)
+    assert entry["outputs"]["networkDatas"] == [{"ipAddress": "<ip>"}]
     assert entry["outputs"]["name"] == "lse2e-app-<rand>"
     assert entry["inputs"]["envs"] == "<secret>"
     assert [lbl["label"] for lbl in entry["inputs"]["labels"]] == ["a", "b"]  # a set
@@ -115,6 +116,8 @@ def test_committed_vectors_cover_every_scenario():
     assert set(vectors) == {
         "state after up",
         "state after a failed release",
+        "state after a refresh of a stopped app container",
+        "preview: after a refresh of a stopped app container",
         "preview: no change",
         "preview: code change",
         "preview: php.ini change",
@@ -157,3 +160,18 @@ def test_the_context_digest_is_compared_not_masked():
     assert differences(state, changed) == [
         f"inputs.build.contextDigest: upstream {ctx!r}, here {'0' * 64!r}"
     ]
+
+
+def test_a_commands_id_is_compared_with_its_random_part_masked():
+    def command(rid: str) -> dict:
+        urn = URN.replace(
+            "docker:index/container:Container::lse2e-app", "command:local:Command::verify"
+        )
+        return {"urn": urn, "custom": True, "type": "command:local:Command", "id": rid,
+                "inputs": {}, "outputs": {"stdout": "ok"}}  # fmt: skip
+
+    upstream = normalize_state(exported(command("verify35b49916")), "/p")
+    assert upstream["command:local:Command::verify"]["id"] == "verify<hex8>"
+    assert upstream["command:local:Command::verify"]["outputs"] == {"stdout": "<present>"}
+    # the id's shape is part of the state: a dash more is a difference
+    assert differences(upstream, normalize_state(exported(command("verify-ad108240")), "/p"))

@@ -392,7 +392,7 @@ func (p *commandProvider) Create(ctx context.Context, req *pulumirpc.CreateReque
 	if err != nil {
 		return nil, err
 	}
-	id, err := resource.NewUniqueHex(urn.Name()+"-", 8, 0)
+	id, err := resource.NewUniqueHex(urn.Name(), 8, 0) // as upstream: the name, then 8 hex
 	if err != nil {
 		return nil, err
 	}

@@ -126,10 +126,13 @@ type containerArgs struct {
 }
 
 type containerInspect struct {
-	ID     string `json:"Id"`
-	Name   string `json:"Name"`
-	Image  string `json:"Image"`
-	Config struct {
+	ID       string `json:"Id"`
+	Name     string `json:"Name"`
+	Image    string `json:"Image"`
+	Platform string `json:"Platform"`
+	Config   struct {
+		Tty         bool     `json:"Tty"`
+		OpenStdin   bool     `json:"OpenStdin"`
 		Image       string   `json:"Image"`
 		Cmd         []string `json:"Cmd"`
 		Entrypoint  []string `json:"Entrypoint"`
@@ -162,21 +165,29 @@ type containerInspect struct {
 			Type   string            `json:"Type"`
 			Config map[string]string `json:"Config"`
 		} `json:"LogConfig"`
-		Memory      int64             `json:"Memory"`
-		MemorySwap  int64             `json:"MemorySwap"`
-		ShmSize     int64             `json:"ShmSize"`
-		CPUShares   int64             `json:"CpuShares"`
-		DNS         []string          `json:"Dns"`
-		DNSOptions  []string          `json:"DnsOptions"`
-		DNSSearch   []string          `json:"DnsSearch"`
-		SecurityOpt []string          `json:"SecurityOpt"`
-		GroupAdd    []string          `json:"GroupAdd"`
-		Sysctls     map[string]string `json:"Sysctls"`
-		Tmpfs       map[string]string `json:"Tmpfs"`
-		CapAdd      []string          `json:"CapAdd"`
-		CapDrop     []string          `json:"CapDrop"`
-		ExtraHosts  []string          `json:"ExtraHosts"`
-		Ulimits     []struct {
+		IpcMode           string            `json:"IpcMode"`
+		Runtime           string            `json:"Runtime"`
+		CpusetCpus        string            `json:"CpusetCpus"`
+		UsernsMode        string            `json:"UsernsMode"`
+		StorageOpt        map[string]string `json:"StorageOpt"`
+		AutoRemove        bool              `json:"AutoRemove"`
+		MemoryReservation int64             `json:"MemoryReservation"`
+		NanoCPUs          int64             `json:"NanoCpus"`
+		Memory            int64             `json:"Memory"`
+		MemorySwap        int64             `json:"MemorySwap"`
+		ShmSize           int64             `json:"ShmSize"`
+		CPUShares         int64             `json:"CpuShares"`
+		DNS               []string          `json:"Dns"`
+		DNSOptions        []string          `json:"DnsOptions"`
+		DNSSearch         []string          `json:"DnsSearch"`
+		SecurityOpt       []string          `json:"SecurityOpt"`
+		GroupAdd          []string          `json:"GroupAdd"`
+		Sysctls           map[string]string `json:"Sysctls"`
+		Tmpfs             map[string]string `json:"Tmpfs"`
+		CapAdd            []string          `json:"CapAdd"`
+		CapDrop           []string          `json:"CapDrop"`
+		ExtraHosts        []string          `json:"ExtraHosts"`
+		Ulimits           []struct {
 			Name string `json:"Name"`
 			Soft int64  `json:"Soft"`
 			Hard int64  `json:"Hard"`
@@ -485,10 +496,35 @@ func containerState(inputs resource.PropertyMap, ci *containerInspect) resource.
 	set("sysctls", strMap(ci.HostConfig.Sysctls))
 	set("groupAdds", strs(ci.HostConfig.GroupAdd))
 	set("stopSignal", str(ci.Config.StopSignal))
+	// Terraform's d.Set of a nil *int records 0.
+	stopTimeout := 0
 	if ci.Config.StopTimeout != nil {
-		set("stopTimeout", num(float64(*ci.Config.StopTimeout)))
+		stopTimeout = *ci.Config.StopTimeout
+	}
+	set("stopTimeout", num(float64(stopTimeout)))
+	// The rest of upstream's Read; what it never reads is the schema's zero (tfstate.go).
+	set("platform", str(ci.Platform))
+	set("ipcMode", str(ci.HostConfig.IpcMode))
+	set("runtime", str(ci.HostConfig.Runtime))
+	set("cpuSet", str(ci.HostConfig.CpusetCpus))
+	set("usernsMode", str(ci.HostConfig.UsernsMode))
+	set("storageOpts", strMap(ci.HostConfig.StorageOpt))
+	set("rm", boolean(ci.HostConfig.AutoRemove))
+	set("tty", boolean(ci.Config.Tty))
+	set("stdinOpen", boolean(ci.Config.OpenStdin))
+	if r := ci.HostConfig.MemoryReservation; r > 0 {
+		set("memoryReservation", num(float64(r/1024/1024)))
 	} else {
-		set("stopTimeout", null())
+		set("memoryReservation", num(float64(r)))
+	}
+	if n := ci.HostConfig.NanoCPUs; n > 0 {
+		set("cpus", str(strconv.FormatFloat(float64(n)/1e9, 'f', -1, 64)))
+	}
+	// Optional+Computed sets and lists: what the engine does not report is an empty one.
+	for _, k := range []string{"securityOpts", "entrypoints"} {
+		if out[resource.PropertyKey(k)].IsNull() {
+			set(k, emptyList())
+		}
 	}
 	return out
 }

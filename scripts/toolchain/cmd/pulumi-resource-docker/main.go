@@ -552,6 +552,14 @@ func (p *dockerProvider) Diff(ctx context.Context, req *pulumirpc.DiffRequest) (
 	}, nil
 }
 
+// tfFinish adds what upstream's bridge records (tfstate.go) to a bridged type's outputs.
+func tfFinish(k resourceKind, id string, outs resource.PropertyMap) resource.PropertyMap {
+	if b, ok := k.(interface{ shape() *tfShape }); ok && outs != nil {
+		return b.shape().finish(id, outs)
+	}
+	return outs
+}
+
 // planner is implemented by the bridged types: their Diff also plans against the read-back state.
 type planner interface {
 	setKeys() map[string]bool
@@ -615,6 +623,9 @@ func (p *dockerProvider) Create(ctx context.Context, req *pulumirpc.CreateReques
 		return nil, err
 	}
 	id, outs, err := k.create(ctx, p, resource.URN(req.GetUrn()), news, req.GetPreview())
+	if err == nil && !req.GetPreview() {
+		outs = tfFinish(k, id, outs)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -639,6 +650,9 @@ func (p *dockerProvider) Update(ctx context.Context, req *pulumirpc.UpdateReques
 		return nil, err
 	}
 	outs, err := k.update(ctx, p, resource.URN(req.GetUrn()), req.GetId(), olds, news, req.GetPreview())
+	if err == nil && !req.GetPreview() {
+		outs = tfFinish(k, req.GetId(), outs)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -680,6 +694,7 @@ func (p *dockerProvider) Read(ctx context.Context, req *pulumirpc.ReadRequest) (
 	if outs == nil {
 		return &pulumirpc.ReadResponse{}, nil // gone
 	}
+	outs = tfFinish(k, req.GetId(), outs)
 	props, err := marshalState(outs, "read.outputs")
 	if err != nil {
 		return nil, err

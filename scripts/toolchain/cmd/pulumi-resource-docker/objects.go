@@ -38,6 +38,7 @@ type networkInspect struct {
 	Scope      string            `json:"Scope"`
 	Internal   bool              `json:"Internal"`
 	Attachable bool              `json:"Attachable"`
+	Ingress    bool              `json:"Ingress"`
 	EnableIPv6 bool              `json:"EnableIPv6"`
 	Options    map[string]string `json:"Options"`
 	Labels     map[string]string `json:"Labels"`
@@ -111,15 +112,45 @@ func (networkKind) create(ctx context.Context, p *dockerProvider, urn resource.U
 	if err := e.call(ctx, http.MethodGet, "/networks/"+created.ID, nil, nil, &ni); err != nil {
 		return "", nil, err
 	}
-	outs := map[string]resource.PropertyValue{"scope": resource.NewStringProperty(ni.Scope)}
-	if a.Driver == "" {
-		outs["driver"] = resource.NewStringProperty(ni.Driver)
+	return created.ID, networkState(news, &ni), nil
+}
+
+// networkState: what upstream's Read takes from the engine (its create reads back too).
+func networkState(inputs resource.PropertyMap, ni *networkInspect) resource.PropertyMap {
+	strMap := func(m map[string]string) resource.PropertyValue {
+		if m == nil {
+			return null()
+		}
+		pm := resource.PropertyMap{}
+		for k, v := range m {
+			pm[resource.PropertyKey(k)] = str(v)
+		}
+		return resource.NewObjectProperty(pm)
 	}
-	return created.ID, withOutputs(networkSchema.outputs(news), outs), nil
+	var ipam []resource.PropertyValue
+	for _, c := range ni.IPAM.Config {
+		aux := strMap(c.AuxAddress)
+		if aux.IsNull() {
+			aux = resource.NewObjectProperty(resource.PropertyMap{})
+		}
+		ipam = append(ipam, resource.NewObjectProperty(resource.PropertyMap{
+			"subnet": str(c.Subnet), "gateway": str(c.Gateway), "ipRange": str(c.IPRange), "auxAddress": aux,
+		}))
+	}
+	return withOutputs(networkSchema.outputs(inputs), map[string]resource.PropertyValue{
+		"name": str(ni.Name), "driver": str(ni.Driver), "internal": boolean(ni.Internal),
+		"attachable": boolean(ni.Attachable), "ingress": boolean(ni.Ingress), "ipv6": boolean(ni.EnableIPv6),
+		"ipamDriver": str(ni.IPAM.Driver), "ipamOptions": strMap(ni.IPAM.Options), "scope": str(ni.Scope),
+		"options": strMap(ni.Options), "ipamConfigs": resource.NewArrayProperty(ipam),
+	})
 }
 
 func (networkKind) update(_ context.Context, _ *dockerProvider, _ resource.URN, _ string, olds, news resource.PropertyMap, _ bool) (resource.PropertyMap, error) {
-	return withOutputs(networkSchema.outputs(news), map[string]resource.PropertyValue{"scope": olds["scope"]}), nil
+	keep := map[string]resource.PropertyValue{}
+	for _, k := range []string{"scope", "driver", "internal", "attachable", "ingress", "ipv6", "ipamOptions", "options", "ipamConfigs"} {
+		keep[k] = olds[resource.PropertyKey(k)]
+	}
+	return withOutputs(networkSchema.outputs(news), keep), nil
 }
 
 func (networkKind) delete(ctx context.Context, p *dockerProvider, urn resource.URN, id string, _ resource.PropertyMap) error {
@@ -154,7 +185,7 @@ func (networkKind) read(ctx context.Context, p *dockerProvider, id string, state
 		}
 		return nil, err
 	}
-	return state, nil
+	return networkState(state, &ni), nil
 }
 
 func getNetwork(ctx context.Context, p *dockerProvider, args resource.PropertyMap) (resource.PropertyMap, error) {
