@@ -386,7 +386,15 @@ def test_an_engine_restart_after_a_failed_verify_keeps_a_consistent_proxy(pulumi
     ))  # fmt: skip
     pulumi.set("health.retries", "3")
     res = pulumi.up(check=False)
-    assert res.returncode != 0 and "+proxied" in res.stdout + res.stderr, res.stdout[-3000:]
+    out = res.stdout + res.stderr
+    assert res.returncode != 0 and "+proxied" in out, res.stdout[-3000:]
+    # The failing command is one short line; the probe's own cause follows it at once.
+    lines = out.splitlines()
+    running = [i for i, line in enumerate(lines) if 'running "' in line]
+    assert running and all(len(lines[i]) < 400 for i in running), [lines[i] for i in running]
+    assert any("+proxied" in line for line in lines[running[0] : running[0] + 4]), lines[
+        running[0] :
+    ]
     assert len(containers_of("app")) == 2
     status, body = http("/up")
     serving = body["build"]

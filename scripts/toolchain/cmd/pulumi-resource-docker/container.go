@@ -437,10 +437,17 @@ func containerState(inputs resource.PropertyMap, ci *containerInspect) resource.
 	set("command", strs(ci.Config.Cmd))
 	set("entrypoints", strs(ci.Config.Entrypoint))
 	set("user", str(ci.Config.User))
-	set("dns", strs(ci.HostConfig.DNS))
-	set("dnsOpts", strs(ci.HostConfig.DNSOptions))
+	// Optional (not Computed) sets: an engine's empty list is recorded as null, as upstream does.
+	orNull := func(l []string) resource.PropertyValue {
+		if len(l) == 0 {
+			return null()
+		}
+		return strs(l)
+	}
+	set("dns", orNull(ci.HostConfig.DNS))
+	set("dnsOpts", orNull(ci.HostConfig.DNSOptions))
 	set("securityOpts", strs(ci.HostConfig.SecurityOpt))
-	set("dnsSearches", strs(ci.HostConfig.DNSSearch))
+	set("dnsSearches", orNull(ci.HostConfig.DNSSearch))
 	set("publishAllPorts", boolean(ci.HostConfig.PublishAllPorts))
 	set("restart", str(ci.HostConfig.RestartPolicy.Name))
 	set("maxRetryCount", num(float64(ci.HostConfig.RestartPolicy.MaximumRetryCount)))
