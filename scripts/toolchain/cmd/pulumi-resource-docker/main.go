@@ -553,9 +553,9 @@ func (p *dockerProvider) Diff(ctx context.Context, req *pulumirpc.DiffRequest) (
 }
 
 // tfFinish adds what upstream's bridge records (tfstate.go) to a bridged type's outputs.
-func tfFinish(k resourceKind, id string, outs resource.PropertyMap) resource.PropertyMap {
+func tfFinish(k resourceKind, id string, outs resource.PropertyMap, read bool) resource.PropertyMap {
 	if b, ok := k.(interface{ shape() *tfShape }); ok && outs != nil {
-		return b.shape().finish(id, outs)
+		return b.shape().finish(id, outs, read)
 	}
 	return outs
 }
@@ -610,7 +610,31 @@ func sameInput(k resourceKind, key string, ov, nv resource.PropertyValue) bool {
 		}
 		return server(ov) == server(nv)
 	}
-	return ov.DeepEquals(nv)
+	// `__defaults` is the bridge's bookkeeping, not a value: a refresh drops the empty ones.
+	return withoutDefaults(ov).DeepEquals(withoutDefaults(nv))
+}
+
+func withoutDefaults(v resource.PropertyValue) resource.PropertyValue {
+	switch {
+	case v.IsSecret():
+		return resource.MakeSecret(withoutDefaults(v.SecretValue().Element))
+	case v.IsArray():
+		items := make([]resource.PropertyValue, 0, len(v.ArrayValue()))
+		for _, e := range v.ArrayValue() {
+			items = append(items, withoutDefaults(e))
+		}
+		return resource.NewArrayProperty(items)
+	case v.IsObject():
+		m := resource.PropertyMap{}
+		for k, e := range v.ObjectValue() {
+			if k != defaultsKey {
+				m[k] = withoutDefaults(e)
+			}
+		}
+		return resource.NewObjectProperty(m)
+	default:
+		return v
+	}
 }
 
 func (p *dockerProvider) Create(ctx context.Context, req *pulumirpc.CreateRequest) (*pulumirpc.CreateResponse, error) {
@@ -624,7 +648,7 @@ func (p *dockerProvider) Create(ctx context.Context, req *pulumirpc.CreateReques
 	}
 	id, outs, err := k.create(ctx, p, resource.URN(req.GetUrn()), news, req.GetPreview())
 	if err == nil && !req.GetPreview() {
-		outs = tfFinish(k, id, outs)
+		outs = tfFinish(k, id, outs, false)
 	}
 	if err != nil {
 		return nil, err
@@ -651,7 +675,7 @@ func (p *dockerProvider) Update(ctx context.Context, req *pulumirpc.UpdateReques
 	}
 	outs, err := k.update(ctx, p, resource.URN(req.GetUrn()), req.GetId(), olds, news, req.GetPreview())
 	if err == nil && !req.GetPreview() {
-		outs = tfFinish(k, req.GetId(), outs)
+		outs = tfFinish(k, req.GetId(), outs, false)
 	}
 	if err != nil {
 		return nil, err
@@ -694,20 +718,24 @@ func (p *dockerProvider) Read(ctx context.Context, req *pulumirpc.ReadRequest) (
 	if outs == nil {
 		return &pulumirpc.ReadResponse{}, nil // gone
 	}
-	outs = tfFinish(k, req.GetId(), outs)
+	outs = tfFinish(k, req.GetId(), outs, true)
 	props, err := marshalState(outs, "read.outputs")
 	if err != nil {
 		return nil, err
 	}
 	inputs := req.GetInputs()
-	if ri, ok := k.(interface {
-		readInputs(inputs, outs resource.PropertyMap) resource.PropertyMap
-	}); ok && inputs != nil {
+	if _, bridged := k.(interface{ shape() *tfShape }); bridged && inputs != nil {
 		old, err := unmarshal(inputs, "read.inputs")
 		if err != nil {
 			return nil, err
 		}
-		if inputs, err = marshalState(ri.readInputs(old, outs), "read.inputs"); err != nil {
+		in := old
+		if ri, ok := k.(interface {
+			readInputs(inputs, outs resource.PropertyMap) resource.PropertyMap
+		}); ok {
+			in = ri.readInputs(old, outs)
+		}
+		if inputs, err = marshalState(refreshedInputs(old, in), "read.inputs"); err != nil {
 			return nil, err
 		}
 	}

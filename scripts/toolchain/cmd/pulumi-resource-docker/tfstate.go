@@ -27,6 +27,9 @@ type tfShape struct {
 	meta  string
 	zero  map[string]resource.PropertyValue
 	delta *deltaSpec
+	// after a refresh: attributes Read sets to an empty list or map, nested fields read as zero
+	readEmpty  map[string]resource.PropertyValue
+	readNested map[string]map[string]resource.PropertyValue
 }
 
 // deltaSpec: the shape of one object of the Terraform state.
@@ -39,13 +42,15 @@ type deltaSpec struct {
 
 type blockDelta struct {
 	spec *deltaSpec
-	// recorded even when null ({"plu": {"i": {}}}): an Optional block, not a Computed one
+	// recorded even when null ({"plu": {"i": {}}}): an Optional block, not a Computed one; a
+	// Computed one only once read (a refresh)
 	null bool
 }
 
 // finish adds what the bridge records to the provider's outputs (not in a preview: those are
-// the engine's unknowns).
-func (s *tfShape) finish(id string, outs resource.PropertyMap) resource.PropertyMap {
+// the engine's unknowns). `read`: the outputs of a refresh, where the Terraform state is what the
+// provider's Read set (read(), below), not what the plan made of the inputs.
+func (s *tfShape) finish(id string, outs resource.PropertyMap, read bool) resource.PropertyMap {
 	out := outs.Copy()
 	for k, z := range s.zero {
 		if _, ok := out[resource.PropertyKey(k)]; !ok {
@@ -54,8 +59,63 @@ func (s *tfShape) finish(id string, outs resource.PropertyMap) resource.Property
 	}
 	out["id"] = str(id)
 	out["__meta"] = str(s.meta)
+	if read {
+		s.read(out)
+	}
 	out["__pulumi_raw_state_delta"] = resource.NewObjectProperty(
-		resource.NewPropertyMapFromMap(map[string]any{"obj": s.delta.object(out)}))
+		resource.NewPropertyMapFromMap(map[string]any{"obj": s.delta.object(out, read)}))
+	return out
+}
+
+// read: what upstream's refresh records where its create recorded null (recorded: the vector
+// "state after a refresh of a stopped app container"): the empty lists and maps its Read sets,
+// and the zero values Terraform reads back for unset nested fields.
+func (s *tfShape) read(out resource.PropertyMap) {
+	for k, v := range s.readEmpty {
+		if cur, ok := out[resource.PropertyKey(k)]; !ok || cur.IsNull() {
+			out[resource.PropertyKey(k)] = v
+		}
+	}
+	for k, zeros := range s.readNested {
+		out[resource.PropertyKey(k)] = mapObjects(out[resource.PropertyKey(k)], func(o resource.PropertyMap) resource.PropertyMap {
+			o = o.Copy()
+			for f, z := range zeros {
+				if cur, ok := o[resource.PropertyKey(f)]; !ok || cur.IsNull() {
+					o[resource.PropertyKey(f)] = z
+				}
+			}
+			return o
+		})
+	}
+}
+
+// refreshedInputs: as the bridge's refresh extracts inputs from the outputs: a `__defaults`
+// that lists nothing is dropped (at every level), and a filled-in default whose value the
+// refresh changed (mustRun of a stopped container) is no longer listed as one.
+func refreshedInputs(old, inputs resource.PropertyMap) resource.PropertyMap {
+	out := inputs.Copy()
+	if d, ok := out[defaultsKey]; ok && d.IsArray() {
+		var kept []resource.PropertyValue
+		for _, k := range d.ArrayValue() {
+			key := resource.PropertyKey(k.StringValue())
+			if old[key].DeepEquals(out[key]) {
+				kept = append(kept, k)
+			}
+		}
+		if len(kept) == 0 {
+			delete(out, defaultsKey)
+		} else {
+			out[defaultsKey] = resource.NewArrayProperty(kept)
+		}
+	}
+	for k, v := range out {
+		if k == defaultsKey {
+			continue
+		}
+		out[k] = mapObjects(v, func(o resource.PropertyMap) resource.PropertyMap {
+			return refreshedInputs(o, o)
+		})
+	}
 	return out
 }
 
@@ -66,7 +126,7 @@ func unsecret(v resource.PropertyValue) resource.PropertyValue {
 	return v
 }
 
-func (s *deltaSpec) object(m resource.PropertyMap) map[string]any {
+func (s *deltaSpec) object(m resource.PropertyMap, read bool) map[string]any {
 	ps := map[string]any{}
 	for k, elem := range s.lists {
 		v := unsecret(m[resource.PropertyKey(k)])
@@ -78,7 +138,7 @@ func (s *deltaSpec) object(m resource.PropertyMap) map[string]any {
 			el := map[string]any{}
 			for i, e := range v.ArrayValue() {
 				if e = unsecret(e); e.IsObject() {
-					el[strconv.Itoa(i)] = map[string]any{"obj": elem.object(e.ObjectValue())}
+					el[strconv.Itoa(i)] = map[string]any{"obj": elem.object(e.ObjectValue(), read)}
 				}
 			}
 			if len(el) > 0 {
@@ -95,8 +155,8 @@ func (s *deltaSpec) object(m resource.PropertyMap) map[string]any {
 	for k, b := range s.blocks {
 		switch v := unsecret(m[resource.PropertyKey(k)]); {
 		case v.IsObject():
-			ps[k] = map[string]any{"plu": map[string]any{"i": map[string]any{"obj": b.spec.object(v.ObjectValue())}}}
-		case b.null:
+			ps[k] = map[string]any{"plu": map[string]any{"i": map[string]any{"obj": b.spec.object(v.ObjectValue(), read)}}}
+		case b.null || read:
 			ps[k] = map[string]any{"plu": map[string]any{"i": map[string]any{}}}
 		}
 	}
@@ -115,6 +175,8 @@ func (s *deltaSpec) object(m resource.PropertyMap) map[string]any {
 }
 
 var objectElem = &deltaSpec{}
+
+func emptyMap() resource.PropertyValue { return resource.NewObjectProperty(resource.PropertyMap{}) }
 
 var containerShape = &tfShape{
 	meta: `{` + tfTimeouts + `,"schema_version":"2"}`,
@@ -148,10 +210,19 @@ var containerShape = &tfShape{
 			"hosts": "host", "networkDatas": "network_data", "ulimits": "ulimit", "uploads": "upload",
 		},
 	},
+	readEmpty: map[string]resource.PropertyValue{
+		"dns": emptyList(), "dnsOpts": emptyList(), "dnsSearches": emptyList(), "groupAdds": emptyList(),
+		"logOpts": emptyMap(), "storageOpts": emptyMap(), "sysctls": emptyMap(), "tmpfs": emptyMap(),
+	},
+	readNested: map[string]map[string]resource.PropertyValue{
+		"networksAdvanced": {"gwPriority": num(0)},
+		"volumes":          {"readOnly": boolean(false)},
+	},
 }
 
 var networkShape = &tfShape{
-	meta: `{"schema_version":"1"}`,
+	meta:      `{"schema_version":"1"}`,
+	readEmpty: map[string]resource.PropertyValue{"ipamOptions": emptyMap()},
 	delta: &deltaSpec{
 		lists: map[string]*deltaSpec{
 			"labels": objectElem, "ipamConfigs": {maps: []string{"auxAddress"}},
@@ -162,15 +233,16 @@ var networkShape = &tfShape{
 }
 
 var volumeShape = &tfShape{
-	meta:  `{"schema_version":"1"}`,
-	zero:  map[string]resource.PropertyValue{"cluster": null(), "driverOpts": null()},
-	delta: &deltaSpec{lists: map[string]*deltaSpec{"labels": objectElem}, maps: []string{"driverOpts"}, blocks: map[string]blockDelta{"cluster": {spec: &deltaSpec{}, null: true}}},
+	meta:      `{"schema_version":"1"}`,
+	readEmpty: map[string]resource.PropertyValue{"driverOpts": emptyMap()},
+	zero:      map[string]resource.PropertyValue{"cluster": null(), "driverOpts": null()},
+	delta:     &deltaSpec{lists: map[string]*deltaSpec{"labels": objectElem}, maps: []string{"driverOpts"}, blocks: map[string]blockDelta{"cluster": {spec: &deltaSpec{}, null: true}}},
 }
 
 var remoteImageShape = &tfShape{
 	meta: `{` + tfTimeouts + `}`,
 	zero: map[string]resource.PropertyValue{
-		"build": null(), "forceRemove": null(), "pullTriggers": null(), "triggers": null(),
+		"build": null(), "forceRemove": null(), "platform": null(), "pullTriggers": null(), "triggers": null(),
 	},
 	delta: &deltaSpec{
 		lists:  map[string]*deltaSpec{"pullTriggers": nil},
