@@ -235,7 +235,7 @@ var networkShape = &tfShape{
 var volumeShape = &tfShape{
 	meta:      `{"schema_version":"1"}`,
 	readEmpty: map[string]resource.PropertyValue{"driverOpts": emptyMap()},
-	zero:      map[string]resource.PropertyValue{"cluster": null(), "driverOpts": null()},
+	zero:      map[string]resource.PropertyValue{"cluster": null(), "driverOpts": null(), "labels": emptyList()},
 	delta:     &deltaSpec{lists: map[string]*deltaSpec{"labels": objectElem}, maps: []string{"driverOpts"}, blocks: map[string]blockDelta{"cluster": {spec: &deltaSpec{}, null: true}}},
 }
 
