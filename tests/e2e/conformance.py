@@ -4,8 +4,9 @@ The vectors (`vectors/upstream.json`) were recorded by running the e2e scenarios
 docker and command plugins (`scripts/record-conformance DIR`). Every other run deploys the same
 scenarios and compares, field by field, what its plugins recorded: a difference fails with its
 field path. Compared are the (resource, operation) pairs of each scenario's preview, and the whole
-state of each resource the program declares: its id, every input (with the defaults the provider
-adds) and every output, the bridge's own fields (`__meta`, `__pulumi_raw_state_delta`) included.
+state of each resource the program declares, its providers too: its id, every input (with the
+defaults the provider adds) and every output, the bridge's fields (`__meta`,
+`__pulumi_raw_state_delta`) included.
 What one set of plugins records, the other must read as its own, or its next preview replaces it.
 
 Values that differ from run to run are masked: digests, ids, random name suffixes, timestamps, IP
@@ -32,7 +33,7 @@ PRESENT_ONLY = {"stdout", "stderr"}
 #: a command's id: its name and 8 random hex digits (upstream's resource.NewUniqueHex)
 COMMAND_ID = re.compile(r"[0-9a-f]{8}$")
 #: resource types whose state is compared (the rest are components or engine bookkeeping)
-COMPARED_TYPES = re.compile(r"^(docker|command):")
+COMPARED_TYPES = re.compile(r"^(docker:|command:|pulumi:providers:(docker|command)$)")
 
 #: the upstream schema's set-typed fields: their order in state is the provider's hash order
 SET_FIELDS = {"labels", "volumes", "networksAdvanced", "uploads", "envs", "hosts", "ulimits",
@@ -43,6 +44,8 @@ _MASKS: list[tuple[re.Pattern[str], str]] = [
     # certificates and keys the TLS suite makes for each run
     (re.compile(r"-----BEGIN ([A-Z ]+)-----[\s\S]*?-----END \1-----\n?"), "<pem \\1>"),
     (re.compile(r"sha256:[0-9a-f]{64}"), "sha256:<digest>"),
+    # a provider resource's id
+    (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"), "<uuid>"),
     (re.compile(r"\b[0-9a-f]{64}\b"), "<id>"),
     (re.compile(r"\b[0-9a-f]{12}\b"), "<short-id>"),
     # Pulumi's auto-names: <resource name>-<7 hex>
@@ -94,8 +97,6 @@ def normalize_state(exported: dict[str, Any], project: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for res in exported["deployment"].get("resources", []):
         if not COMPARED_TYPES.match(res["type"]) or res.get("custom") is not True:
-            continue
-        if res["type"].startswith("pulumi:providers:"):
             continue
         inputs = res.get("inputs", {})
         kept = dict(res.get("outputs", {}))

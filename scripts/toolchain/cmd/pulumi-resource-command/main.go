@@ -89,8 +89,21 @@ func (p *commandProvider) GetSchema(context.Context, *pulumirpc.GetSchemaRequest
 	return &pulumirpc.GetSchemaResponse{Schema: fmt.Sprintf(`{"name":"command","version":%q}`, version)}, nil
 }
 
+// goProviderVersion: what upstream's provider framework (pulumi-go-provider) records in the
+// provider's inputs at CheckConfig, as upstream's state holds it.
+const goProviderVersion = "1.2.0"
+
 func (p *commandProvider) CheckConfig(ctx context.Context, req *pulumirpc.CheckRequest) (*pulumirpc.CheckResponse, error) {
-	return &pulumirpc.CheckResponse{Inputs: req.GetNews()}, nil
+	news, err := unmarshal(req.GetNews(), "checkConfig.news")
+	if err != nil {
+		return nil, err
+	}
+	news["__pulumi-go-provider-version"] = resource.NewStringProperty(goProviderVersion)
+	inputs, err := marshal(news, "checkConfig.inputs")
+	if err != nil {
+		return nil, err
+	}
+	return &pulumirpc.CheckResponse{Inputs: inputs}, nil
 }
 
 func (p *commandProvider) DiffConfig(context.Context, *pulumirpc.DiffRequest) (*pulumirpc.DiffResponse, error) {

@@ -341,7 +341,41 @@ func (p *dockerProvider) CheckConfig(ctx context.Context, req *pulumirpc.CheckRe
 			Reason:   fmt.Sprintf("provider option %q is not supported by this build of the docker provider", k),
 		})
 	}
-	return &pulumirpc.CheckResponse{Inputs: req.GetNews(), Failures: failures}, nil
+	// As upstream's CheckConfig: an option given as JSON text (the SDKs send registryAuth that
+	// way) is recorded re-encoded, compact, keys sorted.
+	inputs := req.GetNews()
+	changed := false
+	for _, k := range []resource.PropertyKey{"registryAuth", "sshOpts"} {
+		if v, ok := news[k]; ok {
+			if c := compactJSON(v); !c.DeepEquals(v) {
+				news[k], changed = c, true
+			}
+		}
+	}
+	if changed {
+		if inputs, err = marshalState(news, "checkConfig.inputs"); err != nil {
+			return nil, err
+		}
+	}
+	return &pulumirpc.CheckResponse{Inputs: inputs, Failures: failures}, nil
+}
+
+func compactJSON(v resource.PropertyValue) resource.PropertyValue {
+	if v.IsSecret() {
+		return resource.MakeSecret(compactJSON(v.SecretValue().Element))
+	}
+	if !v.IsString() {
+		return v
+	}
+	var decoded any
+	if json.Unmarshal([]byte(v.StringValue()), &decoded) != nil {
+		return v
+	}
+	compact, err := json.Marshal(decoded)
+	if err != nil {
+		return v
+	}
+	return resource.NewStringProperty(string(compact))
 }
 
 func (p *dockerProvider) DiffConfig(ctx context.Context, req *pulumirpc.DiffRequest) (*pulumirpc.DiffResponse, error) {
