@@ -115,6 +115,18 @@ func null() resource.PropertyValue          { return resource.NewNullProperty() 
 func emptyList() resource.PropertyValue     { return resource.NewArrayProperty(nil) }
 func emptyBlock() *block                    { return &block{} }
 
+// stringMap: a map the engine reports (nil: null).
+func stringMap(m map[string]string) resource.PropertyValue {
+	if m == nil {
+		return null()
+	}
+	pm := resource.PropertyMap{}
+	for k, v := range m {
+		pm[resource.PropertyKey(k)] = str(v)
+	}
+	return resource.NewObjectProperty(pm)
+}
+
 // ---- planning against the read-back state --------------------------------------------------
 
 // tfEqual reports whether a declared input equals the state's value as Terraform plans it: an

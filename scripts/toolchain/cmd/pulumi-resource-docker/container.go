@@ -376,16 +376,6 @@ func containerState(inputs resource.PropertyMap, ci *containerInspect) resource.
 		}
 		return resource.NewArrayProperty(items)
 	}
-	strMap := func(m map[string]string) resource.PropertyValue {
-		if m == nil {
-			return null()
-		}
-		pm := resource.PropertyMap{}
-		for k, v := range m {
-			pm[resource.PropertyKey(k)] = str(v)
-		}
-		return resource.NewObjectProperty(pm)
-	}
 	var datas []resource.PropertyValue
 	for name, n := range ci.NetworkSettings.Networks {
 		datas = append(datas, resource.NewObjectProperty(resource.PropertyMap{
@@ -458,7 +448,7 @@ func containerState(inputs resource.PropertyMap, ci *containerInspect) resource.
 			"adds": strs(ci.HostConfig.CapAdd), "drops": strs(ci.HostConfig.CapDrop),
 		}))
 	}
-	set("tmpfs", strMap(ci.HostConfig.Tmpfs))
+	set("tmpfs", stringMap(ci.HostConfig.Tmpfs))
 	var hosts []resource.PropertyValue
 	for _, h := range ci.HostConfig.ExtraHosts {
 		host, ip, _ := strings.Cut(h, ":")
@@ -485,7 +475,7 @@ func containerState(inputs resource.PropertyMap, ci *containerInspect) resource.
 	set("cpuShares", num(float64(ci.HostConfig.CPUShares)))
 	set("logDriver", str(ci.HostConfig.LogConfig.Type))
 	if _, has := inputs["logOpts"]; has {
-		set("logOpts", strMap(ci.HostConfig.LogConfig.Config))
+		set("logOpts", stringMap(ci.HostConfig.LogConfig.Config))
 	} else {
 		set("logOpts", null())
 	}
@@ -500,7 +490,7 @@ func containerState(inputs resource.PropertyMap, ci *containerInspect) resource.
 			"retries":       num(float64(hc.Retries)),
 		}))
 	}
-	set("sysctls", strMap(ci.HostConfig.Sysctls))
+	set("sysctls", stringMap(ci.HostConfig.Sysctls))
 	set("groupAdds", strs(ci.HostConfig.GroupAdd))
 	set("stopSignal", str(ci.Config.StopSignal))
 	// Terraform's d.Set of a nil *int records 0.
@@ -515,7 +505,7 @@ func containerState(inputs resource.PropertyMap, ci *containerInspect) resource.
 	set("runtime", str(ci.HostConfig.Runtime))
 	set("cpuSet", str(ci.HostConfig.CpusetCpus))
 	set("usernsMode", str(ci.HostConfig.UsernsMode))
-	set("storageOpts", strMap(ci.HostConfig.StorageOpt))
+	set("storageOpts", stringMap(ci.HostConfig.StorageOpt))
 	set("rm", boolean(ci.HostConfig.AutoRemove))
 	set("tty", boolean(ci.Config.Tty))
 	set("stdinOpen", boolean(ci.Config.OpenStdin))

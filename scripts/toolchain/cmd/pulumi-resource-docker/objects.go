@@ -117,19 +117,9 @@ func (networkKind) create(ctx context.Context, p *dockerProvider, urn resource.U
 
 // networkState: what upstream's Read takes from the engine (its create reads back too).
 func networkState(inputs resource.PropertyMap, ni *networkInspect) resource.PropertyMap {
-	strMap := func(m map[string]string) resource.PropertyValue {
-		if m == nil {
-			return null()
-		}
-		pm := resource.PropertyMap{}
-		for k, v := range m {
-			pm[resource.PropertyKey(k)] = str(v)
-		}
-		return resource.NewObjectProperty(pm)
-	}
 	var ipam []resource.PropertyValue
 	for _, c := range ni.IPAM.Config {
-		aux := strMap(c.AuxAddress)
+		aux := stringMap(c.AuxAddress)
 		if aux.IsNull() {
 			aux = resource.NewObjectProperty(resource.PropertyMap{})
 		}
@@ -140,8 +130,8 @@ func networkState(inputs resource.PropertyMap, ni *networkInspect) resource.Prop
 	return withOutputs(networkSchema.outputs(inputs), map[string]resource.PropertyValue{
 		"name": str(ni.Name), "driver": str(ni.Driver), "internal": boolean(ni.Internal),
 		"attachable": boolean(ni.Attachable), "ingress": boolean(ni.Ingress), "ipv6": boolean(ni.EnableIPv6),
-		"ipamDriver": str(ni.IPAM.Driver), "ipamOptions": strMap(ni.IPAM.Options), "scope": str(ni.Scope),
-		"options": strMap(ni.Options), "ipamConfigs": resource.NewArrayProperty(ipam),
+		"ipamDriver": str(ni.IPAM.Driver), "ipamOptions": stringMap(ni.IPAM.Options), "scope": str(ni.Scope),
+		"options": stringMap(ni.Options), "ipamConfigs": resource.NewArrayProperty(ipam),
 	})
 }
 
