@@ -11,9 +11,10 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
-from .files import UPSTREAM_FILE, upstream_conf
+from .files import PROXY_SWITCH, public_dir
 
 #: scripts longer than a few lines (read once): the app container gets them as files (uploads), so
 #: a step's command line stays one short line and a failure shows its cause first
@@ -255,10 +256,7 @@ def queue_restart(host: Engine, container: str, user: str) -> Argv:
 HEALTH_PROBE = release_script("health_probe.php")
 
 
-def health_probe(
-    host: Engine,
-    container: str,
-    user: str,
+def probe_args(
     url: str,
     *,
     expected_status: int,
@@ -270,10 +268,11 @@ def health_probe(
     script: str = "",
     cafile: str = "",
     warn_days: int = 0,
-) -> Argv:
-    """`url` is http://…, https://… or fcgi://host:port/path (then `script` is the front
-    controller). For https the peer is verified (system roots, plus `cafile`) and the receipt
-    names the served certificate, with a warning when it ends within `warn_days`."""
+) -> list[str]:
+    """health_probe.php's arguments. `url` is http://…, https://… or fcgi://host:port/path (then
+    `script` is the front controller). For https the peer is verified (system roots, plus
+    `cafile`) and the receipt names the served certificate, with a warning when it ends within
+    `warn_days`."""
     args = [
         url,
         str(expected_status),
@@ -286,7 +285,12 @@ def health_probe(
     ]
     if url.startswith("https://"):
         args += [cafile, str(warn_days)]
-    return docker_exec(host, container, user, ["php", HEALTH_PROBE, *args])
+    return args
+
+
+def health_probe(host: Engine, container: str, user: str, url: str, **probe: Any) -> Argv:
+    """The probe run in `container` as `user` (`probe`: probe_args' keywords)."""
+    return docker_exec(host, container, user, ["php", HEALTH_PROBE, *probe_args(url, **probe)])
 
 
 def app_health_test(
@@ -339,36 +343,61 @@ def public_init(
     uid: int,
     gid: int,
 ) -> Argv:
-    """One-shot job from the new image; its exit code fails the deploy (a container would not)."""
+    """One-shot job from the new image, into the build's own directory of the public volume; its
+    exit code fails the deploy (a container's would not)."""
     link = "1" if storage_link else "0"
-    return _public_job(
-        host, image, volume, "public_init.sh", public_path, PUBLIC_MOUNT, link, f"{uid}:{gid}"
-    )
+    args = [public_path, PUBLIC_MOUNT, public_dir(image), link, f"{uid}:{gid}"]
+    return _public_job(host, image, volume, "public_init.sh", *args)
 
 
-def public_prune(
-    host: Engine, image: str, volume: str, public_path: str, storage_link: bool
+def public_prune(host: Engine, image: str, volume: str, keep: Sequence[str]) -> Argv:
+    """Remove every build's public/ directory but those of the builds in `keep`."""
+    dirs = [public_dir(b) for b in keep if b]
+    return _public_job(host, image, volume, "public_prune.sh", PUBLIC_MOUNT, *dirs)
+
+
+def proxy_switch(host: Engine, proxy: str, container: str, port: int, build: str) -> Argv:
+    """Point the front proxy at `container` and the build's public/ (proxy_switch.sh)."""
+    return docker_exec(host, proxy, "0", ["sh", PROXY_SWITCH, "to", container, str(port), build])
+
+
+def proxy_serves(host: Engine, proxy: str, build: str) -> Argv:
+    """Fails unless the front proxy serves `build` (a failure may have switched back)."""
+    return docker_exec(host, proxy, "0", ["sh", PROXY_SWITCH, "is", build])
+
+
+def switched_from(stdout: str) -> str:
+    """The build the proxy served before the switch, from proxy_switch.sh's output ("": none)."""
+    for line in stdout.splitlines():
+        if line.startswith("previous: build="):
+            return line.removeprefix("previous: build=").split(" ", 1)[0]
+    return ""
+
+
+def release_switch(
+    host: Engine,
+    mode: str,
+    proxy: str,
+    user: str,
+    new: tuple[str, int, str],
+    probe: Sequence[str],
 ) -> Argv:
-    link = "1" if storage_link else "0"
-    return _public_job(host, image, volume, "public_prune.sh", public_path, PUBLIC_MOUNT, link)
+    """release_switch.sh: `verify` (the switch re-asserted, the public check, back on failure)
+    or `back` (to what served before, checked; always fails). `new` is the new app container,
+    its port and build; `probe` health_probe.php's arguments after the build."""
+    if mode not in ("verify", "back"):
+        raise ValueError(f"no release switch mode {mode!r}")
+    container, port, build = new
+    args = ["sh", "-s", "--"]
+    tail = [mode, proxy, user, container, str(port), build, *probe]
+    if host.is_ssh:
+        return FromScript(ssh(host, [*args, "", *tail]), project_script("release_switch.sh"))
+    return FromScript([*args, host.host, *tail], project_script("release_switch.sh"))
 
 
-# Runs in the front proxy: the new upstream line lands atomically (write, rename), the config
-# is tested, then a graceful reload lets in-flight requests finish on the old app container.
-# $1 the upstream file, $2 its content.
-PROXY_SWITCH_SH = (
-    'mkdir -p "$(dirname "$1")" && printf \'%s\\n\' "$2" > "$1.next" && mv "$1.next" "$1" && '
-    'nginx -t -q && nginx -s reload && echo "switched: $2"'
-)
-
-
-def proxy_switch(host: Engine, proxy: str, target: str) -> Argv:
-    return docker_exec(
-        host,
-        proxy,
-        "0",
-        ["sh", "-c", PROXY_SWITCH_SH, "switch", UPSTREAM_FILE, upstream_conf(target)],
-    )
+def or_else(main: str, fallback: str) -> str:
+    """`main`; when it fails, `fallback` (whose own exit status is the line's)."""
+    return f"{{ {main}; }} || {{ {fallback}; }}"
 
 
 def retention(host: Engine, keep: int, repository: str, build: str, tag: str) -> Argv:

@@ -14,18 +14,27 @@ def php_ini(settings: Mapping[str, str]) -> str:
 
 UPSTREAM_DIR = "/etc/nginx/laravel-stack"
 UPSTREAM_FILE = f"{UPSTREAM_DIR}/upstream.conf"
+#: in the nginx container: the switch (and switch back) script, uploaded with nginx's config
+PROXY_SWITCH = "/usr/local/lib/laravel-stack/proxy_switch.sh"
+#: where each build's public/ lives in the public volume: releases/<public_dir(build)>
+PUBLIC_RELEASES = "releases"
 
 
-def upstream_conf(target: str) -> str:
-    """What the release's switch step writes: the one line that names the live app container."""
-    return f"set $app_upstream {target};"
+def public_dir(build: str) -> str:
+    """A build's directory in the public volume: its manifest digest, shortened."""
+    digest = build.rsplit("@", 1)[-1].removeprefix("sha256:")
+    if len(digest) < 16 or not all(c in "0123456789abcdef" for c in digest):
+        raise ValueError(f"not a pinned build (repository@sha256:…): {build!r}")
+    return digest[:16]
 
 
 def nginx_conf(app_root: str, runtime: str, behind_tls: bool = False) -> str:
     """The stable front proxy: owns the published port, never replaced by a release.
 
-    The app container it talks to is the variable `$app_upstream`, set by an included file
-    that the release chain's `switch` step rewrites before a graceful `nginx -s reload`. Until the
+    The app container it talks to is the variable `$app_upstream`, and the files it serves are
+    that build's own public/ (`$app_public`, a directory of the public volume), both set by an
+    included file that the release chain's `switch` step rewrites before a graceful
+    `nginx -s reload`: a file a build removed is never served once it is switched in. Until the
     first switch it points nowhere (502). `resolver` makes nginx resolve container names at
     request time. `behind_tls`: only the TLS edge reaches it, so every request came over HTTPS
     (Laravel then builds https:// URLs and secure cookies without trusting any header).
@@ -63,12 +72,13 @@ def nginx_conf(app_root: str, runtime: str, behind_tls: bool = False) -> str:
 server {{
     listen 80 default_server;
     server_name _;
-    root {app_root}/public;
     index index.php;
     client_max_body_size 20M;
     resolver 127.0.0.11 valid=5s ipv6=off;
     set $app_upstream 127.0.0.1:1;
+    set $app_public none;
     include {UPSTREAM_DIR}/*.conf;
+    root {app_root}/public/{PUBLIC_RELEASES}/$app_public;
 
 {app}
     location = /favicon.ico {{ access_log off; log_not_found off; }}

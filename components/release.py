@@ -1,7 +1,10 @@
 """The release chain: one ordered list of named steps, each a command resource.
 
 Everything up to `health` runs against the NEW app container while the old one still serves;
-`switch` moves the traffic; a failure before it leaves users on the old build.
+`switch` moves the traffic; a failure before it leaves users on the old build. Every step after
+it re-asserts the switch and the public check before its own work, and when anything in it fails,
+switches back: the proxy serves the build it served before, checked through the public entry
+point, and `up` fails with the cause and "switched back to <build>".
 
 Every step is triggered by the image digest (and the web container, whose env `config:cache`
 bakes), depends explicitly on the step before it, and fails `pulumi up` with its output when
@@ -10,6 +13,7 @@ its command exits non-zero.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -36,6 +40,7 @@ class Target:
     public_url: str  # through the front proxy, after the switch
     app_port: int
     public_volume: str
+    switched_from: str = ""  # the build the proxy served before the switch (its output)
 
     @property
     def host(self) -> Engine:
@@ -51,6 +56,7 @@ class Step:
     name: str
     description: str
     argv: Callable[[Target], list[Argv]]
+    past_verify: bool = False
 
 
 def _ownership(t: Target) -> list[Argv]:
@@ -62,33 +68,38 @@ def _ownership(t: Target) -> list[Argv]:
     ]
 
 
-def _probe(t: Target, url: str) -> Argv:
+def _probe_args(t: Target, url: str) -> list[str]:
+    """health_probe.php's arguments after the build."""
     h = t.cfg.health
-    tls = t.cfg.web.tls
-    return commands.health_probe(
-        t.host,
-        t.container,
-        t.user,
+    args = commands.probe_args(
         url,
         expected_status=h.expected_status,
         build_field=h.build_field,
-        build=t.build,
+        build="",
         retries=h.retries,
         interval=h.interval,
         timeout=h.timeout,
         script=f"{t.cfg.web.app_root}/public/index.php",
-        cafile=files.APP_CA_ROOTS if tls.ca_roots is not None else "",
+        cafile=files.APP_CA_ROOTS if t.cfg.web.tls.ca_roots is not None else "",
         warn_days=EXPIRY_WARNING_DAYS,
+    )
+    return [*args[:3], *args[4:]]
+
+
+def _probe(t: Target, url: str) -> Argv:
+    a = _probe_args(t, url)
+    return commands.docker_exec(
+        t.host, t.container, t.user, ["php", commands.HEALTH_PROBE, *a[:3], t.build, *a[3:]]
     )
 
 
-def _prune(t: Target) -> list[Argv]:
-    c = t.cfg
-    return [
-        commands.public_prune(
-            t.host, t.build, t.public_volume, c.public_init.public_path, c.public_init.storage_link
-        )
-    ]
+def _switch(t: Target) -> Argv:
+    return commands.proxy_switch(t.host, t.proxy, t.container, t.app_port, t.build)
+
+
+def _release_switch(t: Target, mode: str) -> Argv:
+    new = (t.container, t.app_port, t.build)
+    return commands.release_switch(t.host, mode, t.proxy, t.user, new, _probe_args(t, t.public_url))
 
 
 STEPS: tuple[Step, ...] = (
@@ -153,17 +164,22 @@ STEPS: tuple[Step, ...] = (
     Step(
         "switch",
         "point the front proxy at the new container and reload it gracefully",
-        lambda t: [commands.proxy_switch(t.host, t.proxy, f"{t.container}:{t.app_port}")],
+        lambda t: [_switch(t)],
     ),
     Step(
         "verify",
         "through the public entry point, the deployed build is served",
-        lambda t: [_probe(t, t.public_url)],
+        # The switch re-asserted (a retried verify checks what it switches), the check through
+        # the proxy; when it fails, back to the build that served before (release_switch.sh).
+        lambda t: [_release_switch(t, "verify")],
     ),
     Step(
         "public-prune",
-        "remove assets of older builds from the public volume (after the switch)",
-        _prune,
+        "remove the public/ of builds other than this one and the one before it",
+        lambda t: [
+            commands.public_prune(t.host, t.build, t.public_volume, [t.build, t.switched_from])
+        ],
+        past_verify=True,
     ),
     Step(
         "retention",
@@ -178,12 +194,19 @@ STEPS: tuple[Step, ...] = (
                 "" if t.cfg.image.digest else t.cfg.image.tag,
             )
         ],
+        past_verify=True,
     ),
 )
 
 
-def step_script(step: Step, target: Target) -> str:
-    return commands.script(*step.argv(target))
+def step_script(step: Step, t: Target) -> str:
+    if not step.past_verify:
+        return commands.script(*step.argv(t))
+    # After verify: only while the proxy serves this build (a retried step never finishes on
+    # another one: Pulumi deletes the old container once the chain is done); on any failure,
+    # back to the build that served before.
+    work = commands.script(commands.proxy_serves(t.host, t.proxy, t.build), *step.argv(t))
+    return commands.or_else(work, commands.script(_release_switch(t, "back")))
 
 
 class ReleaseChain(pulumi.ComponentResource):
@@ -224,9 +247,14 @@ class ReleaseChain(pulumi.ComponentResource):
         for step in STEPS:
             if step.name not in wanted:
                 continue
+            at = target
+            if step.past_verify and "switch" in self.by_name:
+                at = pulumi.Output.all(target, self.by_name["switch"].stdout).apply(
+                    lambda a: dataclasses.replace(a[0], switched_from=commands.switched_from(a[1]))
+                )
             resource = command.local.Command(
                 step.name,
-                create=target.apply(functools.partial(step_script, step)),
+                create=at.apply(functools.partial(step_script, step)),
                 # A new digest or a recreated web container (new env) re-runs the whole chain.
                 triggers=[build, container_id],
                 # Output is shown when a step fails; nothing is streamed into the logs.

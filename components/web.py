@@ -129,7 +129,11 @@ class WebRuntime(pulumi.ComponentResource):
                 docker.ContainerUploadArgs(
                     file="/etc/nginx/conf.d/default.conf",
                     content=files.nginx_conf(web.app_root, web.runtime, web.tls.on),
-                )
+                ),
+                docker.ContainerUploadArgs(
+                    file=files.PROXY_SWITCH,
+                    content=(commands.SCRIPTS / "proxy_switch.sh").read_text(),
+                ),
             ],
             # With TLS on, the edge owns the published ports and nginx is internal only.
             ports=None

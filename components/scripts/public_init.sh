@@ -1,16 +1,26 @@
 # shellcheck shell=sh
-# public-init: copies the new image's public/ over the volume and (re)creates the relative storage
-# link (relative, so it resolves wherever nginx mounts the app root). Nothing is deleted yet: the old
-# build still serves pages that reference its assets until the switch; public_prune.sh removes
-# them afterwards. Read on stdin (`sh -s`) by a one-shot of the new image.
-# $1 source, $2 target, $3 "1" to create the link, $4 owner.
+# public-init: copies the new image's public/ into its own directory of the public volume,
+# releases/<build>, with the relative storage link, before the switch. nginx serves exactly the
+# directory of the build it passes PHP requests to (the switch sets both), so a file a build
+# removed is never served once it is switched in, and the old build keeps its own files until
+# then. Read on stdin (`sh -s`) by a one-shot of the new image.
+# $1 source, $2 the volume, $3 the build's directory name, $4 "1" to create the link, $5 owner.
 set -eu
-src="$1"; dst="$2"
+src="$1"; vol="$2"; dir="$3"
 test -d "$src"
-cp -a "$src/." "$dst/"
-if [ "$3" = 1 ]; then
-  ln -sfn ../storage/app/public "$dst/storage"
-  test -L "$dst/storage"
+mkdir -p "$vol/releases"
+chown "$5" "$vol" "$vol/releases"
+next="$vol/releases/.incoming-$dir"
+rm -rf "$next"
+cp -a "$src/." "$next/"
+if [ "$4" = 1 ]; then
+  # from releases/<build>/storage to the app root's storage/ (nginx mounts it beside public/)
+  ln -sfn ../../../storage/app/public "$next/storage"
+  test -L "$next/storage"
 fi
-chown "$4" "$dst"
-echo "public-init: $(find "$src" -mindepth 1 | wc -l) entries from $src"
+chown "$5" "$next"
+# The same build again (a re-run): its directory is replaced whole, never merged.
+if [ -e "$vol/releases/$dir" ]; then mv "$vol/releases/$dir" "$vol/releases/.old-$dir"; fi
+mv "$next" "$vol/releases/$dir"
+rm -rf "$vol/releases/.old-$dir"
+echo "public-init: $(find "$src" -mindepth 1 | wc -l) entries from $src in releases/$dir"

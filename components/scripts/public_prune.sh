@@ -1,12 +1,20 @@
 # shellcheck shell=sh
-# public-prune, after the switch: deletes what the new image's public/ does not have (stale assets
-# of older builds), keeping the storage link. Read on stdin (`sh -s`) by a one-shot of the new image.
-# $1 source, $2 target, $3 "1" if the link is managed.
+# public-prune, after the switch: removes the public/ directories of builds other than the ones
+# named (the build now live, and the one that served before it, for a switch back), and what an
+# older layout left at the top of the volume. Read on stdin (`sh -s`) by a one-shot of the new
+# image. $1 the volume, $2... the directory names to keep.
 set -eu
-src="$1"; dst="$2"
-test -d "$src"
-cd "$dst"
-find . -mindepth 1 -depth | while IFS= read -r f; do
-  if [ "$3" = 1 ] && [ "$f" = ./storage ]; then continue; fi
-  if [ ! -e "$src/$f" ] && [ ! -L "$src/$f" ]; then rm -rf "$f" && echo "pruned $f"; fi
+vol="$1"; shift
+test -d "$vol/releases"
+cd "$vol"
+for f in .[!.]* ..?* *; do
+  [ -e "$f" ] || [ -L "$f" ] || continue
+  [ "$f" = releases ] || { rm -rf "$f" && echo "pruned $f"; }
+done
+cd releases
+for d in .[!.]* ..?* *; do
+  [ -e "$d" ] || continue
+  keep=0
+  for k; do [ "$d" = "$k" ] && keep=1; done
+  [ "$keep" = 1 ] || { rm -rf "$d" && echo "pruned releases/$d"; }
 done

@@ -176,7 +176,8 @@ STEP_OF = [
     ("workers-restart", re.compile(r"^php artisan queue:restart")),
     # The chain's probes name the deployed build; Docker's health check (the same probe) doesn't.
     ("health", re.compile(PROBE + r"fcgi://\S+ \d+ \S+ \S+@sha256:")),  # straight to FPM
-    ("switch", re.compile(r"set \$app_upstream ")),  # in the front proxy
+    # in the front proxy (verify re-asserts it first: a no-op there)
+    ("switch", re.compile(rf"^sh {SCRIPTS}proxy_switch\.sh to ")),
     ("verify", re.compile(PROBE + r"http://\S+ \d+ \S+ \S+@sha256:")),  # via the proxy
 ]
 OPCACHE_RESET = dict(STEP_OF)["opcache-reset"]

@@ -370,44 +370,52 @@ def test_a_failing_release_keeps_the_old_build_serving_and_rolling_back_works(
 
 
 def upstream_of_proxy() -> str:
+    """The app container the proxy passes requests to."""
     conf = sh("docker", "exec", f"{NAME}-web", "cat", "/etc/nginx/laravel-stack/upstream.conf")
-    return conf.stdout.split()[-1].rsplit(":", 1)[0]
+    [line] = [x for x in conf.stdout.splitlines() if x.startswith("set $app_upstream ")]
+    return line.split()[-1].rstrip(";").rsplit(":", 1)[0]
 
 
-def test_an_engine_restart_after_a_failed_verify_keeps_a_consistent_proxy(pulumi, deployed):
-    # A build that answers through nginx with another build than directly (the direct check
-    # passes, `verify` fails): the failed release leaves two app containers.
-    controller = pulumi.project / "examples/laravel-app/app/Http/Controllers/HealthController.php"
-    original = controller.read_text()
-    proxied = "'build' => str_starts_with((string) request()->server('SERVER_SOFTWARE'), 'nginx')"
-    controller.write_text(original.replace(
-        "'build' => BuildInfo::build(),",
-        f"{proxied} ? BuildInfo::build() . '+proxied' : BuildInfo::build(),",
-    ))  # fmt: skip
+def test_a_failed_verify_switches_back_and_a_removed_file_is_never_served_again(pulumi, deployed):
+    # A build that ships a static public/up: the direct FastCGI check passes, nginx serves the
+    # file before PHP, so the public check (`verify`, after the switch) fails.
+    old, old_app = served_build(), app()
+    static = pulumi.project / "examples/laravel-app/public/up"
+    static.write_text('{"build": "static"}\n')
     pulumi.set("health.retries", "3")
-    res = pulumi.up(check=False)
+    with Load(rate=20) as load:
+        res = pulumi.up(check=False)
     out = res.stdout + res.stderr
-    assert res.returncode != 0 and "+proxied" in out, res.stdout[-3000:]
+    assert res.returncode != 0, res.stdout[-3000:]
+    assert "health check failed" in out, out[-3000:]
+    assert f"switched back to {old} ({old_app})" in out, out[-3000:]
     # The failing command is one short line; the probe's own cause follows it at once.
     lines = out.splitlines()
     running = [i for i, line in enumerate(lines) if 'running "' in line]
     assert running and all(len(lines[i]) < 400 for i in running), [lines[i] for i in running]
-    assert any("+proxied" in line for line in lines[running[0] : running[0] + 4]), lines[
-        running[0] :
-    ]
-    assert len(containers_of("app")) == 2
-    status, body = http("/up")
-    serving = body["build"]
-    assert status == 200 and serving.endswith("+proxied"), body
-    engine_restart_recovers(False, http, serving, NAME)
+    assert any("static" in line for line in lines[running[0] : running[0] + 4]), lines[running[0] :]
+    # During the release: the old build, or the new one's static file; nothing failed.
+    assert load.failures(old, "static") == {}, load.builds
+    # After it: the old build only, through the public entry point.
+    for _ in range(20):
+        assert served_build() == old
+    assert upstream_of_proxy() == old_app
+    assert len(containers_of("app")) == 2  # the failed build's container is still there
+    # An engine restart now (issue 18): the old build comes back, the proxy names a running one.
+    engine_restart_recovers(False, http, old, NAME)
     assert upstream_of_proxy() in stack_container_states(NAME), upstream_of_proxy()
     assert [stack_container_states(NAME)[c] for c in containers_of("app")] == ["running"] * 2
-    # The next `up` of a fixed build converges; a second one is a no-op.
-    controller.write_text(original)
+    # The next build no longer has the file: its release passes verify (the file of the failed
+    # build is not in what nginx serves for it), and a second `up` is a no-op.
+    static.unlink()
     pulumi.set("health.retries", "30")  # as Pulumi.local.yaml has it
-    pulumi.up()
-    assert served_build() == pulumi.outputs()["image"]
-    assert containers_of("app") == [app()]
+    with Load(rate=20) as fixed:
+        pulumi.up()
+    new = pulumi.outputs()["image"]
+    assert served_build() == new != old
+    assert fixed.failures(old, new) == {}, fixed.builds
+    assert containers_of("app") == [app()] and upstream_of_proxy() == app()
+    assert http("/up")[1]["build"] == new  # not the failed build's static file
     pulumi.run("preview", "--expect-no-changes")
 
 

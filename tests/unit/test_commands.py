@@ -105,49 +105,80 @@ def _script(name: str, *args: str) -> subprocess.CompletedProcess:
                               text=True)  # fmt: skip
 
 
-def test_public_init_adds_the_new_build_then_prune_removes_older_assets(tmp_path):
-    # Run the jobs' shell scripts for real against a directory standing in for the volume.
-    src, dst = tmp_path / "public", tmp_path / "volume"
-    (src / "css").mkdir(parents=True)
-    (src / "index.php").write_text("<?php")
-    (src / "css" / "app.css").write_text("body{}")
-    dst.mkdir()
-    (dst / "old-build.js").write_text("old")
+B1 = "reg/app@sha256:" + "1" * 64
+B2 = "reg/app@sha256:" + "2" * 64
+B3 = "reg/app@sha256:" + "3" * 64
+
+
+def test_each_build_gets_its_own_public_dir_and_prune_keeps_the_live_and_the_previous(tmp_path):
+    # The jobs' shell scripts for real, against a directory standing in for the volume.
+    def build(files: dict[str, str]):
+        src = tmp_path / "src"
+        subprocess.run(["rm", "-rf", str(src)], check=True)
+        for name, text in files.items():
+            (src / name).parent.mkdir(parents=True, exist_ok=True)
+            (src / name).write_text(text)
+        return src
+
+    vol = tmp_path / "volume"
+    vol.mkdir()
+    (vol / "old-layout.js").write_text("old")  # what the older layout left at the top
     owner = f"{os.getuid()}:{os.getgid()}"
-    assert _script("public_init.sh", str(src), str(dst), "1", owner).returncode == 0
-    # Before the switch the old build's assets are still there for pages it serves.
-    assert (dst / "old-build.js").exists()
-    assert (dst / "css" / "app.css").read_text() == "body{}"
-    assert (dst / "storage").is_symlink()
-    assert str((dst / "storage").readlink()) == "../storage/app/public"
-    pruned = _script("public_prune.sh", str(src), str(dst), "1")
+    for b, files_ in ((B1, {"index.php": "<?php", "up": "static"}),
+                      (B2, {"index.php": "<?php", "css/app.css": "body{}"})):  # fmt: skip
+        res = _script("public_init.sh", str(build(files_)), str(vol), files.public_dir(b), "1",
+                      owner)  # fmt: skip
+        assert res.returncode == 0, res.stderr
+    d1, d2 = (vol / "releases" / files.public_dir(b) for b in (B1, B2))
+    # Each build has exactly its own files: build 2 removed `up`, its directory has none.
+    assert (d1 / "up").exists() and not (d2 / "up").exists()
+    assert (d2 / "css" / "app.css").read_text() == "body{}"
+    assert str((d2 / "storage").readlink()) == "../../../storage/app/public"
+    assert not list((vol / "releases").glob(".*"))  # nothing half-copied is left
+    # The same build again replaces its directory whole.
+    again = _script("public_init.sh", str(build({"index.php": "<?php"})), str(vol),
+                    files.public_dir(B2), "1", owner)  # fmt: skip
+    assert again.returncode == 0 and not (d2 / "css").exists()
+    res = _script("public_init.sh", str(build({"a": "3"})), str(vol), files.public_dir(B3), "0",
+                  owner)  # fmt: skip
+    assert res.returncode == 0
+    assert not (vol / "releases" / files.public_dir(B3) / "storage").exists()
+    pruned = _script("public_prune.sh", str(vol), files.public_dir(B3), files.public_dir(B2))
     assert pruned.returncode == 0, pruned.stderr
-    assert "pruned ./old-build.js" in pruned.stdout
-    assert not (dst / "old-build.js").exists()
-    assert (dst / "css" / "app.css").exists() and (dst / "storage").is_symlink()
+    assert sorted(p.name for p in (vol / "releases").iterdir()) == sorted(
+        [files.public_dir(B2), files.public_dir(B3)]
+    )
+    assert f"pruned releases/{files.public_dir(B1)}" in pruned.stdout
+    assert not (vol / "old-layout.js").exists()
 
 
 def test_public_init_fails_when_the_image_has_no_public_dir(tmp_path):
     dst = tmp_path / "volume"
     dst.mkdir()
-    assert _script("public_init.sh", str(tmp_path / "nope"), str(dst), "1", "0:0").returncode
-    assert _script("public_prune.sh", str(tmp_path / "nope"), str(dst), "1").returncode
+    res = _script("public_init.sh", str(tmp_path / "nope"), str(dst), "x" * 16, "1", "0:0")
+    assert res.returncode
+    assert _script("public_prune.sh", str(tmp_path / "nope"), "x").returncode
+
+
+def test_public_dir_is_the_builds_digest_and_refuses_anything_unpinned():
+    assert files.public_dir(B1) == "1" * 16
+    for bad in ("reg/app:v1", "reg/app@sha256:abc", "reg/app@sha256:" + "Z" * 64):
+        with pytest.raises(ValueError, match="not a pinned build"):
+            files.public_dir(bad)
 
 
 def test_public_init_command_runs_the_new_image_once_and_removes_itself():
-    argv = commands.public_init(TCP, "reg/app@sha256:abc", "shop-public", "/var/www/html/public",
-                                True, 33, 33)  # fmt: skip
+    argv = commands.public_init(TCP, B1, "shop-public", "/var/www/html/public", True, 33, 33)
     assert argv[:8] == ["docker", "--host", TCP.host, "run", "--rm", "--interactive", "--pull",
                         "never"]  # fmt: skip
-    assert "reg/app@sha256:abc" in argv
+    assert B1 in argv
     assert argv[argv.index("--volume") + 1] == "shop-public:/mnt/public"
-    assert argv[-4:] == ["/var/www/html/public", "/mnt/public", "1", "33:33"]
-    prune = commands.public_prune(TCP, "reg/app@sha256:abc", "shop-public", "/var/www/html/public",
-                                  True)  # fmt: skip
-    assert prune[:5] == argv[:5] and prune[-3:] == ["/var/www/html/public", "/mnt/public", "1"]
+    assert argv[-5:] == ["/var/www/html/public", "/mnt/public", "1" * 16, "1", "33:33"]
+    prune = commands.public_prune(TCP, B1, "shop-public", [B1, ""])
+    assert prune[:5] == argv[:5] and prune[-2:] == ["/mnt/public", "1" * 16]
     # The scripts come on stdin, from the project (the same text in every checkout).
     line = commands.script(argv)
-    assert line.endswith("@sha256:abc -s -- /var/www/html/public /mnt/public 1 33:33 < "
+    assert line.endswith(f" -s -- /var/www/html/public /mnt/public {'1' * 16} 1 33:33 < "
                          "components/scripts/public_init.sh"), line  # fmt: skip
     assert commands.script(prune).endswith(" < components/scripts/public_prune.sh")
 
@@ -177,7 +208,7 @@ def target(**overrides) -> Target:
     raw = valid_config()
     raw.update(overrides)
     return Target(cfg=parse(raw, SECRET_KEYS), container="shop-app-0123456789ab",
-                  build="reg@sha256:1", proxy="shop-web",
+                  build="reg@sha256:" + "a" * 64, proxy="shop-web",
                   direct_url="fcgi://127.0.0.1:9000/up", public_url="http://shop-web:80/up",
                   app_port=9000, public_volume="shop-public")  # fmt: skip
 
@@ -192,13 +223,16 @@ def test_release_steps_read_like_the_runbook():
 
 def test_every_step_targets_the_configured_host_and_container():
     t = target(docker={"host": "tcp://docker.example.com:2376"})
-    where = {"switch": "shop-web", "public-prune": "reg@sha256:1"}  # proxy; a job of the new image
+    # the proxy; a job of the new image
+    where = {"switch": "shop-web", "public-prune": "reg@sha256:" + "a" * 64}
     for step in STEPS:
         for argv in step.argv(t):
-            if step.name == "retention":  # a script of docker commands, given the engine
+            if step.name in ("retention", "verify"):  # a script of docker commands
                 assert argv[:3] == ["sh", "-s", "--"], argv
-                assert argv[3:6] == ["5", REPO, "tcp://docker.example.com:2376"], argv
-                assert step_script(step, t).endswith(" < components/scripts/retention.sh")
+                engine = "tcp://docker.example.com:2376"
+                assert argv[3:6] == (["5", REPO, engine] if step.name == "retention"
+                                     else [engine, "verify", "shop-web"]), argv  # fmt: skip
+                assert " < components/scripts/" in step_script(step, t)
                 continue
             assert argv[:3] == ["docker", "--host", "tcp://docker.example.com:2376"], step.name
             assert where.get(step.name, "shop-app-0123456789ab") in argv, step.name
@@ -213,10 +247,11 @@ def test_over_ssh_every_step_runs_docker_on_the_pinned_server_in_one_shared_conn
             assert set(argv[1:-7:2]) == {"-o"}, argv  # only options before the target
             assert argv[-7:-1] == ["-p", "2222", "-l", "deploy", "--", "vps.example.com"]
             remote = shlex.split(argv[-1])  # the server's shell sees exactly the docker argv
-            if step.name == "retention":  # the script runs on the server, its default engine
-                assert remote[:3] == ["sh", "-s", "--"] and remote[3:6] == ["5", REPO, ""], remote
+            if step.name in ("retention", "verify"):  # scripts run on the server, its engine
+                want = ["5", REPO, ""] if step.name == "retention" else ["", "verify", "shop-web"]
+                assert remote[:3] == ["sh", "-s", "--"] and remote[3:6] == want, remote
                 # the script goes through ssh on its stdin, from the project
-                assert step_script(step, t).endswith(" < components/scripts/retention.sh")
+                assert " < components/scripts/" in step_script(step, t)
                 continue
             assert remote[0] == "docker" and "--host" not in remote, step.name
         assert step_script(step, t)
@@ -259,32 +294,136 @@ def test_health_step_checks_the_deployed_build():
     steps = {s.name: s for s in STEPS}
     [direct] = steps["health"].argv(target())
     assert direct[5:7] == ["www-data", "shop-app-0123456789ab"]
-    assert direct[-8:] == ["fcgi://127.0.0.1:9000/up", "200", "build", "reg@sha256:1", "30", "2",
-                           "5", "/var/www/html/public/index.php"]  # fmt: skip
+    assert direct[-8:] == ["fcgi://127.0.0.1:9000/up", "200", "build", "reg@sha256:" + "a" * 64,
+                           "30", "2", "5", "/var/www/html/public/index.php"]  # fmt: skip
     [public] = steps["verify"].argv(target())
-    assert public[-8] == "http://shop-web:80/up"
+    assert public[10:13] == ["http://shop-web:80/up", "200", "build"]
 
 
-def test_switch_points_the_proxy_at_the_new_container_and_reloads_gracefully(tmp_path):
-    [argv] = next(s for s in STEPS if s.name == "switch").argv(target())
+def _fake(tmp_path, name: str, body: str) -> None:
+    fake = tmp_path / "bin" / name
+    fake.parent.mkdir(exist_ok=True)
+    fake.write_text(f"#!/bin/sh\n{body}\n")
+    fake.chmod(0o755)
+
+
+def test_switch_points_the_proxy_at_the_new_container_and_its_build(tmp_path):
+    t = target()
+    [argv] = next(s for s in STEPS if s.name == "switch").argv(t)
     assert argv[:7] == ["docker", "--host", "unix:///var/run/docker.sock", "exec", "--user", "0",
                         "shop-web"]  # fmt: skip
-    assert argv[-2:] == [files.UPSTREAM_FILE, "set $app_upstream shop-app-0123456789ab:9000;"]
-    # The script for real, with a fake nginx that records its calls.
-    log = tmp_path / "log"
-    fake = tmp_path / "nginx"
-    fake.write_text(f'#!/bin/sh\necho "nginx $*" >> {log}\n')
-    fake.chmod(0o755)
-    conf = tmp_path / "etc" / "upstream.conf"
-    res = subprocess.run(
-        ["sh", "-c", commands.PROXY_SWITCH_SH, "switch", str(conf), "set $x y;"],
-        env={"PATH": f"{tmp_path}:/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
+    assert argv[7:] == ["sh", files.PROXY_SWITCH, "to", "shop-app-0123456789ab", "9000", t.build]
+
+
+def _switch(tmp_path, *args: str, nginx: str = "exit 0") -> subprocess.CompletedProcess:
+    """proxy_switch.sh for real, its directory in tmp_path, a fake nginx recording its calls."""
+    script = (commands.SCRIPTS / "proxy_switch.sh").read_text()
+    script = script.replace("dir=/etc/nginx/laravel-stack", f"dir={tmp_path}/etc")
+    _fake(tmp_path, "nginx", f'echo "nginx $*" >> {tmp_path}/log\n{nginx}')
+    return subprocess.run(["sh", "-c", script, "proxy_switch.sh", *args],
+                          env={"PATH": f"{tmp_path}/bin:/usr/bin:/bin"}, capture_output=True,
+                          text=True)  # fmt: skip
+
+
+def test_proxy_switch_records_what_served_before_and_switches_back(tmp_path):
+    live = tmp_path / "etc" / "upstream.conf"
+    assert _switch(tmp_path, "back").returncode == 3  # nothing served before the first release
+    res = _switch(tmp_path, "to", "c1", "9000", B1)
+    assert res.returncode == 0 and "previous:" not in res.stdout, res.stderr
+    one = live.read_text()
+    # nginx's variables: the container, and the build's own public/ (files.public_dir)
+    assert one.splitlines()[1:] == ["set $app_upstream c1:9000;",
+                                    f"set $app_public {files.public_dir(B1)};"]  # fmt: skip
+    res = _switch(tmp_path, "to", "c2", "9000", B2)
+    assert res.stdout.splitlines() == [f"switched: build={B2} container=c2",
+                                       f"previous: build={B1} container=c1"]  # fmt: skip
+    assert commands.switched_from(res.stdout) == B1
+    assert _switch(tmp_path, "is", B2).returncode == 0
+    # Again (a retried step): nothing changes, no reload, the record of build 1 is kept.
+    reloads = (tmp_path / "log").read_text().count("reload")
+    res = _switch(tmp_path, "to", "c2", "9000", B2)
+    assert "already live" in res.stdout and commands.switched_from(res.stdout) == B1
+    assert (tmp_path / "log").read_text().count("reload") == reloads
+    res = _switch(tmp_path, "back")
+    assert res.returncode == 0 and res.stdout == f"live: build={B1} container=c1\n"
+    assert live.read_text() == one
+    assert (tmp_path / "log").read_text().count("nginx -s reload") == reloads + 1
+    res = _switch(tmp_path, "is", B2)
+    assert res.returncode == 1 and "a failure switched back" in res.stderr
+    # A config nginx refuses: the live upstream stays.
+    res = _switch(tmp_path, "to", "c3", "9000", B3, nginx='[ "$1" != -t ]')
+    assert res.returncode == 1 and "kept the live one" in res.stderr
+    assert live.read_text() == one
+
+
+def test_steps_past_verify_run_only_while_the_build_is_live_and_switch_back_on_failure():
+    t = target()
+    past = [s.name for s in STEPS if s.past_verify]
+    assert past == ["public-prune", "retention"]
+    for step in STEPS:
+        line = step_script(step, t)
+        if step.name not in past:
+            assert "release_switch.sh" not in line or step.name == "verify", step.name
+            continue
+        main, back = line.split(" || ")
+        assert main.startswith(f"{{ docker --host unix:///var/run/docker.sock exec --user 0 "
+                               f"shop-web sh {files.PROXY_SWITCH} is {t.build} && ")  # fmt: skip
+        assert back.startswith("{ sh -s -- unix:///var/run/docker.sock back shop-web www-data "
+                               f"shop-app-0123456789ab 9000 {t.build} http://shop-web:80/up 200 "
+                               "build 30 2 5 ")  # fmt: skip
+        assert back.endswith(" < components/scripts/release_switch.sh; }"), back
+    [verify] = next(s for s in STEPS if s.name == "verify").argv(t)
+    assert verify[3:7] == ["unix:///var/run/docker.sock", "verify", "shop-web", "www-data"]
+
+
+def _release_switch(tmp_path, mode: str, proxy: str, probe: str) -> subprocess.CompletedProcess:
+    """release_switch.sh for real, with a fake docker: `proxy` and `probe` are the fake's shell
+    lines for the proxy's and the probe's calls."""
+    _fake(
+        tmp_path,
+        "docker",
+        f"""echo "docker $*" >> {tmp_path}/calls
+case "$*" in
+  *proxy_switch.sh*) {proxy} ;;
+  *health_probe.php*) {probe} ;;
+esac""",
     )
-    assert res.returncode == 0, res.stderr
-    assert conf.read_text() == "set $x y;\n"
-    assert log.read_text().splitlines() == ["nginx -t -q", "nginx -s reload"]
+    with open(commands.SCRIPTS / "release_switch.sh") as stdin:
+        return subprocess.run(
+            ["sh", "-s", "--", "", mode, "shop-web", "www-data", "shop-app-new", "9000", B2,
+             "http://shop-web:80/up", "200", "build", "30", "1", "2", ""],
+            stdin=stdin, env={"PATH": f"{tmp_path}/bin:/usr/bin:/bin"}, capture_output=True,
+            text=True,
+        )  # fmt: skip
+
+
+def test_verify_switches_back_and_checks_the_old_build_from_its_own_container(tmp_path):
+    lib = "/usr/local/lib/laravel-stack"
+    back = f'[ "$7" = back ] && echo "live: build={B1} container=shop-app-old" || echo switched'
+    # The new build answers through the proxy: nothing else happens.
+    ok = _release_switch(tmp_path, "verify", back, 'echo "healthy: ${10}"')
+    assert ok.returncode == 0 and ok.stdout == f"healthy: {B2}\n", ok.stderr
+    calls = (tmp_path / "calls").read_text().splitlines()
+    assert calls == [
+        f"docker exec --user 0 shop-web sh {lib}/proxy_switch.sh to shop-app-new 9000 {B2}",
+        f"docker exec --user www-data shop-app-new php {lib}/health_probe.php "
+        f"http://shop-web:80/up 200 build {B2} 30 1 2 ",
+    ]
+    (tmp_path / "calls").unlink()
+    # It does not: the cause, then back to the old build, checked from its container.
+    probe = f'[ "${{10}}" = {B1} ] && echo "healthy: old" || {{ echo "static file" >&2; exit 1; }}'
+    failed = _release_switch(tmp_path, "verify", back, probe)
+    assert failed.returncode == 1
+    assert failed.stderr == f"static file\nswitched back to {B1} (shop-app-old): healthy: old\n"
+    calls = (tmp_path / "calls").read_text().splitlines()
+    assert calls[2] == f"docker exec --user 0 shop-web sh {lib}/proxy_switch.sh back"
+    assert calls[3] == (f"docker exec --user www-data shop-app-old php {lib}/health_probe.php "
+                        f"http://shop-web:80/up 200 build {B1} 5 1 2 ")  # fmt: skip
+    res = _release_switch(tmp_path, "back", back, "exit 1")
+    assert res.returncode == 1 and "which does not answer as it should" in res.stderr
+    nothing = "echo 'nothing to switch back to: no build served' >&2; exit 3"
+    res = _release_switch(tmp_path, "back", nothing, "exit 0")
+    assert res.returncode == 1 and res.stderr.startswith("not switched back: nothing to switch")
 
 
 def test_php_ini_is_production():
@@ -295,7 +434,7 @@ def test_php_ini_is_production():
 
 def test_nginx_passes_php_to_the_app_container_and_serves_public():
     conf = files.nginx_conf("/var/www/html", "fpm")
-    assert "root /var/www/html/public;" in conf
+    assert "root /var/www/html/public/releases/$app_public;" in conf
     assert "fastcgi_pass $app_upstream;" in conf
     # points nowhere until the first switch, then at whatever the included file names
     assert conf.index("set $app_upstream 127.0.0.1:1;") < conf.index(

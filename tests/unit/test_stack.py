@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import shlex
 
 import pytest
 
@@ -159,7 +160,7 @@ def test_steps_run_in_the_web_workers_container_as_the_web_user(fpm):
     verify = fpm.value(fpm.one("command:local:Command", "verify"), "create")
     assert "http://shop-web:80/up" in verify and fpm.outputs["image"] in verify
     switch = fpm.value(fpm.one("command:local:Command", "switch"), "create")
-    assert f"set $app_upstream {APP}:9000;" in switch
+    assert f"proxy_switch.sh to {APP} 9000 {fpm.outputs['image']}" in switch
 
 
 def test_commands_do_not_stream_output_to_logs(fpm):
@@ -363,7 +364,12 @@ def test_the_image_is_built_by_the_build_engine_and_everything_else_runs_on_the_
     # …and every release command reaches the server over ssh with the pinned key.
     for cmd in run.of_type("command:local:Command"):
         text = run.value(cmd, "create")
-        assert text.startswith("ssh -o ") and "--host" not in text, cmd.name
+        # every command of the line (`a && b`, `{ a && b; } || { c; }`) goes over ssh
+        lexer = shlex.shlex(text, posix=True, punctuation_chars=True)
+        words = [w for w in lexer if w not in ("{", "}", ";", ";;")]
+        starts = [0] + [i + 1 for i, w in enumerate(words) if w in ("&&", "||")]
+        assert all(words[i] == "ssh" for i in starts), cmd.name
+        assert "--host" not in text, cmd.name
         assert "vps1.example.com" in text and "StrictHostKeyChecking=yes" in text
 
 
