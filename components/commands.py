@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -374,6 +375,15 @@ def switched_from(stdout: str) -> str:
     return ""
 
 
+def host_script(host: Engine, script: str, tail: Sequence[str]) -> Argv:
+    """A project script run where the deploy engine's docker CLI is (`sh -s`: here, or on the
+    server over ssh), its first argument the engine ("" on the server: its default)."""
+    args = ["sh", "-s", "--"]
+    if host.is_ssh:
+        return FromScript(ssh(host, [*args, "", *tail]), project_script(script))
+    return FromScript([*args, host.host, *tail], project_script(script))
+
+
 def release_switch(
     host: Engine,
     mode: str,
@@ -388,11 +398,8 @@ def release_switch(
     if mode not in ("verify", "back"):
         raise ValueError(f"no release switch mode {mode!r}")
     container, port, build = new
-    args = ["sh", "-s", "--"]
     tail = [mode, proxy, user, container, str(port), build, *probe]
-    if host.is_ssh:
-        return FromScript(ssh(host, [*args, "", *tail]), project_script("release_switch.sh"))
-    return FromScript([*args, host.host, *tail], project_script("release_switch.sh"))
+    return host_script(host, "release_switch.sh", tail)
 
 
 def or_else(main: str, fallback: str) -> str:
@@ -400,14 +407,62 @@ def or_else(main: str, fallback: str) -> str:
     return f"{{ {main}; }} || {{ {fallback}; }}"
 
 
-def retention(host: Engine, keep: int, repository: str, build: str, tag: str) -> Argv:
+def retention(
+    host: Engine,
+    keep: int,
+    repository: str,
+    build: str,
+    tag: str,
+    backups: tuple[str, str] | None = None,
+) -> Argv:
     """Record `build` (released as `tag`; "" unknown) in the deploy engine's release history and
-    keep the last `keep` builds there (retention.sh); runs where that engine's docker CLI is."""
+    keep the last `keep` builds there (retention.sh); runs where that engine's docker CLI is.
+    `backups` (the volume, an image to list it with): each release then names its backup."""
+    volume, image = backups or ("", "")
     args = ["sh", "-s", "--", str(keep), repository]
+    tail = [build, tag, *([volume, image] if backups else [])]
     if host.is_ssh:
         # On the server: its docker CLI and its default engine, the one the provider dials.
-        return FromScript(ssh(host, [*args, "", build, tag]), project_script("retention.sh"))
-    return FromScript([*args, host.host, build, tag], project_script("retention.sh"))
+        return FromScript(ssh(host, [*args, "", *tail]), project_script("retention.sh"))
+    return FromScript([*args, host.host, *tail], project_script("retention.sh"))
+
+
+def backup(
+    host: Engine,
+    mysql: str,
+    image: str,
+    network: str,
+    database: str,
+    volume: str,
+    stack: str,
+    build: str,
+    keep: int,
+) -> Argv:
+    """Dump `database` into `volume` before `migrate`, keep the last `keep` (backup.sh); runs
+    where the deploy engine's docker CLI is. No password on any command line."""
+    tail = [mysql, image, network, database, volume, stack, build, str(keep)]
+    return host_script(host, "backup.sh", tail)
+
+
+def restore(
+    host: Engine,
+    mysql: str,
+    image: str,
+    network: str,
+    database: str,
+    volume: str,
+    stack: str,
+    name: str,
+) -> Argv:
+    """Restore the backup `name` into `database` (restore.sh; refuses another stack's or
+    database's backup); runs where the deploy engine's docker CLI is."""
+    return host_script(host, "restore.sh", [mysql, image, network, database, volume, stack, name])
+
+
+def backup_name(stdout: str) -> str:
+    """The backup a release took, from the backup step's output ("": none)."""
+    found = re.search(r"^backup: (\S+\.sql\.gz) \(", stdout, re.MULTILINE)
+    return found.group(1) if found else ""
 
 
 def history(stdout: str) -> list[dict[str, str]]:
@@ -416,7 +471,8 @@ def history(stdout: str) -> list[dict[str, str]]:
     for line in stdout.splitlines():
         if line.startswith("{"):
             entry = json.loads(line)
-            out.append({k: str(entry.get(k, "")) for k in ("build", "digest", "tag", "deployed")})
+            keys = ("build", "digest", "tag", "deployed", "backup")
+            out.append({k: str(entry.get(k, "")) for k in keys})
     return out
 
 

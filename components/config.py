@@ -61,6 +61,7 @@ DEFAULT_PHP_INI: dict[str, str] = {
 STEP_NAMES = (
     "contract",
     "ownership",
+    "backup",
     "migrate",
     "cache-clear",
     "opcache-reset",
@@ -75,6 +76,7 @@ STEP_NAMES = (
 StepName = Literal[
     "contract",
     "ownership",
+    "backup",
     "migrate",
     "cache-clear",
     "opcache-reset",
@@ -429,6 +431,10 @@ class ReleaseConfig(Model):
     migrate: bool = True
     # Builds of the app kept on the deploy engine (the last N released; the running one always).
     keep: Annotated[int, Field(ge=1, le=100)] = 5
+    # A dump of the app database before `migrate` (default: when migrate is on), the last
+    # keep_backups kept in the backups volume on the deploy engine.
+    backup: bool | None = None
+    keep_backups: Annotated[int, Field(ge=1, le=100)] = 5
     # Turning a step off is for proving it matters (see README); production keeps them all.
     skip: list[StepName] = []
 
@@ -467,6 +473,14 @@ class StackConfig(Model):
     def db_volume(self) -> str:
         return self.database.volume or f"{self.name}-db-data"
 
+    @property
+    def backups_volume(self) -> str:
+        return f"{self.name}-backups"
+
+    @property
+    def backup(self) -> bool:
+        return self.release.migrate if self.release.backup is None else self.release.backup
+
     def container(self, role: str) -> str:
         return f"{self.name}-{role}"
 
@@ -475,6 +489,8 @@ class StackConfig(Model):
         skipped = set(self.release.skip)
         if not self.release.migrate:
             skipped.add("migrate")
+        if not self.backup:
+            skipped.add("backup")
         if not self.queue.enabled:
             skipped.add("workers-restart")
         return [s for s in STEP_NAMES if s not in skipped]

@@ -57,11 +57,20 @@ class NetworkAndVolumes(pulumi.ComponentResource):
         self.db_volume = db.name
         self.storage_volume = storage.name
         self.public_volume = public.name
-        self.register_outputs(
-            {
-                "network_name": self.network_name,
-                "db_volume": self.db_volume,
-                "storage_volume": self.storage_volume,
-                "public_volume": self.public_volume,
-            }
-        )
+        self.backups: docker.Volume | None = None
+        outputs = {
+            "network_name": self.network_name,
+            "db_volume": self.db_volume,
+            "storage_volume": self.storage_volume,
+            "public_volume": self.public_volume,
+        }
+        if cfg.backup:
+            # The release's database dumps (the backup step): kept on destroy like the database.
+            self.backups = docker.Volume(
+                "backups",
+                name=cfg.backups_volume,
+                labels=labels,
+                opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
+            )
+            outputs["backups_volume"] = self.backups.name
+        self.register_outputs(outputs)

@@ -41,6 +41,7 @@ class Target:
     app_port: int
     public_volume: str
     switched_from: str = ""  # the build the proxy served before the switch (its output)
+    stack: str = ""  # project/stack, recorded in each backup
 
     @property
     def host(self) -> Engine:
@@ -124,6 +125,23 @@ STEPS: tuple[Step, ...] = (
         _ownership,
     ),
     Step(
+        "backup",
+        "dump the app database into the backups volume (a failed or empty dump stops here)",
+        lambda t: [
+            commands.backup(
+                t.host,
+                t.cfg.container("mysql"),
+                t.cfg.database.image,
+                t.cfg.network_name,
+                t.cfg.database.database,
+                t.cfg.backups_volume,
+                t.stack,
+                t.build,
+                t.cfg.release.keep_backups,
+            )
+        ],
+    ),
+    Step(
         "migrate",
         # config:clear first: a config cache baked into the image would point the migrations
         # at the build machine's database instead of the container's env.
@@ -192,6 +210,7 @@ STEPS: tuple[Step, ...] = (
                 t.cfg.image.repository,
                 t.build,
                 "" if t.cfg.image.digest else t.cfg.image.tag,
+                (t.cfg.backups_volume, t.cfg.database.image) if t.cfg.backup else None,
             )
         ],
         past_verify=True,
@@ -238,6 +257,7 @@ class ReleaseChain(pulumi.ComponentResource):
                 public_url=public_url,
                 app_port=app_port,
                 public_volume=a[3],
+                stack=f"{pulumi.get_project()}/{pulumi.get_stack()}",
             )
         )
         wanted = set(cfg.steps())

@@ -114,6 +114,7 @@ class LaravelStack(pulumi.ComponentResource):
                 *workers.containers.values(),
                 public.done,
                 *([edge.container] if edge else []),
+                *([infra.backups] if infra.backups else []),
             ],
             opts=child,
         )
@@ -134,7 +135,27 @@ class LaravelStack(pulumi.ComponentResource):
         self.containers = pulumi.Output.from_input(names)
         # The last check's output is the release's receipt: "healthy: <url> HTTP 200, build=…".
         checks = [release.by_name[s] for s in ("verify", "health") if s in release.by_name]
-        self.release_receipt = checks[0].stdout if checks else pulumi.Output.from_input("")
+        receipt = checks[0].stdout if checks else pulumi.Output.from_input("")
+        if "backup" in release.by_name:
+            # "…; backup: <name>": the dump taken before this release's migrations
+            receipt = pulumi.Output.all(receipt, release.by_name["backup"].stdout).apply(
+                lambda a: "; backup: ".join(filter(None, (a[0], commands.backup_name(a[1]))))
+            )
+        self.release_receipt = receipt
+        # What scripts/restore-backup needs to reach the backups (no secret: the password stays
+        # in the MySQL container's env).
+        self.backups = pulumi.Output.from_input(
+            {
+                "volume": cfg.backups_volume if cfg.backup else "",
+                "mysql": cfg.container("mysql"),
+                "image": cfg.database.image,
+                "network": cfg.network_name,
+                "database": cfg.database.database,
+                "stack": f"{pulumi.get_project()}/{pulumi.get_stack()}",
+                "engine": cfg.docker.host or "",
+                "known_hosts": list(cfg.docker.known_hosts),
+            }
+        )
         # The deploy engine's release history, as the retention step (the chain's last) left it.
         retention = release.by_name.get("retention")
         self.releases = (

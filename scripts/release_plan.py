@@ -176,8 +176,38 @@ def published(step: Step, which: str) -> list[str]:
     return [f"{p.get('ip') or '0.0.0.0'}:{p.get('external')}" for p in ports if isinstance(p, dict)]
 
 
+#: stacks whose data may be thrown away (as the policy pack's `local_stacks` default)
+LOCAL_STACKS = ("local",)
+
+
+def flag(value: Any, default: bool) -> bool:
+    """A boolean config value as the stack file holds it (true/false, or their text)."""
+    if value is None:
+        return default
+    return str(value).lower() == "true" if isinstance(value, str) else bool(value)
+
+
+def backup_line(plan: Plan, backup: bool) -> str:
+    release = plan.config.get("release") or {}
+    if backup:
+        keep = release.get("keep_backups", 5)
+        return (f"**Backup:** the database is dumped before `migrate` (the last {keep} kept; "
+                "README \"Backups and restore\").")  # fmt: skip
+    return "**No backup** before `migrate` (`release.backup` is off)."
+
+
 def dangers(plan: Plan) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
+    release = plan.config.get("release") or {}
+    migrate = flag(release.get("migrate"), True)
+    if migrate and not flag(release.get("backup"), migrate) and plan.stack not in LOCAL_STACKS:
+        out.append(
+            (
+                f"release.backup is off in stack `{plan.stack}`: migrations run without a backup",
+                "a migration that drops or rewrites data cannot be undone: a rollback by digest "
+                "brings back the code, not the rows",
+            )
+        )
     for s in plan.changed():
         gone = s.op in REMOVED
         verb = "deleted" if s.op in ("delete", "delete-replaced") else "replaced"
@@ -359,6 +389,8 @@ def render(plan: Plan, override: bool, log: str | None = None) -> str:
         listed = [st for st in STEPS if st.name in ran]
         out.append(f"**The release chain runs** ({len(listed)} steps, in this order):")
         out += [f"{i}. `{st.name}`: {st.description}" for i, st in enumerate(listed, 1)]
+        if "migrate" in ran:
+            out += ["", backup_line(plan, "backup" in ran)]
     else:
         out.append("**The release chain does not run** (no new build, no new app container).")
     out.append("")

@@ -8,9 +8,11 @@
 #
 # $1 N, $2 the repository, $3 the engine (DOCKER_HOST; empty: the CLI's default), $4 the build
 # just deployed (repository@sha256:…), $5 its release tag (empty: unknown; a rollback keeps
-# the tag that build was deployed with before).
+# the tag that build was deployed with before), $6 the backups volume (empty: none), $7 an
+# image to list it with (the database's). Each release of the history names its backup: the
+# newest of its build taken before it was deployed (backup.sh's names: TIME-BUILD.sql.gz).
 set -eu
-n=$1; repo=$2; [ -z "$3" ] || export DOCKER_HOST="$3"; build=$4; tag=$5
+n=$1; repo=$2; [ -z "$3" ] || export DOCKER_HOST="$3"; build=$4; tag=$5; backups=${6:-}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 refs() { # image -> its references in this repository (repo:tag, repo@digest), one a line
   docker image inspect --format \
@@ -57,10 +59,19 @@ done < "$tmp/ids"
 echo "retention: kept $(wc -l < "$tmp/kept") build(s) of $repo, removed $removed" >&2
 
 # 4. The history kept, newest first.
+: > "$tmp/backups"
+if [ -n "$backups" ]; then
+  docker run --rm --pull never --network none --volume "$backups:/backups:ro" --entrypoint ls \
+    "$7" /backups > "$tmp/backups"
+fi
 while read -r deployed image; do
   grep -qx "$image" "$tmp/kept" || continue
   digest=$(refs "$image" | awk -v r="$repo@" 'index($0, r) == 1 { print substr($0, length(r) + 1); exit }')
   at=$(echo "$deployed" | cut -d- -f2 | sed -E 's/^(....)(..)(..)T(..)(..)(..)Z$/\1-\2-\3T\4:\5:\6Z/')
-  printf '{"build": "%s@%s", "digest": "%s", "tag": "%s", "deployed": "%s"}\n' \
-    "$repo" "$digest" "$digest" "$(echo "$deployed" | cut -d- -f3-)" "$at"
+  when=$(echo "$deployed" | cut -d- -f2)
+  hex=$(printf '%.16s' "${digest#sha256:}")
+  backup=$(awk -v h="$hex" -v t="$when" 'substr($0, 17) == "-" h ".sql.gz" && substr($0, 1, 16) <= t' \
+    "$tmp/backups" | sort | tail -n 1)
+  printf '{"build": "%s@%s", "digest": "%s", "tag": "%s", "deployed": "%s", "backup": "%s"}\n' \
+    "$repo" "$digest" "$digest" "$(echo "$deployed" | cut -d- -f3-)" "$at" "$backup"
 done < "$tmp/history"

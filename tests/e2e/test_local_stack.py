@@ -408,6 +408,7 @@ def test_a_failed_verify_switches_back_and_a_removed_file_is_never_served_again(
     # The next build no longer has the file: its release passes verify (the file of the failed
     # build is not in what nginx serves for it), and a second `up` is a no-op.
     static.unlink()
+    change_code(pulumi, "v6")  # a new build (without it, the build before the failed one)
     pulumi.set("health.retries", "30")  # as Pulumi.local.yaml has it
     with Load(rate=20) as fixed:
         pulumi.up()

@@ -1,4 +1,5 @@
-"""Operations: keep N builds, roll back by digest without a build, recover an interrupted deploy.
+"""Operations: keep N builds, roll back by digest without a build, a backup before every
+migration and its restore, recover an interrupted deploy.
 
 Stack `e2e-ops`, prefix `lsops`, port 18084, its own repository
 (`127.0.0.1:5001/laravel-stack/ops-app`) so that the builds counted are this stack's only.
@@ -38,6 +39,39 @@ def builds_on_engine() -> dict[str, list[str]]:
 
 def served() -> tuple[int, object]:
     return http("/up", base=BASE)
+
+
+def sql(query: str) -> str:
+    """A query as MySQL's root, straight in the database container (not through the app)."""
+    return sh("docker", "exec", f"{NAME}-mysql", "sh", "-c",
+              'mysql -uroot -p"$MYSQL_ROOT_PASSWORD" -N -B -e "$1" laravel', "sql",
+              query).stdout.strip()  # fmt: skip
+
+
+def visits() -> tuple[str, str, str]:
+    """The visits table as it is: its columns, its rows, and MySQL's checksum of it."""
+    columns = sql("SELECT GROUP_CONCAT(column_name ORDER BY ordinal_position) FROM "
+                  "information_schema.columns WHERE table_schema = 'laravel' AND "
+                  "table_name = 'visits'")  # fmt: skip
+    rows = sql("SELECT * FROM visits ORDER BY id")
+    return columns, rows, sql("CHECKSUM TABLE visits").split()[-1]
+
+
+def backups_on_engine() -> list[str]:
+    out = sh(
+        "docker",
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--volume",
+        f"{NAME}-backups:/b:ro",
+        "--entrypoint",
+        "ls",
+        "127.0.0.1:5000/laravel-stack/mariadb:10.11",
+        "/b",
+    ).stdout
+    return sorted(out.split())  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +124,14 @@ def test_seven_releases_leave_exactly_five_builds(ops):
     releases = ops.outputs()["releases"]
     assert [r["build"] for r in releases] == deployed[::-1][:5]
     assert all(r["tag"] == "local" and r["deployed"].endswith("Z") for r in releases)
+    # One backup before each release's migrations, the last release.keep_backups (5) kept, and
+    # each release of the history names its own.
+    backups = backups_on_engine()
+    assert len(backups) == 5, backups
+    assert sorted(r["backup"] for r in releases) == backups, releases
+    for r in releases:
+        assert r["backup"].endswith(f"-{r['digest'].removeprefix('sha256:')[:16]}.sql.gz"), r
+    assert ops.outputs()["release"].endswith(f"; backup: {releases[0]['backup']}")
 
 
 def test_rollback_to_the_previous_build_under_load_without_a_build(ops):
@@ -112,6 +154,70 @@ def test_rollback_to_the_previous_build_under_load_without_a_build(ops):
     after = ops.outputs()["releases"]
     assert after[0]["build"] == previous and after[1]["build"] == current
     print(f"rollback took {took:.1f}s (under 20 req/s)")
+
+
+def restore(ops: Pulumi, *args: str) -> subprocess.CompletedProcess[str]:
+    """README "Backups and restore": scripts/restore-backup, run in the project."""
+    argv = ["bash", "scripts/restore-backup", "--stack", ops.stack, *args]
+    return subprocess.run(argv, cwd=ops.project, env=ops.env, capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+
+
+def test_a_migration_that_drops_data_is_undone_by_the_releases_backup(ops):
+    ops.rm("image.digest")
+    for _ in range(5):
+        assert http("/db", base=BASE)[0] == 200  # rows written through the app
+    before = visits()
+    assert before[0].split(",")[3] == "host" and before[1], before
+    previous = served()[1]["build"]  # type: ignore[index]
+    ops.set("image.build_args.DROP_VISITS_HOST", "1")
+    ops.up()
+    dropped = visits()
+    assert "host" not in dropped[0].split(","), dropped
+    backup = ops.outputs()["releases"][0]["backup"]
+    assert backup and f"backup: {backup}" in ops.outputs()["release"]
+    # Never without the confirmation flag; a name that is no backup is refused.
+    refused = restore(ops, backup)
+    assert refused.returncode == 2 and "--yes-overwrite-the-database" in refused.stderr
+    confirm = "--yes-overwrite-the-database"
+    missing = restore(ops, "20990101T000000Z-0000000000000000.sql.gz", confirm)
+    assert missing.returncode == 1 and "no backup" in missing.stderr, missing.stderr
+    assert visits() == dropped
+    res = restore(ops, backup, confirm)
+    assert res.returncode == 0, res.stderr
+    assert f"restored {backup}" in res.stdout
+    assert visits() == before  # columns, rows and checksum as before the release
+    # Then the code (README: restore, then roll back by digest): the build before it.
+    ops.set("image.digest", previous.rsplit("@", 1)[1])
+    with Load(rate=20, base=BASE) as load:
+        ops.up()
+    assert load.failures(served()[1]["build"], previous) == {}, load.builds  # type: ignore[index]
+    assert served()[1]["build"] == previous  # type: ignore[index]
+    assert visits()[0] == before[0] and http("/db", base=BASE)[0] == 200
+    ops.rm("image.digest")
+    ops.rm("image.build_args.DROP_VISITS_HOST")
+
+
+def test_a_release_whose_dump_fails_stops_before_migrate(ops):
+    # The app user loses a privilege the dump needs (SHOW VIEW, for a view in its database).
+    sql("CREATE VIEW visit_builds AS SELECT id, build FROM visits")
+    sql("REVOKE SHOW VIEW ON laravel.* FROM 'laravel'@'%'")
+    before, live, kept = visits(), served()[1]["build"], backups_on_engine()  # type: ignore[index]
+    ops.set("image.build_args.DROP_VISITS_HOST", "1")  # a migration that would change the schema
+    try:
+        with Load(rate=20, base=BASE) as load:
+            res = ops.up(check=False)
+    finally:
+        ops.rm("image.build_args.DROP_VISITS_HOST")
+        sql("GRANT SHOW VIEW ON laravel.* TO 'laravel'@'%'")
+        sql("DROP VIEW visit_builds")
+    out = res.stdout + res.stderr
+    assert res.returncode != 0 and "backup: the dump failed" in out, out[-3000:]
+    assert "SHOW VIEW" in out, out[-3000:]
+    assert load.failures(live) == {}, load.builds
+    assert visits()[0] == before[0]  # migrate never ran
+    assert backups_on_engine() == kept  # nothing half-written is left
+    assert served()[1]["build"] == live  # type: ignore[index]
 
 
 def test_an_interrupted_deploy_recovers_with_cancel_and_up(ops):
@@ -163,6 +269,7 @@ def test_an_interrupted_deploy_recovers_with_cancel_and_up(ops):
         f"{NAME}-db-data",
         f"{NAME}-storage",
         f"{NAME}-public",
+        f"{NAME}-backups",
     }
     networks = set(sh("docker", "network", "ls", "--format", "{{.Name}}").stdout.split())
     assert {n for n in networks if n.startswith(f"{NAME}-")} == {f"{NAME}-internal"}

@@ -288,6 +288,32 @@ def test_a_release_under_https_load_keeps_the_certificate(tls_stack, acme):
     assert acme.serial() == serial  # no new certificate for a release
 
 
+def test_a_failed_verify_behind_the_edge_switches_back(tls_stack, acme):
+    # A static public/up: the direct check passes, the check through the edge does not.
+    p = tls_stack
+    old = acme.get("/up")[1]["build"]
+    static = p.project / "examples/laravel-app/public/up"
+    static.write_text('{"build": "static"}\n')
+    p.set("health.retries", "3")
+
+    def get(path: str) -> tuple[int, Any]:
+        status, body, _ = acme.get(path, timeout=2)
+        return status, body
+
+    try:
+        with Load(rate=20, get=get) as load:
+            res = p.up(check=False)
+    finally:
+        static.unlink()
+        p.rm("health.retries")
+    out = res.stdout + res.stderr
+    assert res.returncode != 0 and f"switched back to {old}" in out, out[-3000:]
+    assert "https://" in out.split(f"switched back to {old}")[1].splitlines()[0]  # via the edge
+    assert load.failures(old, "static") == {}, load.builds
+    for _ in range(20):
+        assert acme.get("/up")[1]["build"] == old
+
+
 def test_a_new_edge_container_requests_no_new_certificate(tls_stack, acme):
     p = tls_stack
     serial = acme.serial()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import subprocess
 
@@ -215,8 +216,9 @@ def target(**overrides) -> Target:
 
 def test_release_steps_read_like_the_runbook():
     assert [s.name for s in STEPS] == [
-        "contract", "ownership", "migrate", "cache-clear", "opcache-reset", "cache-rebuild",
-        "workers-restart", "health", "switch", "verify", "public-prune", "retention",
+        "contract", "ownership", "backup", "migrate", "cache-clear", "opcache-reset",
+        "cache-rebuild", "workers-restart", "health", "switch", "verify", "public-prune",
+        "retention",
     ]  # fmt: skip
     assert all(s.description for s in STEPS)
 
@@ -227,11 +229,17 @@ def test_every_step_targets_the_configured_host_and_container():
     where = {"switch": "shop-web", "public-prune": "reg@sha256:" + "a" * 64}
     for step in STEPS:
         for argv in step.argv(t):
-            if step.name in ("retention", "verify"):  # a script of docker commands
+            if step.name in ("retention", "verify", "backup"):  # a script of docker commands
                 assert argv[:3] == ["sh", "-s", "--"], argv
                 engine = "tcp://docker.example.com:2376"
-                assert argv[3:6] == (["5", REPO, engine] if step.name == "retention"
-                                     else [engine, "verify", "shop-web"]), argv  # fmt: skip
+                assert (
+                    argv[3:6]
+                    == {
+                        "retention": ["5", REPO, engine],
+                        "verify": [engine, "verify", "shop-web"],
+                        "backup": [engine, "shop-mysql", "mysql:8.0"],
+                    }[step.name]
+                )
                 assert " < components/scripts/" in step_script(step, t)
                 continue
             assert argv[:3] == ["docker", "--host", "tcp://docker.example.com:2376"], step.name
@@ -247,8 +255,9 @@ def test_over_ssh_every_step_runs_docker_on_the_pinned_server_in_one_shared_conn
             assert set(argv[1:-7:2]) == {"-o"}, argv  # only options before the target
             assert argv[-7:-1] == ["-p", "2222", "-l", "deploy", "--", "vps.example.com"]
             remote = shlex.split(argv[-1])  # the server's shell sees exactly the docker argv
-            if step.name in ("retention", "verify"):  # scripts run on the server, its engine
-                want = ["5", REPO, ""] if step.name == "retention" else ["", "verify", "shop-web"]
+            if step.name in ("retention", "verify", "backup"):  # scripts run on the server
+                want = {"retention": ["5", REPO, ""], "verify": ["", "verify", "shop-web"],
+                        "backup": ["", "shop-mysql", "mysql:8.0"]}[step.name]  # fmt: skip
                 assert remote[:3] == ["sh", "-s", "--"] and remote[3:6] == want, remote
                 # the script goes through ssh on its stdin, from the project
                 assert " < components/scripts/" in step_script(step, t)
@@ -497,3 +506,99 @@ def test_a_failing_steps_command_is_one_short_line():
             for argv in step.argv(t):
                 line = commands.script(argv)
                 assert "\n" not in line and len(line) <= limit, (step.name, len(line), line)
+
+
+def _host_script(tmp_path, script: str, args: list[str], docker: str):
+    """A host-side script for real (`sh -s`, as the chain runs it) with a fake docker."""
+    _fake(tmp_path, "docker", f'echo "docker $*" >> {tmp_path}/calls\n{docker}')
+    with open(commands.SCRIPTS / script) as stdin:
+        return subprocess.run(["sh", "-s", "--", *args], stdin=stdin, capture_output=True,
+                              text=True, env={"PATH": f"{tmp_path}/bin:/usr/bin:/bin"})  # fmt: skip
+
+
+def test_backup_passes_the_password_on_a_pipe_never_on_a_command_line(tmp_path):
+    argv = commands.backup(TCP, "shop-mysql", "mysql:8.0", "shop-internal", "laravel",
+                           "shop-backups", "acme/prod", B1, 5)  # fmt: skip
+    assert argv[3:] == [TCP.host, "shop-mysql", "mysql:8.0", "shop-internal", "laravel",
+                        "shop-backups", "acme/prod", B1, "5"]  # fmt: skip
+    assert commands.script(argv).endswith(" < components/scripts/backup.sh")
+    # The fake engine: the MySQL container's env, and a one-shot that keeps what it was given.
+    docker = f"""case "$*" in
+  *"printenv MYSQL_USER"*) echo laravel ;;
+  *"printenv MYSQL_PASSWORD"*) echo 's3cret pa$$' ;;
+  run*) cat > {tmp_path}/stdin; echo 1234 ;;
+esac"""
+    res = _host_script(tmp_path, "backup.sh", argv[3:], docker)
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "stdin").read_text() == "s3cret pa$$\n"
+    calls = (tmp_path / "calls").read_text()
+    assert "s3cret" not in calls + res.stdout + res.stderr
+    run = calls[calls.index("docker run ") :]
+    assert "--network shop-internal" in run and "--volume shop-backups:/backups" in run
+    name = commands.backup_name(res.stdout)
+    assert re.fullmatch(r"\d{8}T\d{6}Z-1{16}\.sql\.gz", name), res.stdout
+    assert res.stdout.startswith(f"backup: {name} (1234 bytes, ")
+    assert commands.backup_name("backup: failed") == ""
+
+
+def test_backup_job_keeps_n_and_refuses_a_failed_or_incomplete_dump(tmp_path):
+    # The one-shot's own script (in backup.sh), run here with fake dump tools and a directory
+    # for the volume.
+    text = (commands.SCRIPTS / "backup.sh").read_text()
+    dump = text.split("dump='", 1)[1].split("'\n", 1)[0].replace("/backups", str(tmp_path / "b"))
+    (tmp_path / "b").mkdir()
+    for i in range(6):
+        (tmp_path / "b" / f"2026010{i}T000000Z-{'0' * 16}.sql.gz").write_text("old")
+    (tmp_path / "b" / "notes.txt").write_text("not a backup")
+
+    def run(tool: str):
+        _fake(tmp_path, "mysqldump", tool)
+        env = {"PATH": f"{tmp_path}/bin:/usr/bin:/bin", "MYSQL_USER": "laravel"}
+        return subprocess.run(["sh", "-c", dump, "backup", "shop-mysql", "laravel",
+                               f"20261201T000000Z-{'1' * 16}.sql.gz", "-- header", "3"],
+                              input="pw\n", capture_output=True, text=True, env=env)  # fmt: skip
+
+    ok = run('[ "$MYSQL_PWD" = pw ] || exit 9\necho "CREATE TABLE t (a int);"\n'
+             'echo "-- Dump completed on 2026-12-01"')  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
+    kept = sorted(p.name for p in (tmp_path / "b").iterdir())
+    assert kept == ["20260104T000000Z-0000000000000000.sql.gz",
+                    "20260105T000000Z-0000000000000000.sql.gz",
+                    f"20261201T000000Z-{'1' * 16}.sql.gz", "notes.txt"]  # fmt: skip
+    gz = tmp_path / "b" / f"20261201T000000Z-{'1' * 16}.sql.gz"
+    text = subprocess.run(["gzip", "-dc", str(gz)], capture_output=True, text=True).stdout
+    assert text.splitlines()[0] == "-- header" and "CREATE TABLE t" in text
+    gz.unlink()
+    failed = run('echo "CREATE TABLE t (a int);"\necho "denied" >&2\nexit 2')
+    assert failed.returncode == 1 and "the dump failed (exit 2)" in failed.stderr
+    cut = run('echo "CREATE TABLE t (a int);"')  # no trailer: cut short
+    assert cut.returncode == 1 and "incomplete" in cut.stderr
+    assert not gz.exists() and not list((tmp_path / "b").glob("*.partial"))
+
+
+def test_restore_refuses_another_stacks_or_databases_backup(tmp_path):
+    name = f"20261201T000000Z-{'1' * 16}.sql.gz"
+    argv = commands.restore(UNIX, "shop-mysql", "mysql:8.0", "shop-internal", "laravel",
+                            "shop-backups", "acme/prod", name)  # fmt: skip
+    assert commands.script(argv).endswith(" < components/scripts/restore.sh")
+
+    def restore(header: str, backup: str = name):
+        (tmp_path / "calls").unlink(missing_ok=True)
+        docker = f"""case "$*" in
+  *"gzip -dc"*"head -n 1"*) echo '{header}' ;;
+  *printenv*) echo pw ;;
+  *) cat > /dev/null ;;
+esac"""
+        args = [*argv[3:-1], backup]
+        return _host_script(tmp_path, "restore.sh", args, docker)
+
+    other = restore(f"-- laravel-stack backup: stack=acme/staging database=laravel build={B1}")
+    assert other.returncode == 1 and "refused" in other.stderr
+    assert "printenv" not in (tmp_path / "calls").read_text()  # nothing was touched
+    db = restore(f"-- laravel-stack backup: stack=acme/prod database=other build={B1}")
+    assert db.returncode == 1 and "refused" in db.stderr
+    bad = restore("", "../../etc/passwd")
+    assert bad.returncode == 2 and "not a backup's name" in bad.stderr
+    ok = restore(f"-- laravel-stack backup: stack=acme/prod database=laravel build={B1} taken=x")
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.startswith(f"restored {name} (build {B1}) into laravel of acme/prod")

@@ -258,6 +258,7 @@ def test_defaults_cover_everything_the_field_notes_vary():
     assert cfg.steps() == [
         "contract",
         "ownership",
+        "backup",
         "migrate",
         "cache-clear",
         "opcache-reset",

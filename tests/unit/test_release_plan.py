@@ -131,7 +131,8 @@ def test_code_change_lists_the_build_and_the_chain_in_order(tmp_path):
     assert "| `shop-app` | app | replace |" in md
     assert "@@ replace docker:index/container:Container shop-app  (image)" in md
     assert "No dangers found." in md
-    assert "<details><summary>Raw diff (14 resources)</summary>" in md
+    assert "**Backup:** the database is dumped before `migrate` (the last 5 kept" in md
+    assert "<details><summary>Raw diff (15 resources)</summary>" in md
     # the chain's scripts stay in the collapsed raw diff, never in the step list
     assert md.index("<details>") < md.index("+ triggers: [")
 
@@ -143,6 +144,20 @@ def test_skipped_steps_are_not_listed_and_release_skip_is_a_danger(tmp_path):
     assert "`opcache-reset`:" not in md
     assert "release.skip leaves out `opcache-reset`" in md
     assert code == 1
+
+
+@pytest.mark.parametrize("stack, danger", [("prod", True), ("local", False)])
+def test_backup_off_is_shown_and_a_danger_outside_the_local_stacks(tmp_path, stack, danger):
+    names = [n for n in rp_names() if n != "backup"]
+    config = {**CONFIG, "laravel-stack:release": json.dumps({"backup": False})}
+    code, md = run(tmp_path, preview(chain(names), config), "--stack", stack)
+    assert "**No backup** before `migrate` (`release.backup` is off)." in md
+    said = f"release.backup is off in stack `{stack}`: migrations run without a backup"
+    assert (said in md) is danger and code == (1 if danger else 0), md
+    # No migrations, no backup needed: neither shown nor a danger.
+    off = {**CONFIG, "laravel-stack:release": json.dumps({"migrate": "false", "backup": False})}
+    code, md = run(tmp_path, preview(chain([n for n in names if n != "migrate"]), off))
+    assert code == 0 and "backup" not in md.split("<details>")[0].lower()
 
 
 @pytest.mark.parametrize(

@@ -27,7 +27,7 @@ def test_image_digest_deploys_a_pushed_build_without_building():
     steps = [r.name for r in run.of_type("command:local:Command")]
     assert {"cache-clear", "opcache-reset", "cache-rebuild", "health", "verify"} <= set(steps)
     argv = retention_argv(run.value(run.one("command:local:Command", "retention"), "create"))
-    assert argv[-4:-2] == [f"{REPO}@{DIGEST}", ""]
+    assert argv[-6:-4] == [f"{REPO}@{DIGEST}", ""]
 
 
 def retention_argv(line: str) -> list[str]:
@@ -46,17 +46,28 @@ def test_the_retention_step_records_the_build_with_its_tag_and_keeps_n():
     run = run_program(with_("release.keep", 3))
     argv = retention_argv(run.value(run.one("command:local:Command", "retention"), "create"))
     build = run.outputs["image"]
+    # with the backups volume (and the database image to list it): each release names its backup
     assert argv == ["sh", "-s", "--", "3", REPO, "unix:///var/run/docker.sock", build,
-                    "2026.11.25-1", "<", "components/scripts/retention.sh"]  # fmt: skip
+                    "2026.11.25-1", "shop-backups", "mysql:8.0", "<",
+                    "components/scripts/retention.sh"]  # fmt: skip
+    off = run_program(with_("release.backup", False))
+    argv = retention_argv(off.value(off.one("command:local:Command", "retention"), "create"))
+    assert argv[-4:] == [
+        off.outputs["image"],
+        "2026.11.25-1",
+        "<",
+        "components/scripts/retention.sh",
+    ]
     with pytest.raises(ConfigError):
         parse(with_("release.keep", 0, valid_config()), SECRET_KEYS)
 
 
 def test_the_releases_output_is_the_history_the_engine_printed():
-    two = {"build": "r@sha256:2", "digest": "sha256:2", "tag": "v2", "deployed": "2026-11-26T02Z"}
+    two = {"build": "r@sha256:2", "digest": "sha256:2", "tag": "v2", "deployed": "2026-11-26T02Z",
+           "backup": "20261126T020000Z-2222222222222222.sql.gz"}  # fmt: skip
     one = {"build": "r@sha256:1", "digest": "sha256:1", "tag": "v1", "deployed": "2026-11-25T02Z"}
     out = "".join(json.dumps(e) + "\n" for e in (two, one))
-    assert commands.history(out) == [two, one]
+    assert commands.history(out) == [two, {**one, "backup": ""}]
     assert commands.history("retention: ok") == []
     skipped = run_program(with_("release", {"skip": ["retention"]}))
     assert skipped.outputs["releases"] == []

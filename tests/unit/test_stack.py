@@ -15,8 +15,9 @@ from components.common import go_duration, healthcheck
 from .harness import Run, fake_digest, run_program, valid_config
 from .test_config import with_
 
-CHAIN = ["contract", "ownership", "migrate", "cache-clear", "opcache-reset", "cache-rebuild",
-         "workers-restart", "health", "switch", "verify", "public-prune", "retention"]  # fmt: skip
+CHAIN = ["contract", "ownership", "backup", "migrate", "cache-clear", "opcache-reset",
+         "cache-rebuild", "workers-restart", "health", "switch", "verify", "public-prune",
+         "retention"]  # fmt: skip
 APP = "shop-app-" + fake_digest("shop-app")[7:14]  # the mock's auto-name
 QUEUE = "shop-queue-1-" + fake_digest("shop-queue-1")[7:14]
 
@@ -57,7 +58,7 @@ def test_fpm_inventory(fpm):
     assert names(fpm, "container:Container") == [
         "mysql", "nginx", "shop-app", "shop-queue-1", "shop-scheduler",
     ]  # fmt: skip
-    assert names(fpm, "volume:Volume") == ["db-data", "public", "storage"]
+    assert names(fpm, "volume:Volume") == ["backups", "db-data", "public", "storage"]
     assert names(fpm, "network:Network") == ["internal"]
     assert names(fpm, "image:Image") == ["app"]
     assert names(fpm, "command:local:Command") == sorted([*CHAIN, "public-init"])
