@@ -23,7 +23,13 @@ SCRIPTS = Path(__file__).parent / "scripts"
 #: where the app container has them (`release_scripts`), outside the app root and the image's PATH
 RELEASE_SCRIPTS_DIR = "/usr/local/lib/laravel-stack"
 #: the files uploaded into every app container, by name
-RELEASE_SCRIPTS = ("contract.sh", "artisan_batch.php", "fpm_reload.sh", "health_probe.php")
+RELEASE_SCRIPTS = (
+    "contract.sh",
+    "artisan_batch.php",
+    "fpm_reload.sh",
+    "health_probe.php",
+    "maintenance.php",
+)
 
 
 def release_script(name: str) -> str:
@@ -244,6 +250,36 @@ def worker_command(argv: Sequence[str]) -> Argv:
     return ["sh", "-c", WORKER_START_SH, "laravel-stack-worker", *argv]
 
 
+def maintenance(host: Engine, container: str, user: str, mode: str, retry: int = 0) -> Argv:
+    """`artisan down` (the app's 503 page, Retry-After, the bypass secret from the container's
+    env) or `artisan up` (maintenance.php)."""
+    if mode not in ("down", "up"):
+        raise ValueError(f"no maintenance mode {mode!r}")
+    args = [mode, str(retry)] if mode == "down" else [mode]
+    return docker_exec(host, container, user, ["php", release_script("maintenance.php"), *args])
+
+
+#: what `artisan down` leaves in the shared storage/ (removing both is `artisan up`, without
+#: booting the framework: a build that cannot boot still comes out of maintenance)
+MAINTENANCE_FILES = ("storage/framework/down", "storage/framework/maintenance.php")
+
+
+def maintenance_lift(host: Engine, container: str, user: str, app_root: str) -> Argv:
+    files_ = [f"{app_root}/{f}" for f in MAINTENANCE_FILES]
+    return docker_exec(host, container, user, ["rm", "-f", *files_])
+
+
+LIFTED = (
+    "laravel-stack: the release failed in maintenance: maintenance lifted, the build that "
+    "served before serves again"
+)
+
+
+def or_lift(main: str, lift: Sequence[str]) -> str:
+    """`main`; when it fails, out of maintenance (and say so), and fail."""
+    return f"{{ {main}; }} || {{ {shlex.join(lift)}; echo {shlex.quote(LIFTED)} >&2; exit 1; }}"
+
+
 def queue_restart(host: Engine, container: str, user: str) -> Argv:
     # Workers finish their current job, exit, and the restart policy starts them on new code.
     return artisan(host, container, user, "queue:restart")
@@ -391,14 +427,16 @@ def release_switch(
     user: str,
     new: tuple[str, int, str],
     probe: Sequence[str],
+    lift_root: str = "",
 ) -> Argv:
     """release_switch.sh: `verify` (the switch re-asserted, the public check, back on failure)
     or `back` (to what served before, checked; always fails). `new` is the new app container,
-    its port and build; `probe` health_probe.php's arguments after the build."""
+    its port and build; `probe` health_probe.php's arguments after the build; `lift_root` the
+    app root when a switch back must also end maintenance."""
     if mode not in ("verify", "back"):
         raise ValueError(f"no release switch mode {mode!r}")
     container, port, build = new
-    tail = [mode, proxy, user, container, str(port), build, *probe]
+    tail = [mode, proxy, user, container, str(port), build, lift_root, *probe]
     return host_script(host, "release_switch.sh", tail)
 
 

@@ -47,6 +47,10 @@ def app_env(
         env["APP_URL"] = cfg.app.url
     elif cfg.web.tls.on:
         env["APP_URL"] = cfg.web.tls.base_url
+    if cfg.release.maintenance_secret is not None:
+        # maintenance.php reads it from here: never on a command line
+        secret = cfg.release.maintenance_secret.get_secret_value()
+        env["LARAVEL_STACK_MAINTENANCE_SECRET"] = pulumi.Output.secret(secret)
     if cfg.redis.enabled:
         env["REDIS_HOST"] = cfg.container("redis")
         env["REDIS_PORT"] = "6379"

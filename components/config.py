@@ -39,6 +39,7 @@ SECRET_FIELDS: tuple[tuple[str, str], ...] = (
     ("database", "root_password"),
     ("app", "key"),
     ("web", "tls.key"),
+    ("release", "maintenance_secret"),
 )
 
 # Production php.ini from the field notes: OPcache never re-reads files, so the release
@@ -62,6 +63,7 @@ STEP_NAMES = (
     "contract",
     "ownership",
     "backup",
+    "maintenance-down",
     "migrate",
     "cache-clear",
     "opcache-reset",
@@ -70,6 +72,7 @@ STEP_NAMES = (
     "health",
     "switch",
     "verify",
+    "maintenance-up",
     "public-prune",
     "retention",
 )
@@ -77,6 +80,7 @@ StepName = Literal[
     "contract",
     "ownership",
     "backup",
+    "maintenance-down",
     "migrate",
     "cache-clear",
     "opcache-reset",
@@ -85,6 +89,7 @@ StepName = Literal[
     "health",
     "switch",
     "verify",
+    "maintenance-up",
     "public-prune",
     "retention",
 ]
@@ -435,6 +440,11 @@ class ReleaseConfig(Model):
     # keep_backups kept in the backups volume on the deploy engine.
     backup: bool | None = None
     keep_backups: Annotated[int, Field(ge=1, le=100)] = 5
+    # `artisan down` (the app's 503 page, Retry-After, a bypass secret) from before `migrate`
+    # until after `verify`: for migrations the old build cannot run against.
+    maintenance: bool = False
+    maintenance_secret: SecretStr | None = None
+    maintenance_retry: Annotated[int, Field(ge=1, le=3600)] = 15
     # Turning a step off is for proving it matters (see README); production keeps them all.
     skip: list[StepName] = []
 
@@ -491,6 +501,8 @@ class StackConfig(Model):
             skipped.add("migrate")
         if not self.backup:
             skipped.add("backup")
+        if not self.release.maintenance:
+            skipped |= {"maintenance-down", "maintenance-up"}
         if not self.queue.enabled:
             skipped.add("workers-restart")
         return [s for s in STEP_NAMES if s not in skipped]
@@ -564,6 +576,12 @@ def cross_checks(cfg: StackConfig) -> list[str]:
                 f" {url.hostname}`, checked out of band); it is never trusted on first use"
             )
     problems += tls_checks(cfg)
+    if cfg.release.maintenance and cfg.release.maintenance_secret is None:
+        problems.append(
+            "release.maintenance_secret: required with release.maintenance (the path that lets "
+            "you in during maintenance): `pulumi config set --secret --path "
+            "release.maintenance_secret <a long random string>`"
+        )
     if cfg.registry and not cfg.image.repository.startswith(cfg.registry.server + "/"):
         problems.append(
             f"image.repository: must live on registry.server ({cfg.registry.server}/...)"

@@ -24,7 +24,7 @@ import pulumi_command as command
 from . import commands, files
 from .commands import Argv, Engine
 from .common import deploy_engine
-from .config import StackConfig
+from .config import STEP_NAMES, StackConfig
 from .tls import EXPIRY_WARNING_DAYS
 
 
@@ -100,7 +100,9 @@ def _switch(t: Target) -> Argv:
 
 def _release_switch(t: Target, mode: str) -> Argv:
     new = (t.container, t.app_port, t.build)
-    return commands.release_switch(t.host, mode, t.proxy, t.user, new, _probe_args(t, t.public_url))
+    lift = t.cfg.web.app_root if t.cfg.release.maintenance else ""
+    probe = _probe_args(t, t.public_url)
+    return commands.release_switch(t.host, mode, t.proxy, t.user, new, probe, lift)
 
 
 STEPS: tuple[Step, ...] = (
@@ -138,6 +140,16 @@ STEPS: tuple[Step, ...] = (
                 t.stack,
                 t.build,
                 t.cfg.release.keep_backups,
+            )
+        ],
+    ),
+    Step(
+        "maintenance-down",
+        # The release's own checks carry the bypass cookie (health_probe.php).
+        "`artisan down`: every app container answers the app's 503 page, with Retry-After",
+        lambda t: [
+            commands.maintenance(
+                t.host, t.container, t.user, "down", t.cfg.release.maintenance_retry
             )
         ],
     ),
@@ -192,6 +204,12 @@ STEPS: tuple[Step, ...] = (
         lambda t: [_release_switch(t, "verify")],
     ),
     Step(
+        "maintenance-up",
+        "`artisan up`: the new build answers every request",
+        lambda t: [commands.maintenance(t.host, t.container, t.user, "up")],
+        past_verify=True,
+    ),
+    Step(
         "public-prune",
         "remove the public/ of builds other than this one and the one before it",
         lambda t: [
@@ -218,9 +236,20 @@ STEPS: tuple[Step, ...] = (
 )
 
 
+#: the steps that run while the site is in maintenance (release.maintenance), before `verify`
+#: (whose switch back ends it too): a failure in one of them ends maintenance on the old build
+IN_MAINTENANCE = STEP_NAMES[STEP_NAMES.index("maintenance-down") : STEP_NAMES.index("verify")]
+
+
 def step_script(step: Step, t: Target) -> str:
     if not step.past_verify:
-        return commands.script(*step.argv(t))
+        line = commands.script(*step.argv(t))
+        if t.cfg.release.maintenance and step.name in IN_MAINTENANCE:
+            root = t.cfg.web.app_root
+            return commands.or_lift(
+                line, commands.maintenance_lift(t.host, t.container, t.user, root)
+            )
+        return line
     # After verify: only while the proxy serves this build (a retried step never finishes on
     # another one: Pulumi deletes the old container once the chain is done); on any failure,
     # back to the build that served before.

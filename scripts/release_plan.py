@@ -391,6 +391,12 @@ def render(plan: Plan, override: bool, log: str | None = None) -> str:
         out += [f"{i}. `{st.name}`: {st.description}" for i, st in enumerate(listed, 1)]
         if "migrate" in ran:
             out += ["", backup_line(plan, "backup" in ran)]
+        if "maintenance-down" in ran:
+            out += [
+                "",
+                "**Maintenance:** the site answers the app's 503 page (with Retry-After) from "
+                "before `migrate` until `verify` has passed; a failure ends it on the old build.",
+            ]
     else:
         out.append("**The release chain does not run** (no new build, no new app container).")
     out.append("")

@@ -10,6 +10,17 @@ function readn($s, int $n): string {
     }
     return $buf;
 }
+// In maintenance (`artisan down --secret`, storage/ shared by every app container) the probe
+// carries Laravel's bypass cookie, made from the secret in storage/framework/down as Laravel
+// makes it (MaintenanceModeBypassCookie): the release's checks see the build behind the 503.
+function bypass_cookie(string $script): string {
+    $down = $script === '' ? '' : dirname($script, 2) . '/storage/framework/down';
+    $data = $down !== '' && is_readable($down) ? json_decode((string) file_get_contents($down), true) : null;
+    if (!is_array($data) || !isset($data['secret'])) { return ''; }
+    $expires = time() + 3600;
+    $mac = hash_hmac('sha256', (string) $expires, (string) $data['secret']);
+    return 'laravel_maintenance=' . rawurlencode(base64_encode(json_encode(['expires_at' => $expires, 'mac' => $mac])));
+}
 function fcgi_get(string $host, int $port, string $uri, string $script, float $timeout): array {
     $s = @stream_socket_client("tcp://$host:$port", $errno, $errstr, $timeout);
     if (!$s) { return [0, "connect: $errstr", []]; }
@@ -25,6 +36,7 @@ function fcgi_get(string $host, int $port, string $uri, string $script, float $t
         'DOCUMENT_URI' => '/index.php', 'QUERY_STRING' => $query, 'SERVER_PROTOCOL' => 'HTTP/1.1',
         'SERVER_NAME' => 'localhost', 'SERVER_PORT' => '80', 'HTTP_HOST' => 'localhost',
         'HTTP_ACCEPT' => 'application/json', 'REMOTE_ADDR' => '127.0.0.1'];
+    if (($cookie = bypass_cookie($script)) !== '') { $params['HTTP_COOKIE'] = $cookie; }
     $p = '';
     foreach ($params as $k => $v) { $p .= $len($k) . $len($v) . $k . $v; }
     fwrite($s, $rec(1, pack('nCx5', 1, 0)) . $rec(4, $p) . $rec(4, '') . $rec(5, ''));
@@ -43,11 +55,13 @@ function fcgi_get(string $host, int $port, string $uri, string $script, float $t
 }
 // https: the peer is verified (the system's roots, plus $cafile when given) and its
 // certificate kept for the receipt.
-function http_get(string $url, float $timeout, string $cafile, ?array &$cert): array {
+function http_get(string $url, float $timeout, string $cafile, string $script, ?array &$cert): array {
     $ssl = ['verify_peer' => true, 'verify_peer_name' => true, 'capture_peer_cert' => true];
     if ($cafile !== '') { $ssl += ['cafile' => $cafile, 'capath' => '/etc/ssl/certs']; }
+    $cookie = bypass_cookie($script);
     $ctx = stream_context_create(['http' => ['ignore_errors' => true, 'timeout' => $timeout,
-        'header' => "Accept: application/json\r\n", 'follow_location' => 0], 'ssl' => $ssl]);
+        'header' => "Accept: application/json\r\n" . ($cookie !== '' ? "Cookie: $cookie\r\n" : ''),
+        'follow_location' => 0], 'ssl' => $ssl]);
     $http_response_header = [];
     $body = @file_get_contents($url, false, $ctx);
     $code = preg_match('{^HTTP/\S+ (\d+)}', $http_response_header[0] ?? '', $m) ? (int) $m[1] : 0;
@@ -77,7 +91,7 @@ for ($i = 1; $i <= (int) $tries; $i++) {
     $uri = ($u['path'] ?? '/') . (isset($u['query']) ? '?' . $u['query'] : '');
     [$code, $body, $headers] = ($u['scheme'] ?? '') === 'fcgi'
         ? fcgi_get($u['host'], (int) $u['port'], $uri, $script, (float) $timeout)
-        : http_get($url, (float) $timeout, $cafile, $cert);
+        : http_get($url, (float) $timeout, $cafile, $script, $cert);
     $got = json_decode($body, true);
     foreach (explode('.', $field) as $k) { $got = is_array($got) ? ($got[$k] ?? null) : null; }
     if ($code === (int) $want && ($build === '' || $got === $build)) {

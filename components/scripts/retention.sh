@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # Runs where the deploy engine's docker CLI is (this machine for unix:// and tcp://, the server
 # over ssh), after a successful release. The deploy engine keeps the release history itself:
 # each deployed build carries one tag `deployed-<UTC time>-<release tag>` in the app's

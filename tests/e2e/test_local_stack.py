@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.error
+import urllib.request
+from typing import Any
 
 import pytest
 
 from .conformance import normalize_state, preview_ops
 from .conftest import (
+    LOCAL_BASE,
     NAME,
     OPCACHE_RESET,
     STACK,
@@ -367,6 +371,102 @@ def test_a_failing_release_keeps_the_old_build_serving_and_rolling_back_works(
     assert served_build() == live == pulumi.outputs()["image"]
     assert containers_of("app") == [app()]
     assert set(rollback.builds) == {live}, rollback.builds  # no failed request while rolling back
+
+
+MAINTENANCE_SECRET = "local-maintenance-bypass-0123456789"
+IN_MAINTENANCE = "HTTP 503 Retry-After: 15"
+
+
+class Recorder:
+    """/up as users get it, in order: the build, IN_MAINTENANCE for the app's 503 page with its
+    Retry-After, anything else as it came; on the first 503, the bypass once (the secret's path
+    sets the cookie, a request with it gets the app)."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        self.bypass: tuple[int, Any] | None = None
+
+    def get(self, path: str) -> tuple[int, Any]:
+        req = urllib.request.Request(LOCAL_BASE + path, headers={"Accept": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=2) as resp:
+                status, body = resp.status, json.loads(resp.read())
+                self.seen.append(body.get("build", "?"))
+                return status, body
+        except urllib.error.HTTPError as err:
+            page = err.read().decode()
+            if err.code == 503 and "We are updating the site" in page:
+                outcome = f"HTTP 503 Retry-After: {err.headers.get('Retry-After')}"
+                if self.bypass is None:
+                    self.bypass = self.bypass_once()
+            else:
+                outcome = f"HTTP {err.code}"
+            self.seen.append(outcome)
+            return 200, {"build": outcome}
+
+    @staticmethod
+    def bypass_once() -> tuple[int, Any]:
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args: Any) -> None:
+                return None
+
+        opener = urllib.request.build_opener(NoRedirect)
+        try:
+            opener.open(f"{LOCAL_BASE}/{MAINTENANCE_SECRET}", timeout=5)
+            return 0, "no redirect"
+        except urllib.error.HTTPError as err:
+            sets = err.headers.get_all("Set-Cookie") or []
+            cookie = next((c.split(";", 1)[0] for c in sets if c.startswith("laravel_maint")), "")
+        headers = {"Accept": "application/json", "Cookie": cookie}
+        req = urllib.request.Request(f"{LOCAL_BASE}/up", headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=5) as resp:
+                return resp.status, json.loads(resp.read())
+        except urllib.error.HTTPError as err:
+            return err.code, cookie
+
+
+def test_maintenance_mode_serves_the_503_page_between_down_and_up(pulumi, deployed):
+    old = served_build()
+    pulumi.set("release.maintenance", "true")
+    pulumi.run("config", "set", "--secret", "--path", "release.maintenance_secret",
+               MAINTENANCE_SECRET)  # fmt: skip
+    change_code(pulumi, "v8")
+    rec = Recorder()
+    with Load(rate=20, get=rec.get):
+        res = pulumi.up()
+    new = pulumi.outputs()["image"]
+    # In order: the old build, then only the 503 page with Retry-After, then the new build.
+    phases = [k for i, k in enumerate(rec.seen) if i == 0 or rec.seen[i - 1] != k]
+    assert phases == [old, IN_MAINTENANCE, new], phases
+    assert rec.bypass is not None and rec.bypass[0] == 200, rec.bypass
+    assert rec.bypass[1]["build"] in (old, new), rec.bypass  # the app, behind the 503 page
+    for _ in range(10):
+        assert served_build() == new
+    assert MAINTENANCE_SECRET not in res.stdout + res.stderr + pulumi.run("stack", "export").stdout
+    # A failing migration in maintenance: `up` fails, the site is up again on the old build.
+    bad = pulumi.project / "examples/laravel-app/database/migrations/2099_01_01_000000_boom.php"
+    bad.write_text(
+        "<?php\nuse Illuminate\\Database\\Migrations\\Migration;\n"
+        "return new class extends Migration {\n"
+        "    public function up() { throw new RuntimeException('boom: broken migration'); }\n"
+        "};\n"
+    )
+    try:
+        failing = Recorder()
+        with Load(rate=20, get=failing.get):
+            res = pulumi.up(check=False)
+    finally:
+        bad.unlink()
+    out = res.stdout + res.stderr
+    assert res.returncode != 0 and "boom: broken migration" in out, out[-3000:]
+    assert "maintenance lifted, the build that served before serves again" in out, out[-3000:]
+    assert set(failing.seen) <= {new, IN_MAINTENANCE}, set(failing.seen)
+    assert failing.seen[-1] == new
+    for _ in range(10):
+        assert served_build() == new
+    pulumi.rm("release.maintenance")
+    pulumi.rm("release.maintenance_secret")
 
 
 def upstream_of_proxy() -> str:

@@ -38,7 +38,7 @@ def valid_config() -> dict[str, Any]:
     }
 
 
-SECRET_KEYS = ("registry", "database", "app")
+SECRET_KEYS = ("registry", "database", "app", "release")
 
 
 def fake_digest(text: str) -> str:

@@ -216,9 +216,9 @@ def target(**overrides) -> Target:
 
 def test_release_steps_read_like_the_runbook():
     assert [s.name for s in STEPS] == [
-        "contract", "ownership", "backup", "migrate", "cache-clear", "opcache-reset",
-        "cache-rebuild", "workers-restart", "health", "switch", "verify", "public-prune",
-        "retention",
+        "contract", "ownership", "backup", "maintenance-down", "migrate", "cache-clear",
+        "opcache-reset", "cache-rebuild", "workers-restart", "health", "switch", "verify",
+        "maintenance-up", "public-prune", "retention",
     ]  # fmt: skip
     assert all(s.description for s in STEPS)
 
@@ -306,7 +306,7 @@ def test_health_step_checks_the_deployed_build():
     assert direct[-8:] == ["fcgi://127.0.0.1:9000/up", "200", "build", "reg@sha256:" + "a" * 64,
                            "30", "2", "5", "/var/www/html/public/index.php"]  # fmt: skip
     [public] = steps["verify"].argv(target())
-    assert public[10:13] == ["http://shop-web:80/up", "200", "build"]
+    assert public[11:14] == ["http://shop-web:80/up", "200", "build"]
 
 
 def _fake(tmp_path, name: str, body: str) -> None:
@@ -368,7 +368,7 @@ def test_proxy_switch_records_what_served_before_and_switches_back(tmp_path):
 def test_steps_past_verify_run_only_while_the_build_is_live_and_switch_back_on_failure():
     t = target()
     past = [s.name for s in STEPS if s.past_verify]
-    assert past == ["public-prune", "retention"]
+    assert past == ["maintenance-up", "public-prune", "retention"]
     for step in STEPS:
         line = step_script(step, t)
         if step.name not in past:
@@ -378,14 +378,16 @@ def test_steps_past_verify_run_only_while_the_build_is_live_and_switch_back_on_f
         assert main.startswith(f"{{ docker --host unix:///var/run/docker.sock exec --user 0 "
                                f"shop-web sh {files.PROXY_SWITCH} is {t.build} && ")  # fmt: skip
         assert back.startswith("{ sh -s -- unix:///var/run/docker.sock back shop-web www-data "
-                               f"shop-app-0123456789ab 9000 {t.build} http://shop-web:80/up 200 "
+                               f"shop-app-0123456789ab 9000 {t.build} '' http://shop-web:80/up 200 "
                                "build 30 2 5 ")  # fmt: skip
         assert back.endswith(" < components/scripts/release_switch.sh; }"), back
     [verify] = next(s for s in STEPS if s.name == "verify").argv(t)
     assert verify[3:7] == ["unix:///var/run/docker.sock", "verify", "shop-web", "www-data"]
 
 
-def _release_switch(tmp_path, mode: str, proxy: str, probe: str) -> subprocess.CompletedProcess:
+def _release_switch(
+    tmp_path, mode: str, proxy: str, probe: str, lift: str = ""
+) -> subprocess.CompletedProcess:
     """release_switch.sh for real, with a fake docker: `proxy` and `probe` are the fake's shell
     lines for the proxy's and the probe's calls."""
     _fake(
@@ -399,7 +401,7 @@ esac""",
     )
     with open(commands.SCRIPTS / "release_switch.sh") as stdin:
         return subprocess.run(
-            ["sh", "-s", "--", "", mode, "shop-web", "www-data", "shop-app-new", "9000", B2,
+            ["sh", "-s", "--", "", mode, "shop-web", "www-data", "shop-app-new", "9000", B2, lift,
              "http://shop-web:80/up", "200", "build", "30", "1", "2", ""],
             stdin=stdin, env={"PATH": f"{tmp_path}/bin:/usr/bin:/bin"}, capture_output=True,
             text=True,
@@ -602,3 +604,52 @@ esac"""
     ok = restore(f"-- laravel-stack backup: stack=acme/prod database=laravel build={B1} taken=x")
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.startswith(f"restored {name} (build {B1}) into laravel of acme/prod")
+
+
+def test_maintenance_keeps_the_secret_off_every_command_line_and_a_failure_lifts_it():
+    t = target(release={"maintenance": True, "maintenance_retry": 30,
+                        "maintenance_secret": "let-me-in-0123456789"})  # fmt: skip
+    by = {s.name: s for s in STEPS}
+    [down] = by["maintenance-down"].argv(t)
+    assert down[-4:] == ["php", "/usr/local/lib/laravel-stack/maintenance.php", "down", "30"]
+    lines = {s.name: step_script(s, t) for s in STEPS}
+    assert not any("let-me-in" in line for line in lines.values())
+    # From `maintenance-down` to `switch`: a failure ends maintenance (as `artisan up` does,
+    # without booting the build), says so, and fails.
+    for name in ("maintenance-down", "migrate", "cache-clear", "health", "switch"):
+        lift = lines[name].split(" || ")[1]
+        assert lift == (
+            "{ docker --host unix:///var/run/docker.sock exec --user www-data "
+            "shop-app-0123456789ab rm -f /var/www/html/storage/framework/down "
+            "/var/www/html/storage/framework/maintenance.php; echo 'laravel-stack: the release "
+            "failed in maintenance: maintenance lifted, the build that served before serves "
+            "again' >&2; exit 1; }"
+        ), name
+    assert " || " not in lines["contract"] and " || " not in lines["backup"]
+    # verify's switch back, and every later step's, end it too (the app root to lift it in).
+    for name in ("verify", "maintenance-up", "retention"):
+        assert f"{t.build} /var/www/html http://shop-web:80/up" in lines[name], name
+    off = target()
+    assert f"{off.build} '' http://shop-web:80/up" in step_script(by["verify"], off)
+    assert "maintenance" not in off.cfg.steps()
+
+
+def test_a_failing_step_in_maintenance_lifts_it_for_real(tmp_path):
+    line = commands.or_lift("false", ["rm", "-f", str(tmp_path / "down")])
+    (tmp_path / "down").write_text("{}")
+    res = subprocess.run(["sh", "-c", line], capture_output=True, text=True)
+    assert res.returncode == 1 and not (tmp_path / "down").exists()
+    assert "maintenance lifted" in res.stderr
+    ok = subprocess.run(["sh", "-c", commands.or_lift("true", ["false"])], capture_output=True)
+    assert ok.returncode == 0 and ok.stderr == b""
+
+
+def test_switch_back_in_maintenance_lifts_it_in_the_old_container(tmp_path):
+    back = f'[ "$7" = back ] && echo "live: build={B1} container=shop-app-old" || echo switched'
+    res = _release_switch(tmp_path, "back", back, 'echo "healthy: ${10}"', lift="/var/www/html")
+    assert res.returncode == 1
+    assert f"switched back to {B1} (shop-app-old); maintenance lifted: healthy: {B1}" in res.stderr
+    calls = (tmp_path / "calls").read_text().splitlines()
+    assert calls[1] == ("docker exec --user www-data shop-app-old rm -f "
+                        "/var/www/html/storage/framework/down "
+                        "/var/www/html/storage/framework/maintenance.php")  # fmt: skip

@@ -367,3 +367,35 @@ def test_numbers_and_booleans_set_with_pulumi_config_become_text():
     cfg = parse(raw, SECRET_KEYS)
     assert cfg.image.build_args == {"BAKE": "1", "RATIO": "1.5"}
     assert cfg.app.extra_env == {"FEATURE_X": "true"}
+
+
+def test_maintenance_needs_its_bypass_secret_and_as_a_pulumi_secret():
+    with pytest.raises(ConfigError) as err:
+        parse(with_("release.maintenance", True, valid_config()), SECRET_KEYS)
+    assert err.value.problems == [
+        "release.maintenance_secret: required with release.maintenance (the path that lets you "
+        "in during maintenance): `pulumi config set --secret --path release.maintenance_secret "
+        "<a long random string>`"
+    ]
+    raw = with_("release", {"maintenance": True, "maintenance_secret": "s" * 20}, valid_config())
+    with pytest.raises(ConfigError) as err:
+        parse(raw, [k for k in SECRET_KEYS if k != "release"])
+    assert err.value.problems[0].startswith("release.maintenance_secret: given in plain text")
+    cfg = parse(raw, SECRET_KEYS)
+    assert cfg.steps().index("maintenance-down") == cfg.steps().index("migrate") - 1
+    assert cfg.steps().index("maintenance-up") == cfg.steps().index("verify") + 1
+    with pytest.raises(ConfigError) as err:
+        parse(with_("release.maintenance_retry", 0, valid_config()), SECRET_KEYS)
+    assert err.value.problems[0].startswith("release.maintenance_retry:")
+
+
+def test_backup_follows_migrate_unless_set():
+    assert "backup" in parse(valid_config(), SECRET_KEYS).steps()
+    assert (
+        "backup" not in parse(with_("release.migrate", False, valid_config()), SECRET_KEYS).steps()
+    )
+    off = parse(with_("release.backup", False, valid_config()), SECRET_KEYS)
+    assert "backup" not in off.steps() and "migrate" in off.steps()
+    with pytest.raises(ConfigError) as err:
+        parse(with_("release.keep_backups", 0, valid_config()), SECRET_KEYS)
+    assert err.value.problems[0].startswith("release.keep_backups:")

@@ -132,7 +132,11 @@ def test_code_change_lists_the_build_and_the_chain_in_order(tmp_path):
     assert "@@ replace docker:index/container:Container shop-app  (image)" in md
     assert "No dangers found." in md
     assert "**Backup:** the database is dumped before `migrate` (the last 5 kept" in md
-    assert "<details><summary>Raw diff (15 resources)</summary>" in md
+    assert "**Maintenance:** the site answers the app's 503 page" in md  # rp_names() has it
+    plain = [n for n in rp_names() if not n.startswith("maintenance-")]
+    _, without = run(tmp_path, preview([*code_change()[:2], *chain(plain)]))
+    assert "**Maintenance:**" not in without
+    assert "<details><summary>Raw diff (17 resources)</summary>" in md
     # the chain's scripts stay in the collapsed raw diff, never in the step list
     assert md.index("<details>") < md.index("+ triggers: [")
 
