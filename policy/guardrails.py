@@ -158,6 +158,31 @@ def database_volume_kept(
     return out
 
 
+def backup_before_migrations(
+    type_: str,
+    urn: str,
+    config: Mapping[str, Any],
+    local_stacks: Sequence[str] = DEFAULT_LOCAL_STACKS,
+) -> list[str]:
+    """Advisory: migrations run without the release's backup (release.backup off) outside the
+    local stacks. A team that backs up out of band may choose it: it warns, never blocks."""
+    if type_ != VOLUME or not is_database_volume(urn):
+        return []
+    release = config.get("release") or {}
+
+    def on(key: str, default: bool) -> bool:
+        value = release.get(key)
+        return default if value is None else str(value).lower() == "true"
+
+    stack = stack_of(urn)
+    if stack in local_stacks or not on("migrate", True) or on("backup", True):
+        return []
+    return [
+        f"release.backup is off in stack `{stack}`: a migration that drops or rewrites data "
+        "cannot be undone (a rollback by digest brings back code, not rows)"
+    ]
+
+
 def no_privileged_or_docker_socket(type_: str, props: Mapping[str, Any]) -> list[str]:
     if type_ != CONTAINER:
         return []
@@ -218,6 +243,7 @@ def _resource_policy(
     description: str,
     check: Callable[[ResourceValidationArgs], list[str]],
     config_schema: PolicyConfigSchema | None = None,
+    level: EnforcementLevel = EnforcementLevel.MANDATORY,
 ) -> ResourceValidationPolicy:
     def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         for violation in check(args):
@@ -226,7 +252,7 @@ def _resource_policy(
     return ResourceValidationPolicy(
         name=name,
         description=description,
-        enforcement_level=EnforcementLevel.MANDATORY,
+        enforcement_level=level,
         validate=validate,
         config_schema=config_schema,
     )
@@ -285,6 +311,26 @@ POLICIES = [
                 }
             }
         ),
+    ),
+    _resource_policy(
+        "backup-before-migrations",
+        "Outside the local stacks, every release's migrations run after a backup (advisory).",
+        lambda a: backup_before_migrations(
+            a.resource_type,
+            a.urn,
+            stack_config(),
+            a.get_config().get("local_stacks", DEFAULT_LOCAL_STACKS),
+        ),
+        PolicyConfigSchema(
+            properties={
+                "local_stacks": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "default": DEFAULT_LOCAL_STACKS,
+                }
+            }
+        ),
+        EnforcementLevel.ADVISORY,
     ),
     _resource_policy(
         "no-privileged-or-docker-socket",

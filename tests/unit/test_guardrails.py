@@ -226,10 +226,30 @@ def validate(policy_name: str, args: Any) -> list[str]:
     return seen
 
 
-def test_every_policy_is_mandatory_and_named():
+def test_every_policy_is_mandatory_but_the_backup_one_and_named():
     names = [p.name for p in g.POLICIES]
-    assert len(names) == len(set(names)) == 7
-    assert {p.enforcement_level for p in g.POLICIES} == {EnforcementLevel.MANDATORY}
+    assert len(names) == len(set(names)) == 8
+    levels = {p.name: p.enforcement_level for p in g.POLICIES}
+    # A team that backs up out of band may turn the release's backup off: a warning only.
+    assert levels.pop("backup-before-migrations") == EnforcementLevel.ADVISORY
+    assert set(levels.values()) == {EnforcementLevel.MANDATORY}
+
+
+@pytest.mark.parametrize(
+    "stack, release, warned",
+    [
+        ("prod", {"backup": False}, True),
+        ("prod", {"backup": "false"}, True),
+        ("prod", {}, False),  # on by default
+        ("prod", {"migrate": False, "backup": False}, False),  # no migrations: nothing to lose
+        ("local", {"backup": False}, False),
+    ],
+)
+def test_migrations_without_a_backup_outside_local_stacks_are_warned(stack, release, warned):
+    out = g.backup_before_migrations(g.VOLUME, volume_urn(stack), {"release": release})
+    assert bool(out) is warned, out
+    if warned:
+        assert "release.backup is off in stack `prod`" in out[0]
 
 
 def test_the_database_volume_policy_reads_its_local_stacks_config():

@@ -284,6 +284,13 @@ def test_octane_sits_behind_the_same_front_proxy(octane):
     assert not octane.value(octane.one("container:Container", "shop-octane"), "ports")
     health = octane.value(octane.one("command:local:Command", "health"), "create")
     assert "http://127.0.0.1:8000/up" in health
+    # The switch, and the switch back on a failed verify, are the same as with FPM: the proxy's
+    # upstream is the Octane container's port.
+    switch = octane.value(octane.one("command:local:Command", "switch"), "create")
+    assert "proxy_switch.sh to shop-octane-" in switch and " 8000 " in switch
+    verify = shlex.split(octane.value(octane.one("command:local:Command", "verify"), "create"))
+    assert verify[4:6] == ["verify", "shop-web"] and verify[7:9] == [verify[7], "8000"]
+    assert "release_switch.sh" in verify[-1]
 
 
 def test_workers_start_after_their_web_container(fpm):
