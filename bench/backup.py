@@ -70,9 +70,9 @@ def main() -> None:
         size = sql("SELECT ROUND((data_length + index_length) / 1048576, 1) FROM "
                    "information_schema.tables WHERE table_schema = 'laravel' AND "
                    "table_name = 'visits'")  # fmt: skip
-        backup = commands.script(commands.backup(
-            ENGINE, f"{NAME}-mysql", IMAGE, f"{NAME}-net", "laravel", f"{NAME}-backups",
-            "bench/backup", BUILD, 5))  # fmt: skip
+        db = commands.Database(f"{NAME}-mysql", IMAGE, f"{NAME}-net", "laravel",
+                               f"{NAME}-backups", "bench/backup")  # fmt: skip
+        backup = commands.script(commands.backup(ENGINE, db, BUILD, 5))
         took, name, out = [], "", ""
         for _ in range(args.runs):
             t0 = time.monotonic()
@@ -80,9 +80,7 @@ def main() -> None:
             took.append(time.monotonic() - t0)
             name = commands.backup_name(out)
             time.sleep(1)  # a new name each time (per second)
-        restore = commands.script(commands.restore(
-            ENGINE, f"{NAME}-mysql", IMAGE, f"{NAME}-net", "laravel", f"{NAME}-backups",
-            "bench/backup", name))  # fmt: skip
+        restore = commands.script(commands.restore(ENGINE, db, name))
         back = []
         for _ in range(args.runs):
             t0 = time.monotonic()

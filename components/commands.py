@@ -465,36 +465,31 @@ def retention(
     return FromScript([*args, host.host, *tail], project_script("retention.sh"))
 
 
-def backup(
-    host: Engine,
-    mysql: str,
-    image: str,
-    network: str,
-    database: str,
-    volume: str,
-    stack: str,
-    build: str,
-    keep: int,
-) -> Argv:
-    """Dump `database` into `volume` before `migrate`, keep the last `keep` (backup.sh); runs
-    where the deploy engine's docker CLI is. No password on any command line."""
-    tail = [mysql, image, network, database, volume, stack, build, str(keep)]
-    return host_script(host, "backup.sh", tail)
+@dataclass(frozen=True)
+class Database:
+    """Where a stack's database and its backups are, on the deploy engine."""
+
+    mysql: str  # the MySQL container (its env has the app user and password)
+    image: str  # the database image: the one-shots that dump and restore run it
+    network: str  # the stack's network (the one-shots reach MySQL there)
+    database: str
+    volume: str  # the backups volume
+    stack: str  # project/stack, written in and checked against each backup
+
+    def args(self) -> list[str]:
+        return [self.mysql, self.image, self.network, self.database, self.volume, self.stack]
 
 
-def restore(
-    host: Engine,
-    mysql: str,
-    image: str,
-    network: str,
-    database: str,
-    volume: str,
-    stack: str,
-    name: str,
-) -> Argv:
-    """Restore the backup `name` into `database` (restore.sh; refuses another stack's or
-    database's backup); runs where the deploy engine's docker CLI is."""
-    return host_script(host, "restore.sh", [mysql, image, network, database, volume, stack, name])
+def backup(host: Engine, db: Database, build: str, keep: int) -> Argv:
+    """Dump the database into the backups volume before `migrate`, keep the last `keep`
+    (backup.sh); runs where the deploy engine's docker CLI is. No password on any command line."""
+    return host_script(host, "backup.sh", [*db.args(), build, str(keep)])
+
+
+def restore(host: Engine, db: Database, name: str) -> Argv:
+    """Restore the backup `name` (restore.sh; refuses another stack's or database's backup);
+    runs where the deploy engine's docker CLI is."""
+    return host_script(host, "restore.sh", [*db.args(), name])
 
 
 def backup_name(stdout: str) -> str:

@@ -51,6 +51,12 @@ class Target:
     def user(self) -> str:
         return self.cfg.web_user.name
 
+    @property
+    def database(self) -> commands.Database:
+        c = self.cfg
+        return commands.Database(c.container("mysql"), c.database.image, c.network_name,
+                                 c.database.database, c.backups_volume, self.stack)  # fmt: skip
+
 
 @dataclass(frozen=True)
 class Step:
@@ -129,19 +135,7 @@ STEPS: tuple[Step, ...] = (
     Step(
         "backup",
         "dump the app database into the backups volume (a failed or empty dump stops here)",
-        lambda t: [
-            commands.backup(
-                t.host,
-                t.cfg.container("mysql"),
-                t.cfg.database.image,
-                t.cfg.network_name,
-                t.cfg.database.database,
-                t.cfg.backups_volume,
-                t.stack,
-                t.build,
-                t.cfg.release.keep_backups,
-            )
-        ],
+        lambda t: [commands.backup(t.host, t.database, t.build, t.cfg.release.keep_backups)],
     ),
     Step(
         "maintenance-down",

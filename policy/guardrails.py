@@ -275,6 +275,17 @@ def _provider_host(args: ResourceValidationArgs) -> list[str]:
     return sorted(set(out))
 
 
+#: the pack config of the policies that spare the local stacks
+LOCAL_STACKS_SCHEMA = PolicyConfigSchema(
+    properties={
+        "local_stacks": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": DEFAULT_LOCAL_STACKS,
+        }
+    }
+)
+
 POLICIES = [
     _resource_policy(
         "database-not-exposed",
@@ -302,15 +313,7 @@ POLICIES = [
             stack_config(),
             a.get_config().get("local_stacks", DEFAULT_LOCAL_STACKS),
         ),
-        PolicyConfigSchema(
-            properties={
-                "local_stacks": {
-                    "type": "array",
-                    "items": {"type": "string"},
-                    "default": DEFAULT_LOCAL_STACKS,
-                }
-            }
-        ),
+        LOCAL_STACKS_SCHEMA,
     ),
     _resource_policy(
         "backup-before-migrations",
@@ -321,15 +324,7 @@ POLICIES = [
             stack_config(),
             a.get_config().get("local_stacks", DEFAULT_LOCAL_STACKS),
         ),
-        PolicyConfigSchema(
-            properties={
-                "local_stacks": {
-                    "type": "array",
-                    "items": {"type": "string"},
-                    "default": DEFAULT_LOCAL_STACKS,
-                }
-            }
-        ),
+        LOCAL_STACKS_SCHEMA,
         EnforcementLevel.ADVISORY,
     ),
     _resource_policy(

@@ -62,10 +62,9 @@ def main(argv: list[str]) -> int:
                              "--volume", f"{info['volume']}:/backups:ro", "--entrypoint", "ls",
                              str(info["image"]), "-1r", "/backups")  # fmt: skip
         return subprocess.run(ls, cwd=ROOT).returncode
-    line = commands.script(
-        commands.restore(engine, str(info["mysql"]), str(info["image"]), str(info["network"]),
-                         str(info["database"]), str(info["volume"]), stack, args.backup)
-    )  # fmt: skip
+    db = commands.Database(info["mysql"], info["image"], info["network"], info["database"],
+                           info["volume"], stack)  # fmt: skip
+    line = commands.script(commands.restore(engine, db, args.backup))
     return subprocess.run(["sh", "-c", line], cwd=ROOT).returncode
 
 

@@ -10,6 +10,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -343,11 +344,8 @@ def test_incident_without_opcache_reset_the_new_build_is_stale_and_never_gets_tr
     assert http("/db/count")[1]["count"] == rows_before
 
 
-def test_a_failing_release_keeps_the_old_build_serving_and_rolling_back_works(
-    pulumi, deployed, vectors
-):
-    live = served_build()
-    # A developer's bug: a migration that fails. It runs before the switch.
+def broken_migration(pulumi: Pulumi) -> Path:
+    """A developer's bug: a migration that fails (it runs before the switch)."""
     bad = pulumi.project / "examples/laravel-app/database/migrations/2099_01_01_000000_boom.php"
     bad.write_text(
         "<?php\nuse Illuminate\\Database\\Migrations\\Migration;\n"
@@ -355,6 +353,15 @@ def test_a_failing_release_keeps_the_old_build_serving_and_rolling_back_works(
         "    public function up() { throw new RuntimeException('boom: broken migration'); }\n"
         "};\n"
     )
+    return bad
+
+
+def test_a_failing_release_keeps_the_old_build_serving_and_rolling_back_works(
+    pulumi, deployed, vectors
+):
+    live = served_build()
+    # A developer's bug: a migration that fails. It runs before the switch.
+    bad = broken_migration(pulumi)
     vectors.check("preview: failing release", preview_ops(pulumi.preview()))
     with Load(rate=20) as load:
         res = pulumi.up(check=False)
@@ -445,13 +452,7 @@ def test_maintenance_mode_serves_the_503_page_between_down_and_up(pulumi, deploy
         assert served_build() == new
     assert MAINTENANCE_SECRET not in res.stdout + res.stderr + pulumi.run("stack", "export").stdout
     # A failing migration in maintenance: `up` fails, the site is up again on the old build.
-    bad = pulumi.project / "examples/laravel-app/database/migrations/2099_01_01_000000_boom.php"
-    bad.write_text(
-        "<?php\nuse Illuminate\\Database\\Migrations\\Migration;\n"
-        "return new class extends Migration {\n"
-        "    public function up() { throw new RuntimeException('boom: broken migration'); }\n"
-        "};\n"
-    )
+    bad = broken_migration(pulumi)
     try:
         failing = Recorder()
         with Load(rate=20, get=failing.get):

@@ -510,6 +510,10 @@ def test_a_failing_steps_command_is_one_short_line():
                 assert "\n" not in line and len(line) <= limit, (step.name, len(line), line)
 
 
+DB = commands.Database("shop-mysql", "mysql:8.0", "shop-internal", "laravel", "shop-backups",
+                       "acme/prod")  # fmt: skip
+
+
 def _host_script(tmp_path, script: str, args: list[str], docker: str):
     """A host-side script for real (`sh -s`, as the chain runs it) with a fake docker."""
     _fake(tmp_path, "docker", f'echo "docker $*" >> {tmp_path}/calls\n{docker}')
@@ -519,8 +523,7 @@ def _host_script(tmp_path, script: str, args: list[str], docker: str):
 
 
 def test_backup_passes_the_password_on_a_pipe_never_on_a_command_line(tmp_path):
-    argv = commands.backup(TCP, "shop-mysql", "mysql:8.0", "shop-internal", "laravel",
-                           "shop-backups", "acme/prod", B1, 5)  # fmt: skip
+    argv = commands.backup(TCP, DB, B1, 5)
     assert argv[3:] == [TCP.host, "shop-mysql", "mysql:8.0", "shop-internal", "laravel",
                         "shop-backups", "acme/prod", B1, "5"]  # fmt: skip
     assert commands.script(argv).endswith(" < components/scripts/backup.sh")
@@ -580,8 +583,7 @@ def test_backup_job_keeps_n_and_refuses_a_failed_or_incomplete_dump(tmp_path):
 
 def test_restore_refuses_another_stacks_or_databases_backup(tmp_path):
     name = f"20261201T000000Z-{'1' * 16}.sql.gz"
-    argv = commands.restore(UNIX, "shop-mysql", "mysql:8.0", "shop-internal", "laravel",
-                            "shop-backups", "acme/prod", name)  # fmt: skip
+    argv = commands.restore(UNIX, DB, name)
     assert commands.script(argv).endswith(" < components/scripts/restore.sh")
 
     def restore(header: str, backup: str = name):
