@@ -384,17 +384,23 @@ MAINTENANCE_SECRET = "local-maintenance-bypass-0123456789"
 IN_MAINTENANCE = "HTTP 503 Retry-After: 15"
 
 
+#: a page of the app that maintenance covers (the example app keeps /up reachable in it, as
+#: Laravel 11's health route is: PreventRequestsDuringMaintenance's $except)
+COVERED = "/db/count"
+
+
 class Recorder:
-    """/up as users get it, in order: the build, IN_MAINTENANCE for the app's 503 page with its
-    Retry-After, anything else as it came; on the first 503, the bypass once (the secret's path
-    sets the cookie, a request with it gets the app)."""
+    """A page as users get it (COVERED, for every request the load makes), in order: the build,
+    IN_MAINTENANCE for the app's 503 page with its Retry-After, anything else as it came; on the
+    first 503, the bypass once (the secret's path sets the cookie, a request with it gets the
+    app)."""
 
     def __init__(self) -> None:
         self.seen: list[str] = []
         self.bypass: tuple[int, Any] | None = None
 
-    def get(self, path: str) -> tuple[int, Any]:
-        req = urllib.request.Request(LOCAL_BASE + path, headers={"Accept": "application/json"})
+    def get(self, _path: str) -> tuple[int, Any]:
+        req = urllib.request.Request(LOCAL_BASE + COVERED, headers={"Accept": "application/json"})
         try:
             with urllib.request.urlopen(req, timeout=2) as resp:
                 status, body = resp.status, json.loads(resp.read())
@@ -425,7 +431,7 @@ class Recorder:
             sets = err.headers.get_all("Set-Cookie") or []
             cookie = next((c.split(";", 1)[0] for c in sets if c.startswith("laravel_maint")), "")
         headers = {"Accept": "application/json", "Cookie": cookie}
-        req = urllib.request.Request(f"{LOCAL_BASE}/up", headers=headers)
+        req = urllib.request.Request(LOCAL_BASE + COVERED, headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=5) as resp:
                 return resp.status, json.loads(resp.read())

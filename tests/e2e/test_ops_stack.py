@@ -219,6 +219,9 @@ def test_a_release_whose_dump_fails_stops_before_migrate(ops):
     assert visits()[0] == before[0]  # migrate never ran
     assert backups_on_engine() == kept  # nothing half-written is left
     assert served()[1]["build"] == live  # type: ignore[index]
+    # The privilege back: the next `up` converges (the failed release's container goes).
+    ops.up()
+    assert served()[1]["build"] == ops.outputs()["image"]  # type: ignore[index]
 
 
 def test_an_interrupted_deploy_recovers_with_cancel_and_up(ops):
