@@ -224,9 +224,24 @@ def test_a_release_whose_dump_fails_stops_before_migrate(ops):
     assert served()[1]["build"] == ops.outputs()["image"]  # type: ignore[index]
 
 
-def test_an_interrupted_deploy_recovers_with_cancel_and_up(ops):
+def proxied_container() -> str:
+    """The app container the front proxy passes requests to (its live upstream file)."""
+    conf = sh("docker", "exec", f"{NAME}-web", "cat", "/etc/nginx/laravel-stack/upstream.conf")
+    [line] = [x for x in conf.stdout.splitlines() if x.startswith("set $app_upstream ")]
+    return line.split()[-1].rstrip(";").rsplit(":", 1)[0]
+
+
+#: where the runner dies: in the chain before the switch, and between the switch and `verify`
+KILL_AT = {
+    "cache-clear": "route:clear view:clear event:clear cache:clear",
+    "switch": "proxy_switch.sh to ",
+}
+
+
+@pytest.mark.parametrize("step, version", [("cache-clear", "v8"), ("switch", "v9")])
+def test_an_interrupted_deploy_recovers_with_cancel_and_up(ops, step, version):
     ops.rm("image.digest")
-    ops.set("image.build_args.APP_CODE_VERSION", "v8")
+    ops.set("image.build_args.APP_CODE_VERSION", version)
     old = served()[1]["build"]  # type: ignore[index]
     argv = ["pulumi", "up", "--yes", "--skip-preview", *ops.policy, "--stack", ops.stack,
             "--non-interactive"]  # fmt: skip
@@ -235,11 +250,10 @@ def test_an_interrupted_deploy_recovers_with_cancel_and_up(ops):
                                 stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
 
         def in_the_chain() -> bool:
-            batch = "route:clear view:clear event:clear cache:clear"  # the cache-clear step
-            return any(batch in line for line in recorded.lines)
+            return any(KILL_AT[step] in line for line in recorded.lines)
 
         try:
-            wait_for(in_the_chain, timeout=300, interval=0.2, what="the chain's cache-clear")
+            wait_for(in_the_chain, timeout=300, interval=0.2, what=f"the chain's {step}")
         finally:
             # the CI runner dies: the whole process group, no chance to clean up
             os.killpg(proc.pid, signal.SIGKILL)
@@ -247,6 +261,14 @@ def test_an_interrupted_deploy_recovers_with_cancel_and_up(ops):
         apps = sh("docker", "ps", "-q", "--filter", f"label=laravel-stack.stack={NAME}",
                   "--filter", "label=laravel-stack.role=app").stdout.split()  # fmt: skip
         assert len(apps) == 2, "the kill came after the new container, before the old one went"
+        # A consistent proxy: it names a running app container, and the site answers with
+        # that container's build.
+        running = sh("docker", "ps", "--format", "{{.Names}}").stdout.split()
+        live = proxied_container()
+        assert live in running, live
+        env = sh("docker", "inspect", "--format", "{{json .Config.Env}}", live).stdout
+        status, body = served()
+        assert status == 200 and f'"APP_BUILD={body["build"]}"' in env, (body, live)  # type: ignore[index]
         locked = ops.run("up", "--yes", "--skip-preview", check=False)
         assert locked.returncode != 0 and "locked" in (locked.stdout + locked.stderr).lower()
         ops.run("cancel", "--yes")
