@@ -474,6 +474,8 @@ def test_maintenance_mode_serves_the_503_page_between_down_and_up(pulumi, deploy
         assert served_build() == new
     pulumi.rm("release.maintenance")
     pulumi.rm("release.maintenance_secret")
+    pulumi.up()  # converges: the failed release's container goes
+    assert containers_of("app") == [app()] and served_build() == pulumi.outputs()["image"]
 
 
 def upstream_of_proxy() -> str:
