@@ -47,6 +47,8 @@ _MASKS: list[tuple[re.Pattern[str], str]] = [
     # a provider resource's id
     (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"), "<uuid>"),
     (re.compile(r"\b[0-9a-f]{64}\b"), "<id>"),
+    # a build's directory of the public volume, and of its backups: its digest, 16 hex
+    (re.compile(r"\b[0-9a-f]{16}\b"), "<build-dir>"),
     (re.compile(r"\b[0-9a-f]{12}\b"), "<short-id>"),
     # Pulumi's auto-names: <resource name>-<7 hex>
     (re.compile(r"(?<=-)[0-9a-f]{7}\b"), "<rand>"),
