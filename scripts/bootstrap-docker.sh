@@ -270,9 +270,10 @@ fi
 part_end
 
 # ---------------------------------------------------------------------------
-# 4. base image debian:bookworm-slim (debootstrap, no hub)
+# 4. base images debian:bookworm-slim and debian:trixie-slim (debootstrap, no hub):
+#    bookworm for the stack's images and the Laravel 8 example, trixie (PHP 8.4, Laravel 10)
+#    for the Laravel 10 example
 # ---------------------------------------------------------------------------
-part_begin "base image ${BASE_IMAGE}"
 image_label() { # image label -> value ('' if absent)
   docker image inspect --format "{{ index .Config.Labels \"$2\" }}" "$1" 2>/dev/null || true
 }
@@ -304,53 +305,57 @@ host_mirror() { # suite
         if ($(k+1) == want) { print $k; exit } }' | head -n1
 }
 
-# Two cache levels: the rootfs tarball (debootstrap output) and the imported
-# image as `docker save` wrote it. `docker load` of the latter gives back the very
-# same image ID (an import would get a new one, and so invalidate the build
-# cache of everything FROM it).
-TARBALL="$CACHE/base/debian-${SUITE}-slim.${BASE_RECIPE}.rootfs.tar"
-SAVED="$CACHE/base/debian-${SUITE}-slim.${BASE_RECIPE}.image.tar"
-base_ok() {
-  [ "$(image_label "$BASE_IMAGE" "${LABEL_NS}.base-recipe")" = "$BASE_RECIPE" ]
-}
-if base_ok; then
-  log "present ($(docker image inspect --format '{{.Id}}' "$BASE_IMAGE" | cut -c1-19))"
-elif [ -s "$SAVED" ] && docker load -q -i "$SAVED" >/dev/null && base_ok; then
-  log "loaded cached image $SAVED ($(docker image inspect --format '{{.Id}}' "$BASE_IMAGE" | cut -c1-19))"
-else
-  if [ ! -s "$TARBALL" ]; then
-    mkdir -p "$CACHE/base"
-    rootfs="$CACHE/base/rootfs.tmp"
-    rm -rf "$rootfs"
-    mirror="$(host_mirror "$SUITE" || true)"
-    sec_mirror="$(host_mirror "${SUITE}-security" || true)"
-    keyring_args=()
-    [ -e /usr/share/keyrings/debian-archive-keyring.gpg ] \
-      && keyring_args=(--keyring=/usr/share/keyrings/debian-archive-keyring.gpg)
-    log "debootstrap --variant=minbase ${SUITE} ${mirror:-(debootstrap default mirror)} (log: $CACHE/base/debootstrap.log)"
-    # shellcheck disable=SC2086
-    if ! debootstrap --variant=minbase "${keyring_args[@]}" "$SUITE" "$rootfs" $mirror \
-        >"$CACHE/base/debootstrap.log" 2>&1; then
-      tail -n 20 "$CACHE/base/debootstrap.log" >&2
-      die "debootstrap failed (see $CACHE/base/debootstrap.log)"
-    fi
-    # apt sources inside the image: the mirror debootstrap used (as it wrote it),
-    # plus -updates and, when this machine has one, the security archive.
-    main_uri="$(awk '$1 == "deb" { print $2; exit }' "$rootfs/etc/apt/sources.list")"
-    [ -n "$main_uri" ] || die "no mirror in the debootstrapped sources.list"
-    rm -f "$rootfs/etc/apt/sources.list"
-    {
-      printf 'Types: deb\nURIs: %s\nSuites: %s %s-updates\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
-        "$main_uri" "$SUITE" "$SUITE"
-      if [ -n "$sec_mirror" ]; then
-        printf '\nTypes: deb\nURIs: %s\nSuites: %s-security\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
-          "$sec_mirror" "$SUITE"
+base_image() { # suite image recipe: debian:<suite>-slim built with debootstrap, cached
+  local SUITE=$1 BASE_IMAGE=$2 BASE_RECIPE=$3 TARBALL SAVED rootfs mirror sec_mirror main_uri
+  local -a keyring_args
+  part_begin "base image ${BASE_IMAGE}"
+  # Two cache levels: the rootfs tarball (debootstrap output) and the imported
+  # image as `docker save` wrote it. `docker load` of the latter gives back the very
+  # same image ID (an import would get a new one, and so invalidate the build
+  # cache of everything FROM it).
+  TARBALL="$CACHE/base/debian-${SUITE}-slim.${BASE_RECIPE}.rootfs.tar"
+  SAVED="$CACHE/base/debian-${SUITE}-slim.${BASE_RECIPE}.image.tar"
+  base_ok() {
+    [ "$(image_label "$BASE_IMAGE" "${LABEL_NS}.base-recipe")" = "$BASE_RECIPE" ]
+  }
+  if base_ok; then
+    log "present ($(docker image inspect --format '{{.Id}}' "$BASE_IMAGE" | cut -c1-19))"
+  elif [ -s "$SAVED" ] && docker load -q -i "$SAVED" >/dev/null && base_ok; then
+    log "loaded cached image $SAVED ($(docker image inspect --format '{{.Id}}' "$BASE_IMAGE" | cut -c1-19))"
+  else
+    if [ ! -s "$TARBALL" ]; then
+      mkdir -p "$CACHE/base"
+      rootfs="$CACHE/base/rootfs.tmp"
+      rm -rf "$rootfs"
+      mirror="$(host_mirror "$SUITE" || true)"
+      sec_mirror="$(host_mirror "${SUITE}-security" || true)"
+      keyring_args=()
+      [ -e /usr/share/keyrings/debian-archive-keyring.gpg ] \
+        && keyring_args=(--keyring=/usr/share/keyrings/debian-archive-keyring.gpg)
+      log "debootstrap --variant=minbase ${SUITE} ${mirror:-(debootstrap default mirror)} (log: $CACHE/base/debootstrap.log)"
+      # shellcheck disable=SC2086
+      if ! debootstrap --variant=minbase "${keyring_args[@]}" "$SUITE" "$rootfs" $mirror \
+          >"$CACHE/base/debootstrap.log" 2>&1; then
+        tail -n 20 "$CACHE/base/debootstrap.log" >&2
+        die "debootstrap failed (see $CACHE/base/debootstrap.log)"
       fi
-    } >"$rootfs/etc/apt/sources.list.d/debian.sources"
-    # The same tweaks as the official slim image: no docs/man/locales from later
-    # installs, apt cleans up after itself, no unneeded apt indexes.
-    mkdir -p "$rootfs/etc/dpkg/dpkg.cfg.d" "$rootfs/etc/apt/apt.conf.d"
-    cat >"$rootfs/etc/dpkg/dpkg.cfg.d/docker" <<'EOF'
+      # apt sources inside the image: the mirror debootstrap used (as it wrote it),
+      # plus -updates and, when this machine has one, the security archive.
+      main_uri="$(awk '$1 == "deb" { print $2; exit }' "$rootfs/etc/apt/sources.list")"
+      [ -n "$main_uri" ] || die "no mirror in the debootstrapped sources.list"
+      rm -f "$rootfs/etc/apt/sources.list"
+      {
+        printf 'Types: deb\nURIs: %s\nSuites: %s %s-updates\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+          "$main_uri" "$SUITE" "$SUITE"
+        if [ -n "$sec_mirror" ]; then
+          printf '\nTypes: deb\nURIs: %s\nSuites: %s-security\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+            "$sec_mirror" "$SUITE"
+        fi
+      } >"$rootfs/etc/apt/sources.list.d/debian.sources"
+      # The same tweaks as the official slim image: no docs/man/locales from later
+      # installs, apt cleans up after itself, no unneeded apt indexes.
+      mkdir -p "$rootfs/etc/dpkg/dpkg.cfg.d" "$rootfs/etc/apt/apt.conf.d"
+      cat >"$rootfs/etc/dpkg/dpkg.cfg.d/docker" <<'EOF'
 path-exclude /usr/share/doc/*
 path-include /usr/share/doc/*/copyright
 path-exclude /usr/share/man/*
@@ -361,53 +366,57 @@ path-exclude /usr/share/linda/*
 path-exclude /usr/share/locale/*
 path-include /usr/share/locale/locale.alias
 EOF
-    cat >"$rootfs/etc/apt/apt.conf.d/docker-clean" <<'EOF'
+      cat >"$rootfs/etc/apt/apt.conf.d/docker-clean" <<'EOF'
 DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
 APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
 Dir::Cache::pkgcache "";
 Dir::Cache::srcpkgcache "";
 EOF
-    printf 'Acquire::Languages "none";\n' >"$rootfs/etc/apt/apt.conf.d/docker-no-languages"
-    printf 'Acquire::GzipIndexes "true";\n' >"$rootfs/etc/apt/apt.conf.d/docker-gzip-indexes"
-    printf 'Apt::AutoRemove::SuggestsImportant "false";\n' >"$rootfs/etc/apt/apt.conf.d/docker-autoremove-suggests"
-    # Packages installed in image builds must not try to start their services.
-    printf '#!/bin/sh\nexit 101\n' >"$rootfs/usr/sbin/policy-rc.d"
-    chmod 0755 "$rootfs/usr/sbin/policy-rc.d"
-    # Slim down: docs, man pages, locales, apt lists and caches, logs.
-    find "$rootfs/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -delete 2>/dev/null || true
-    find "$rootfs/usr/share/doc" -mindepth 1 -type d -empty -delete 2>/dev/null || true
-    rm -rf "$rootfs/usr/share/man/"* "$rootfs/usr/share/info/"* "$rootfs/usr/share/groff/"* \
-           "$rootfs/usr/share/lintian/"* "$rootfs/usr/share/linda/"*
-    find "$rootfs/usr/share/locale" -mindepth 1 -maxdepth 1 -not -name locale.alias -exec rm -rf {} + 2>/dev/null || true
-    rm -rf "$rootfs/var/lib/apt/lists/"* "$rootfs/var/cache/apt/"*.bin \
-           "$rootfs/var/cache/apt/archives/"*.deb "$rootfs/var/cache/debconf/"*-old \
-           "$rootfs/var/log/"*.log "$rootfs/var/log/apt/"* "$rootfs/debootstrap" \
-           "$rootfs/tmp/"* "$rootfs/root/.bash_history"
-    # Things that belong to the container runtime, not the image.
-    : >"$rootfs/etc/hostname"
-    rm -f "$rootfs/etc/resolv.conf" "$rootfs/etc/machine-id" "$rootfs/var/lib/dbus/machine-id"
-    : >"$rootfs/etc/machine-id"
-    tar --numeric-owner --xattrs -C "$rootfs" -cf "$TARBALL.tmp" .
-    mv "$TARBALL.tmp" "$TARBALL"
-    rm -rf "$rootfs"
-    log "rootfs tarball: $TARBALL ($(du -h "$TARBALL" | cut -f1))"
-  else
-    log "re-importing cached tarball $TARBALL"
+      printf 'Acquire::Languages "none";\n' >"$rootfs/etc/apt/apt.conf.d/docker-no-languages"
+      printf 'Acquire::GzipIndexes "true";\n' >"$rootfs/etc/apt/apt.conf.d/docker-gzip-indexes"
+      printf 'Apt::AutoRemove::SuggestsImportant "false";\n' >"$rootfs/etc/apt/apt.conf.d/docker-autoremove-suggests"
+      # Packages installed in image builds must not try to start their services.
+      printf '#!/bin/sh\nexit 101\n' >"$rootfs/usr/sbin/policy-rc.d"
+      chmod 0755 "$rootfs/usr/sbin/policy-rc.d"
+      # Slim down: docs, man pages, locales, apt lists and caches, logs.
+      find "$rootfs/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -delete 2>/dev/null || true
+      find "$rootfs/usr/share/doc" -mindepth 1 -type d -empty -delete 2>/dev/null || true
+      rm -rf "$rootfs/usr/share/man/"* "$rootfs/usr/share/info/"* "$rootfs/usr/share/groff/"* \
+             "$rootfs/usr/share/lintian/"* "$rootfs/usr/share/linda/"*
+      find "$rootfs/usr/share/locale" -mindepth 1 -maxdepth 1 -not -name locale.alias -exec rm -rf {} + 2>/dev/null || true
+      rm -rf "$rootfs/var/lib/apt/lists/"* "$rootfs/var/cache/apt/"*.bin \
+             "$rootfs/var/cache/apt/archives/"*.deb "$rootfs/var/cache/debconf/"*-old \
+             "$rootfs/var/log/"*.log "$rootfs/var/log/apt/"* "$rootfs/debootstrap" \
+             "$rootfs/tmp/"* "$rootfs/root/.bash_history"
+      # Things that belong to the container runtime, not the image.
+      : >"$rootfs/etc/hostname"
+      rm -f "$rootfs/etc/resolv.conf" "$rootfs/etc/machine-id" "$rootfs/var/lib/dbus/machine-id"
+      : >"$rootfs/etc/machine-id"
+      tar --numeric-owner --xattrs -C "$rootfs" -cf "$TARBALL.tmp" .
+      mv "$TARBALL.tmp" "$TARBALL"
+      rm -rf "$rootfs"
+      log "rootfs tarball: $TARBALL ($(du -h "$TARBALL" | cut -f1))"
+    else
+      log "re-importing cached tarball $TARBALL"
+    fi
+    docker import \
+      --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+      --change 'CMD ["bash"]' \
+      --change "LABEL ${LABEL_NS}.base-recipe=${BASE_RECIPE}" \
+      --message "debootstrap --variant=minbase ${SUITE}" \
+      "$TARBALL" "$BASE_IMAGE" >/dev/null
+    base_ok || die "imported ${BASE_IMAGE} lacks its label"
+    docker save -o "$SAVED.tmp" "$BASE_IMAGE" && mv "$SAVED.tmp" "$SAVED"
+    log "imported ($(docker image inspect --format '{{.Id}}' "$BASE_IMAGE" | cut -c1-19), $(docker image inspect --format '{{.Size}}' "$BASE_IMAGE" | awk '{printf "%d MB", $1/1000000}'))"
   fi
-  docker import \
-    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-    --change 'CMD ["bash"]' \
-    --change "LABEL ${LABEL_NS}.base-recipe=${BASE_RECIPE}" \
-    --message "debootstrap --variant=minbase ${SUITE}" \
-    "$TARBALL" "$BASE_IMAGE" >/dev/null
-  base_ok || die "imported ${BASE_IMAGE} lacks its label"
-  docker save -o "$SAVED.tmp" "$BASE_IMAGE" && mv "$SAVED.tmp" "$SAVED"
-  log "imported ($(docker image inspect --format '{{.Id}}' "$BASE_IMAGE" | cut -c1-19), $(docker image inspect --format '{{.Size}}' "$BASE_IMAGE" | awk '{printf "%d MB", $1/1000000}'))"
-fi
-# Quick sanity: apt in the base image knows where to fetch from.
-docker run --rm --network none "$BASE_IMAGE" sh -c 'test -s /etc/apt/sources.list.d/debian.sources' \
-  || die "base image has no apt sources"
-part_end
+  # Quick sanity: apt in the base image knows where to fetch from.
+  docker run --rm --network none "$BASE_IMAGE" sh -c 'test -s /etc/apt/sources.list.d/debian.sources' \
+    || die "base image has no apt sources"
+  part_end
+}
+
+base_image "$SUITE" "$BASE_IMAGE" "$BASE_RECIPE"
+base_image trixie debian:trixie-slim "trixie-minbase-slim-v1"
 
 [ "${LARAVEL_STACK_SKIP_IMAGES:-0}" = 1 ] && { echo "(skipping support images)"; exit 0; }
 

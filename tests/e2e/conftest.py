@@ -333,8 +333,9 @@ def new_project(tmp_path_factory, stack: str, base_config: str = "Pulumi.local.y
     # The suite's own builds: a file only its images hold. The same context as another stack's
     # (the user's local stack) gives the same image, which that stack's container keeps alive
     # against this suite's retention.
-    marker = project / "examples/laravel-app/config/e2e_suite.php"
-    marker.write_text(f"<?php\n\nreturn ['stack' => {json.dumps(stack)}];\n")
+    for app in ("laravel-app", "laravel10-app"):
+        marker = project / f"examples/{app}/config/e2e_suite.php"
+        marker.write_text(f"<?php\n\nreturn ['stack' => {json.dumps(stack)}];\n")
     shutil.copy(project / base_config, project / f"Pulumi.{stack}.yaml")
     env = {
         **os.environ,
