@@ -80,8 +80,10 @@ def test_the_production_php_ini_runs_the_jit_in_the_fpm_workers(l10, deployed):
     assert status == 200 and body["sapi"] == "fpm-fcgi", body
     assert body["enabled"] is True and body["validate_timestamps"] == "0", body
     jit = body["jit"]
-    # PHP 8.4 really runs the tracing JIT with the field notes' 100M buffer.
-    assert jit == {"mode": "tracing", "enabled": True, "on": True, "buffer_size": 100 * 2**20}, jit
+    # PHP 8.4 really runs the tracing JIT with the field notes' 100M buffer (PHP reports it less
+    # its own alignment: 100M - 16 bytes on this machine).
+    assert (jit["mode"], jit["enabled"], jit["on"]) == ("tracing", True, True), jit
+    assert 100 * 2**20 - 4096 <= jit["buffer_size"] <= 100 * 2**20, jit
 
 
 def test_code_change_under_load_has_no_failed_and_no_stale_response(l10, deployed):
