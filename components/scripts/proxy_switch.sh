@@ -7,7 +7,7 @@
 #   proxy_switch.sh is BUILD                  exit 0 if BUILD is live
 #
 # The live file is written atomically (write, rename), the config tested, then a graceful reload
-# lets in-flight requests finish where they started. `to` what is already live changes nothing
+# lets in-flight requests finish where they started. `to` what is already live only reloads
 # (a retried step re-asserts its switch) and keeps the record of what served before; `to`
 # something new first saves the live file as that record. Each prints the record line of what
 # is now live ("build=… container=…"); `to` the one it replaced too ("previous: …"). A failed
@@ -39,6 +39,9 @@ case "${1:-}" in
 set \$app_upstream $container:$port;
 set \$app_public $(printf '%.16s' "$digest");"
     if [ "$current" = "$next" ]; then
+      # Reloaded all the same: a switch killed between the rename and the reload left the file
+      # ahead of what nginx serves.
+      nginx -t -q && nginx -s reload
       echo "switched (already live): $(record "$next")"
     else
       if [ -n "$current" ]; then printf '%s\n' "$current" > "$saved"; else rm -f "$saved"; fi
