@@ -12,6 +12,7 @@ Stack `e2e-byo`, prefix `lsbyo`, port 18082, on this machine's engine.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -86,8 +87,11 @@ def test_release_under_load_and_the_old_scheduler_stops_at_once(byo):
     old = byo.outputs()["image"]
     byo.set("image.build_args.APP_CODE_VERSION", "v2")
     with EngineEvents(name=NAME) as recorded, Load(rate=20, base=BASE) as load:
+        t0 = time.monotonic()
         byo.up()
+        took = time.monotonic() - t0
     new = byo.outputs()["image"]
+    print(f"laravel 8: code change {took:.1f}s under 20 req/s: {dict(load.builds)}")
     assert new != old
     failures = load.failures(old, new)
     assert failures == {}, f"failed requests during the release: {failures}"
