@@ -29,6 +29,7 @@ RELEASE_SCRIPTS = (
     "fpm_reload.sh",
     "health_probe.php",
     "maintenance.php",
+    "hook.php",
 )
 
 
@@ -440,6 +441,53 @@ def release_switch(
     return host_script(host, "release_switch.sh", tail)
 
 
+def hook(
+    host: Engine,
+    container: str,
+    user: str,
+    app_root: str,
+    hook: Any,
+) -> Argv:
+    """One of release.hooks (hook.php: in the app root, bounded by its timeout, secrets in its
+    output redacted), as the web user or, with as_root and its reason, as root."""
+    who = "0" if hook.as_root else user
+    root = ["--as-root", hook.reason] if hook.as_root else []
+    php = ["php", release_script("hook.php"), hook.name, str(hook.timeout), app_root, *root]
+    return docker_exec(host, container, who, [*php, "--", *hook.argv])
+
+
+#: the release's one-shots on the deploy engine mount the releases volume here
+RELEASES_MOUNT = "/releases"
+
+
+def notify_config(host: Engine, volume: str, image: str) -> Argv:
+    """Write stdin (the webhooks, a secret) into the releases volume, readable by root only;
+    nothing of it is printed."""
+    keep = (
+        f"umask 077 && cat > {RELEASES_MOUNT}/notify.json.next && "
+        f"mv {RELEASES_MOUNT}/notify.json.next {RELEASES_MOUNT}/notify.json && "
+        "echo 'notify config written'"
+    )
+    mount = f"{volume}:{RELEASES_MOUNT}"
+    return docker(host, "run", "--rm", "-i", "--pull", "never", "--network", "none",
+                  "--log-driver", "none", "--user", "0", "--volume", mount,
+                  "--entrypoint", "sh", image, "-c", keep)  # fmt: skip
+
+
+def release_event(host: Engine, volume: str, image: str, proxy: str) -> dict[str, Any]:
+    """How release_step.py records an outcome on the deploy engine (releases.sh `event`; the
+    event is appended as the last argument)."""
+    argv = host_script(host, "releases.sh", ["event", volume, image, proxy])
+    return {"argv": list(argv), "script": project_script("releases.sh"), "ssh": host.is_ssh}
+
+
+def release_step(context: dict[str, Any], line: str) -> str:
+    """`line` run by release_step.py: the outcome recorded and posted when it fails, or when it
+    is the chain's last step and succeeds; its exit status is the line's."""
+    ctx = json.dumps(context, sort_keys=True, separators=(",", ":"))
+    return shlex.join(["python3", project_script("release_step.py"), ctx, "--", line])
+
+
 def or_else(main: str, fallback: str) -> str:
     """`main`; when it fails, `fallback` (whose own exit status is the line's)."""
     return f"{{ {main}; }} || {{ {fallback}; }}"
@@ -451,18 +499,17 @@ def retention(
     repository: str,
     build: str,
     tag: str,
-    backups: tuple[str, str] | None = None,
+    image: str,
+    backups: str = "",
+    releases: str = "",
 ) -> Argv:
     """Record `build` (released as `tag`; "" unknown) in the deploy engine's release history and
     keep the last `keep` builds there (retention.sh); runs where that engine's docker CLI is.
-    `backups` (the volume, an image to list it with): each release then names its backup."""
-    volume, image = backups or ("", "")
-    args = ["sh", "-s", "--", str(keep), repository]
-    tail = [build, tag, *([volume, image] if backups else [])]
-    if host.is_ssh:
-        # On the server: its docker CLI and its default engine, the one the provider dials.
-        return FromScript(ssh(host, [*args, "", *tail]), project_script("retention.sh"))
-    return FromScript([*args, host.host, *tail], project_script("retention.sh"))
+    With the `backups` volume each release names its backup; with the `releases` volume the
+    output carries the recorded outcomes too (`image` lists both)."""
+    return host_script(
+        host, "retention.sh", [str(keep), repository, build, tag, backups, image, releases]
+    )
 
 
 @dataclass(frozen=True)
@@ -498,14 +545,33 @@ def backup_name(stdout: str) -> str:
     return found.group(1) if found else ""
 
 
-def history(stdout: str) -> list[dict[str, str]]:
-    """The retention step's output -> the release history (build, digest, tag, deployed)."""
+#: what each release of the `releases` output says
+RELEASE_KEYS = ("build", "digest", "tag", "deployed", "backup", "outcome", "duration_s", "by")
+#: how many recorded outcomes the `history` output shows
+HISTORY_SHOWN = 20
+
+
+def events(stdout: str, limit: int | None = HISTORY_SHOWN) -> list[dict[str, Any]]:
+    """The recorded release outcomes in the retention step's output, newest first."""
+    out = [json.loads(line[len("event: "):]) for line in stdout.splitlines()
+           if line.startswith("event: {")]  # fmt: skip
+    return sorted(out, key=lambda e: str(e.get("finished", "")), reverse=True)[:limit]
+
+
+def history(stdout: str) -> list[dict[str, Any]]:
+    """The retention step's output -> the kept builds, newest first, each with the outcome,
+    duration and author of its last successful release where the history recorded one."""
+    recorded = events(stdout, None)
     out = []
     for line in stdout.splitlines():
         if line.startswith("{"):
             entry = json.loads(line)
-            keys = ("build", "digest", "tag", "deployed", "backup")
-            out.append({k: str(entry.get(k, "")) for k in keys})
+            done = next((e for e in recorded if e.get("build") == entry.get("build")
+                         and e.get("outcome") == "succeeded"), {})  # fmt: skip
+            entry = {**entry, "outcome": done.get("outcome", ""),
+                     "duration_s": done.get("duration_s"), "by": done.get("by", "")}  # fmt: skip
+            out.append({k: entry.get(k, "") if k != "duration_s" else entry[k]
+                        for k in RELEASE_KEYS})  # fmt: skip
     return out
 
 

@@ -40,6 +40,7 @@ SECRET_FIELDS: tuple[tuple[str, str], ...] = (
     ("app", "key"),
     ("web", "tls.key"),
     ("release", "maintenance_secret"),
+    ("release", "notify[].url"),
 )
 
 # Production php.ini from the field notes: OPcache never re-reads files, so the release
@@ -432,6 +433,71 @@ class AppConfig(Model):
         return v
 
 
+#: where a hook runs in the chain: after `ownership` (before the backup and `migrate`), after
+#: `health` (the new build checked, traffic still on the old), after `verify` (and
+#: `maintenance-up`: traffic on the new build)
+HOOK_POINTS = ("after_ownership", "before_switch", "after_verify")
+HookName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
+
+
+class HookConfig(Model):
+    """One of your own release steps: `run` (an argv, no shell) or `script` (an executable
+    file inside the image), in the new app container, as the web user, with its env."""
+
+    name: HookName
+    run: list[Annotated[str, StringConstraints(min_length=1)]] | None = None
+    script: Path | None = None
+    timeout: Annotated[int, Field(ge=1, le=3600)] = 300
+    as_root: bool = False
+    reason: str = ""
+
+    @model_validator(mode="after")
+    def _one_command(self) -> HookConfig:
+        if (self.run is None) == (self.script is None):
+            raise ValueError("give exactly one of run (an argv list) or script (a path)")
+        if self.run is not None and not self.run:
+            raise ValueError("run: an empty argv")
+        if self.as_root and len(self.reason.strip()) < 10:
+            raise ValueError("as_root: true needs a reason (why the web user cannot run it)")
+        if self.reason and not self.as_root:
+            raise ValueError("reason: only with as_root: true")
+        return self
+
+    @property
+    def argv(self) -> list[str]:
+        return list(self.run) if self.run is not None else [str(self.script)]
+
+
+class HooksConfig(Model):
+    after_ownership: list[HookConfig] = []
+    before_switch: list[HookConfig] = []
+    after_verify: list[HookConfig] = []
+
+    @model_validator(mode="after")
+    def _unique(self) -> HooksConfig:
+        names = [h.name for point in HOOK_POINTS for h in getattr(self, point)]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"hook names must be unique: {', '.join(twice)}")
+        return self
+
+
+class WebhookConfig(Model):
+    """A webhook told of every release outcome; the URL is a Pulumi secret."""
+
+    url: SecretStr
+    format: Literal["slack", "json"] = "json"
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, v: SecretStr) -> SecretStr:
+        # Never echo the URL: it is the secret (a Slack incoming webhook is its own credential).
+        parts = urlsplit(v.get_secret_value())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL (not shown: it is a secret)")
+        return v
+
+
 class ReleaseConfig(Model):
     migrate: bool = True
     # Builds of the app kept on the deploy engine (the last N released; the running one always).
@@ -445,6 +511,10 @@ class ReleaseConfig(Model):
     maintenance: bool = False
     maintenance_secret: SecretStr | None = None
     maintenance_retry: Annotated[int, Field(ge=1, le=3600)] = 15
+    hooks: HooksConfig = HooksConfig()
+    notify: list[WebhookConfig] = []
+    # Each post is bounded by it: a receiver that is down or hangs never holds a release.
+    notify_timeout: Annotated[int, Field(ge=1, le=60)] = 10
     # Turning a step off is for proving it matters (see README); production keeps them all.
     skip: list[StepName] = []
 
@@ -486,6 +556,10 @@ class StackConfig(Model):
     @property
     def backups_volume(self) -> str:
         return f"{self.name}-backups"
+
+    @property
+    def releases_volume(self) -> str:
+        return f"{self.name}-releases"
 
     @property
     def backup(self) -> bool:
@@ -532,6 +606,21 @@ def _message(err: Any) -> str:
     return msg.removeprefix("Value error, ")
 
 
+def _at(value: Any, parts: list[str], path: str) -> Iterable[tuple[str, Any]]:
+    """(key path, value) of each value at `parts` (`name[]`: every element of a list)."""
+    if not parts:
+        yield path, value
+        return
+    part, rest = parts[0], parts[1:]
+    key = part.removesuffix("[]")
+    value = value.get(key) if isinstance(value, Mapping) else None
+    if part.endswith("[]"):
+        for i, item in enumerate(value if isinstance(value, list) else []):
+            yield from _at(item, rest, f"{path}.{key}[{i}]")
+    else:
+        yield from _at(value, rest, f"{path}.{key}")
+
+
 def parse(raw: Mapping[str, Any], secret_keys: Iterable[str] = ()) -> StackConfig:
     """Validate raw config (top-level key -> value, namespace stripped); raise ConfigError.
 
@@ -540,14 +629,12 @@ def parse(raw: Mapping[str, Any], secret_keys: Iterable[str] = ()) -> StackConfi
     secret_keys = set(secret_keys)
     problems: list[str] = []
     for top, field in SECRET_FIELDS:
-        value: Any = raw.get(top)
-        for part in field.split("."):
-            value = value.get(part) if isinstance(value, Mapping) else None
-        if value is not None and top not in secret_keys:
-            problems.append(
-                f"{top}.{field}: given in plain text; set it with "
-                f"`pulumi config set --secret --path {top}.{field} <value>`"
-            )
+        for path, value in _at(raw.get(top), field.split("."), top):
+            if value is not None and top not in secret_keys:
+                problems.append(
+                    f"{path}: given in plain text; set it with "
+                    f"`pulumi config set --secret --path {path} <value>`"
+                )
     try:
         config = StackConfig.model_validate(dict(raw))
     except ValidationError as exc:

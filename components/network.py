@@ -73,4 +73,13 @@ class NetworkAndVolumes(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
             )
             outputs["backups_volume"] = self.backups.name
+        # The release history with every outcome, and the webhooks of release.notify: kept on
+        # destroy, as the history is the record of what was deployed.
+        self.releases = docker.Volume(
+            "releases",
+            name=cfg.releases_volume,
+            labels=labels,
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
+        )
+        outputs["releases_volume"] = self.releases.name
         self.register_outputs(outputs)

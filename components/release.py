@@ -6,15 +6,19 @@ it re-asserts the switch and the public check before its own work, and when anyt
 switches back: the proxy serves the build it served before, checked through the public entry
 point, and `up` fails with the cause and "switched back to <build>".
 
-Every step is triggered by the image digest (and the web container, whose env `config:cache`
-bakes), depends explicitly on the step before it, and fails `pulumi up` with its output when
-its command exits non-zero.
+Your own steps (release.hooks) run at three points of it, each a step of its own. Every step
+is triggered by the image digest (and the web container, whose env `config:cache` bakes),
+depends explicitly on the step before it, and fails `pulumi up` with its output when its
+command exits non-zero. Each runs through release_step.py: a failure, and the success of the
+last step, is recorded in the deploy engine's history and posted to release.notify.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import json
+import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -24,7 +28,7 @@ import pulumi_command as command
 from . import commands, files
 from .commands import Argv, Engine
 from .common import deploy_engine
-from .config import STEP_NAMES, StackConfig
+from .config import HOOK_POINTS, STEP_NAMES, HookConfig, StackConfig
 from .tls import EXPIRY_WARNING_DAYS
 
 
@@ -41,7 +45,8 @@ class Target:
     app_port: int
     public_volume: str
     switched_from: str = ""  # the build the proxy served before the switch (its output)
-    stack: str = ""  # project/stack, recorded in each backup
+    stack: str = ""  # project/stack, recorded in each backup and release event
+    receipt: str = ""  # the release's receipt (the chain's last step reports it)
 
     @property
     def host(self) -> Engine:
@@ -64,6 +69,7 @@ class Step:
     description: str
     argv: Callable[[Target], list[Argv]]
     past_verify: bool = False
+    hook: bool = False
 
 
 def _ownership(t: Target) -> list[Argv]:
@@ -222,7 +228,9 @@ STEPS: tuple[Step, ...] = (
                 t.cfg.image.repository,
                 t.build,
                 "" if t.cfg.image.digest else t.cfg.image.tag,
-                (t.cfg.backups_volume, t.cfg.database.image) if t.cfg.backup else None,
+                t.cfg.database.image,
+                t.cfg.backups_volume if t.cfg.backup else "",
+                t.cfg.releases_volume,
             )
         ],
         past_verify=True,
@@ -235,10 +243,52 @@ STEPS: tuple[Step, ...] = (
 IN_MAINTENANCE = STEP_NAMES[STEP_NAMES.index("maintenance-down") : STEP_NAMES.index("verify")]
 
 
+#: where each hook point's steps go: before the built-in step at this index of STEP_NAMES
+HOOK_SLOTS = {
+    "after_ownership": STEP_NAMES.index("ownership") + 1,
+    "before_switch": STEP_NAMES.index("switch"),
+    "after_verify": STEP_NAMES.index("maintenance-up") + 1,
+}
+HOOK_WHEN = {
+    "after_ownership": "before the backup and `migrate`",
+    "before_switch": "the new build checked, traffic still on the old one",
+    "after_verify": "traffic on the new build",
+}
+
+
+def hook_step(point: str, hook: HookConfig) -> Step:
+    who = f"as root: {hook.reason}" if hook.as_root else "as the web user"
+    return Step(
+        f"hook-{point.replace('_', '-')}-{hook.name}",
+        f"your hook `{shlex.join(hook.argv)}` ({HOOK_WHEN[point]}; {who}; "
+        f"at most {hook.timeout} s)",
+        lambda t: [commands.hook(t.host, t.container, t.user, t.cfg.web.app_root, hook)],
+        past_verify=point == "after_verify",
+        hook=True,
+    )
+
+
+def chain(cfg: StackConfig) -> list[Step]:
+    """The steps that run, in order: the built-in ones the config keeps, the hooks in place."""
+    wanted = set(cfg.steps())
+    out: list[Step] = []
+    for i, step in enumerate((*STEPS, None)):
+        for point in HOOK_POINTS:
+            if HOOK_SLOTS[point] == i:
+                out += [hook_step(point, h) for h in getattr(cfg.release.hooks, point)]
+        if step is not None and step.name in wanted:
+            out.append(step)
+    return out
+
+
+def in_maintenance(step: Step) -> bool:
+    return step.name in IN_MAINTENANCE or step.name.startswith("hook-before-switch-")
+
+
 def step_script(step: Step, t: Target) -> str:
     if not step.past_verify:
         line = commands.script(*step.argv(t))
-        if t.cfg.release.maintenance and step.name in IN_MAINTENANCE:
+        if t.cfg.release.maintenance and in_maintenance(step):
             root = t.cfg.web.app_root
             return commands.or_lift(
                 line, commands.maintenance_lift(t.host, t.container, t.user, root)
@@ -249,6 +299,34 @@ def step_script(step: Step, t: Target) -> str:
     # back to the build that served before.
     work = commands.script(commands.proxy_serves(t.host, t.proxy, t.build), *step.argv(t))
     return commands.or_else(work, commands.script(_release_switch(t, "back")))
+
+
+def step_context(step: Step, t: Target, final: bool) -> dict[str, object]:
+    """What release_step.py needs to report this step's outcome (no secret in it)."""
+    c = t.cfg
+    ctx: dict[str, object] = {
+        "stack": t.stack,
+        "step": step.name,
+        "build": t.build,
+        "tag": "" if c.image.digest else c.image.tag,
+        "record": commands.release_event(t.host, c.releases_volume, c.database.image, t.proxy),
+    }
+    if step.past_verify:
+        ctx["previous"] = t.switched_from
+    if final:
+        ctx["final"] = True
+        ctx["receipt"] = t.receipt
+    return ctx
+
+
+def wrapped(step: Step, final: bool, t: Target) -> str:
+    return commands.release_step(step_context(step, t, final), step_script(step, t))
+
+
+def receipt(verify: str, backup: str) -> str:
+    """The release's receipt: the last check's output ("healthy: <url> HTTP 200, build=…"),
+    then "; backup: <name>" when the release took one."""
+    return "; backup: ".join(filter(None, (verify, commands.backup_name(backup))))
 
 
 class ReleaseChain(pulumi.ComponentResource):
@@ -264,6 +342,7 @@ class ReleaseChain(pulumi.ComponentResource):
         container_id: pulumi.Input[str],
         proxy: pulumi.Output[str],
         public_volume: pulumi.Output[str],
+        releases_volume: pulumi.Output[str],
         urls: tuple[str, str, int],
         after: Sequence[pulumi.Resource],
         opts: pulumi.ResourceOptions | None = None,
@@ -283,21 +362,43 @@ class ReleaseChain(pulumi.ComponentResource):
                 stack=f"{pulumi.get_project()}/{pulumi.get_stack()}",
             )
         )
-        wanted = set(cfg.steps())
         self.steps = []
         self.by_name = {}
-        previous: list[pulumi.Resource] = list(after)
-        for step in STEPS:
-            if step.name not in wanted:
-                continue
+        host = deploy_engine(cfg)
+        # The webhooks (a secret, on stdin) into the releases volume on the deploy engine, where
+        # every step's report finds them: no step's command or output carries a URL.
+        notify = {
+            "timeout": cfg.release.notify_timeout,
+            "webhooks": [{"url": w.url.get_secret_value(), "format": w.format}
+                         for w in cfg.release.notify],
+        }  # fmt: skip
+        self.notify_config = command.local.Command(
+            "notify-config",
+            create=commands.script(
+                commands.notify_config(host, cfg.releases_volume, cfg.database.image)
+            ),
+            stdin=pulumi.Output.secret(json.dumps(notify, sort_keys=True)),
+            triggers=[releases_volume],
+            logging=command.local.Logging.NONE,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(after)),
+        )
+        previous: list[pulumi.Resource] = [*after, self.notify_config]
+        steps = chain(cfg)
+        self.receipt: pulumi.Output[str] = pulumi.Output.from_input("")
+        for n, step in enumerate(steps):
+            final = n == len(steps) - 1
             at = target
             if step.past_verify and "switch" in self.by_name:
-                at = pulumi.Output.all(target, self.by_name["switch"].stdout).apply(
+                at = pulumi.Output.all(at, self.by_name["switch"].stdout).apply(
                     lambda a: dataclasses.replace(a[0], switched_from=commands.switched_from(a[1]))
+                )
+            if final:
+                at = pulumi.Output.all(at, self.receipt).apply(
+                    lambda a: dataclasses.replace(a[0], receipt=a[1])
                 )
             resource = command.local.Command(
                 step.name,
-                create=at.apply(functools.partial(step_script, step)),
+                create=at.apply(functools.partial(wrapped, step, final)),
                 # A new digest or a recreated web container (new env) re-runs the whole chain.
                 triggers=[build, container_id],
                 # Output is shown when a step fails; nothing is streamed into the logs.
@@ -307,4 +408,11 @@ class ReleaseChain(pulumi.ComponentResource):
             self.steps.append(resource)
             self.by_name[step.name] = resource
             previous = [resource]
+            self.receipt = self._receipt()
         self.register_outputs({"steps": [s.stdout for s in self.steps]})
+
+    def _receipt(self) -> pulumi.Output[str]:
+        checks = [self.by_name[s] for s in ("verify", "health") if s in self.by_name]
+        check = checks[0].stdout if checks else pulumi.Output.from_input("")
+        backup = self.by_name["backup"].stdout if "backup" in self.by_name else ""
+        return pulumi.Output.all(check, backup).apply(lambda a: receipt(a[0], a[1]))

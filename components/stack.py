@@ -108,6 +108,7 @@ class LaravelStack(pulumi.ComponentResource):
             web.primary.id,
             web.entry_container,
             infra.public_volume,
+            infra.releases.name,
             (web.direct_url, web.public_url, web.app_port),
             after=[
                 *web.containers.values(),
@@ -133,15 +134,8 @@ class LaravelStack(pulumi.ComponentResource):
         if edge:
             names["edge"] = edge.container.name
         self.containers = pulumi.Output.from_input(names)
-        # The last check's output is the release's receipt: "healthy: <url> HTTP 200, build=…".
-        checks = [release.by_name[s] for s in ("verify", "health") if s in release.by_name]
-        receipt = checks[0].stdout if checks else pulumi.Output.from_input("")
-        if "backup" in release.by_name:
-            # "…; backup: <name>": the dump taken before this release's migrations
-            receipt = pulumi.Output.all(receipt, release.by_name["backup"].stdout).apply(
-                lambda a: "; backup: ".join(filter(None, (a[0], commands.backup_name(a[1]))))
-            )
-        self.release_receipt = receipt
+        # "healthy: <url> HTTP 200, build=…; backup: <name>": what the release proved
+        self.release_receipt = release.receipt
         # What scripts/restore-backup needs to reach the backups (no secret: the password stays
         # in the MySQL container's env).
         self.backups = pulumi.Output.from_input(
@@ -160,6 +154,10 @@ class LaravelStack(pulumi.ComponentResource):
         retention = release.by_name.get("retention")
         self.releases = (
             retention.stdout.apply(commands.history) if retention else pulumi.Output.from_input([])
+        )
+        # Every recorded outcome (failed releases too), newest first: the releases volume's.
+        self.history = (
+            retention.stdout.apply(commands.events) if retention else pulumi.Output.from_input([])
         )
         self.register_outputs(
             {

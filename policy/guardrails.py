@@ -13,6 +13,7 @@ import ipaddress
 import json
 import os
 import re
+import shlex
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,6 +29,7 @@ from pulumi_policy import (
 )
 
 CONTAINER = "docker:index/container:Container"
+COMMAND = "command:local:Command"
 VOLUME = "docker:index/volume:Volume"
 REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
 DOCKER_PROVIDER = "pulumi:providers:docker"
@@ -235,6 +237,52 @@ def no_debug_in_production(type_: str, props: Mapping[str, Any]) -> list[str]:
     return []
 
 
+#: what a hook step is: a release-chain command named hook-<point>-<name> (components/release.py)
+HOOK_STEP = re.compile(
+    r"laravel-stack:index:ReleaseChain\$command:local:Command::(hook-[a-z0-9-]+)$"
+)
+ROOT_USERS = {"0", "root", "0:0", "root:root"}
+ESCALATION = {"sudo", "su", "doas", "runuser", "setpriv", "chroot", "nsenter"}
+
+
+def _words(text: str) -> list[str]:
+    """A command line's words, with the words of each nested shell line (release_step.py's
+    line, the server's over ssh) spliced in where that line is."""
+    try:
+        words = shlex.split(text)
+    except ValueError:
+        return []
+    out: list[str] = []
+    for w in words:
+        out += _words(w) if " " in w and "hook.php" in w else [w]
+    return out
+
+
+def hook_not_as_root(type_: str, urn: str, props: Mapping[str, Any]) -> list[str]:
+    """A hook runs as the web user; as root only with release.hooks…as_root and its reason,
+    and never through sudo or the like, which would hide it from this check."""
+    found = HOOK_STEP.search(urn) if type_ == COMMAND else None
+    if not found:
+        return []
+    words = _words(str(props.get("create") or ""))
+    if not any(w.endswith("/hook.php") for w in words):
+        return [f"the hook step {found.group(1)} does not run through hook.php"]
+    php = next(i for i, w in enumerate(words) if w.endswith("/hook.php"))
+    user = words[words.index("--user") + 1] if "--user" in words[:php] else "root"
+    head = words[php + 1 : words.index("--", php)] if "--" in words[php:] else []
+    argv = words[words.index("--", php) + 1 :] if "--" in words[php:] else []
+    reason = head[head.index("--as-root") + 1] if "--as-root" in head[:-1] else ""
+    out = []
+    if user in ROOT_USERS and not reason.strip():
+        out.append(f"the hook {found.group(1)} runs as root without a reason: set "
+                   "as_root: true and reason: … in its release.hooks entry, or let it run as "
+                   "the web user")  # fmt: skip
+    if argv and argv[0].rsplit("/", 1)[-1] in ESCALATION and not reason.strip():
+        out.append(f"the hook {found.group(1)} escalates with {argv[0]}: give it as_root: "
+                   "true and a reason instead")  # fmt: skip
+    return out
+
+
 # --- pulumi-policy wrappers ------------------------------------------------------------------
 
 
@@ -336,6 +384,11 @@ POLICIES = [
         "docker-host-encrypted",
         "The Docker host is never plain tcp:// to a non-loopback address.",
         _provider_host,
+    ),
+    _resource_policy(
+        "hooks-not-as-root",
+        "A release hook runs as the web user; as root only when its config says why.",
+        lambda a: hook_not_as_root(a.resource_type, a.urn, a.props),
     ),
     _resource_policy(
         "no-debug-in-production",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shlex
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -23,7 +24,8 @@ from typing import Any
 
 import yaml
 
-from components.release import STEPS
+from components.config import HOOK_POINTS
+from components.release import HOOK_SLOTS, HOOK_WHEN, STEPS
 
 PROJECT = "laravel-stack"
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's "known after apply" string
@@ -368,6 +370,46 @@ def raw_diff(plan: Plan) -> str:
     return text
 
 
+def hook_point(name: str) -> str | None:
+    for point in HOOK_POINTS:
+        if name.startswith(f"hook-{point.replace('_', '-')}-"):
+            return point
+    return None
+
+
+def hook_argv(step: Step) -> str:
+    """The hook's own argv, out of its step's command (unknown in a preview: "")."""
+    create = step.inputs().get("create")
+    if not isinstance(create, str) or create == UNKNOWN:
+        return ""
+    words = shlex.split(create)
+    line = shlex.split(words[-1]) if words else []
+    if line and line[0] == "ssh":
+        line = shlex.split(line[-1])
+    php = next((i for i, w in enumerate(line) if w.endswith("/hook.php")), None)
+    if php is None or "--" not in line[php:]:
+        return ""
+    return shlex.join(line[line.index("--", php) + 1 :])
+
+
+def chain_order(chain: list[Step]) -> list[tuple[str, str]]:
+    """(name, what it does) of each step that runs, in the chain's order (not the preview's):
+    the built-in steps as release.STEPS, each hook at its point, hooks in the preview's order."""
+    ran = {s.name for s in chain}
+    hooks = [s for s in chain if hook_point(s.name)]
+    out: list[tuple[str, str]] = []
+    for i, st in enumerate((*STEPS, None)):
+        for h in hooks:
+            point = hook_point(h.name)
+            if point and HOOK_SLOTS[point] == i:
+                argv = hook_argv(h)
+                what = f"your hook{f' `{argv}`' if argv else ''} ({HOOK_WHEN[point]})"
+                out.append((h.name, what))
+        if st is not None and st.name in ran:
+            out.append((st.name, st.description))
+    return out
+
+
 def render(plan: Plan, override: bool, log: str | None = None) -> str:
     out = [f"## Release plan: `{plan.stack}`", ""]
     if plan.failed:
@@ -386,9 +428,9 @@ def render(plan: Plan, override: bool, log: str | None = None) -> str:
     chain = [s for s in changed if CHAIN in s.urn and s.op in ("create", "replace")]
     if chain:
         ran = {s.name for s in chain}
-        listed = [st for st in STEPS if st.name in ran]
+        listed = chain_order(chain)
         out.append(f"**The release chain runs** ({len(listed)} steps, in this order):")
-        out += [f"{i}. `{st.name}`: {st.description}" for i, st in enumerate(listed, 1)]
+        out += [f"{i}. `{name}`: {what}" for i, (name, what) in enumerate(listed, 1)]
         if "migrate" in ran:
             out += ["", backup_line(plan, "backup" in ran)]
         if "maintenance-down" in ran:
@@ -399,6 +441,9 @@ def render(plan: Plan, override: bool, log: str | None = None) -> str:
             ]
     else:
         out.append("**The release chain does not run** (no new build, no new app container).")
+    if any(s.name == "notify-config" and CHAIN in s.urn for s in changed):
+        out += ["", "**Notifications:** the webhooks of `release.notify` are written to the "
+                "deploy engine (their URLs are secrets: not shown here)."]  # fmt: skip
     out.append("")
 
     containers = [s for s in changed if s.type == "docker:index/container:Container"]

@@ -7,13 +7,16 @@
 # known under another name stays, without this repository's references). Prints the kept
 # history, newest first, one JSON object a line (the stack's `releases` output).
 #
-# $1 N, $2 the repository, $3 the engine (DOCKER_HOST; empty: the CLI's default), $4 the build
+# $1 the engine (DOCKER_HOST; empty: the CLI's default), $2 N, $3 the repository, $4 the build
 # just deployed (repository@sha256:…), $5 its release tag (empty: unknown; a rollback keeps
 # the tag that build was deployed with before), $6 the backups volume (empty: none), $7 an
-# image to list it with (the database's). Each release of the history names its backup: the
-# newest of its build taken before it was deployed (backup.sh's names: TIME-BUILD.sql.gz).
+# image to list the volumes with (the database's), $8 the releases volume (empty: none). Each
+# release of the history names its backup: the newest of its build taken before it was
+# deployed (backup.sh's names: TIME-BUILD.sql.gz). Then every outcome the releases volume
+# recorded (release_step.py), one `event: {…}` line each.
 set -eu
-n=$1; repo=$2; [ -z "$3" ] || export DOCKER_HOST="$3"; build=$4; tag=$5; backups=${6:-}
+[ -z "$1" ] || export DOCKER_HOST="$1"
+n=$2; repo=$3; build=$4; tag=$5; backups=${6:-}; image=${7:-}; releases=${8:-}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 refs() { # image -> its references in this repository (repo:tag, repo@digest), one a line
   docker image inspect --format \
@@ -63,7 +66,7 @@ echo "retention: kept $(wc -l < "$tmp/kept") build(s) of $repo, removed $removed
 : > "$tmp/backups"
 if [ -n "$backups" ]; then
   docker run --rm --pull never --network none --volume "$backups:/backups:ro" --entrypoint ls \
-    "$7" /backups > "$tmp/backups"
+    "$image" /backups > "$tmp/backups"
 fi
 while read -r deployed image; do
   grep -qx "$image" "$tmp/kept" || continue
@@ -76,3 +79,9 @@ while read -r deployed image; do
   printf '{"build": "%s@%s", "digest": "%s", "tag": "%s", "deployed": "%s", "backup": "%s"}\n' \
     "$repo" "$digest" "$digest" "$(echo "$deployed" | cut -d- -f3-)" "$at" "$backup"
 done < "$tmp/history"
+
+# 5. The recorded outcomes (failed releases too), oldest first.
+if [ -n "$releases" ]; then
+  docker run --rm --pull never --network none --volume "$releases:/releases:ro" --entrypoint sh \
+    "$image" -c 'cat /releases/history.jsonl 2> /dev/null || true' | sed -n 's/^{/event: {/p'
+fi

@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import json
 import runpy
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,21 @@ class Run:
 
     def value(self, reg: Registration, key: str) -> Any:
         return self.plain(reg.inputs.get(key))
+
+    def line(self, reg: Registration) -> str:
+        """A release step's own command line, without release_step.py around it."""
+        create = self.value(reg, "create")
+        words = shlex.split(create)
+        if words[:2] == ["python3", "components/scripts/release_step.py"]:
+            assert words[3] == "--" and len(words) == 5, words
+            return words[4]
+        return create
+
+    def context(self, reg: Registration) -> dict[str, Any]:
+        """What release_step.py is told about a release step."""
+        words = shlex.split(self.value(reg, "create"))
+        assert words[:2] == ["python3", "components/scripts/release_step.py"], words
+        return json.loads(words[2])
 
 
 class Recorder(pulumi.runtime.Mocks):

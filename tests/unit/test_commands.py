@@ -235,7 +235,7 @@ def test_every_step_targets_the_configured_host_and_container():
                 assert (
                     argv[3:6]
                     == {
-                        "retention": ["5", REPO, engine],
+                        "retention": [engine, "5", REPO],
                         "verify": [engine, "verify", "shop-web"],
                         "backup": [engine, "shop-mysql", "mysql:8.0"],
                     }[step.name]
@@ -256,7 +256,7 @@ def test_over_ssh_every_step_runs_docker_on_the_pinned_server_in_one_shared_conn
             assert argv[-7:-1] == ["-p", "2222", "-l", "deploy", "--", "vps.example.com"]
             remote = shlex.split(argv[-1])  # the server's shell sees exactly the docker argv
             if step.name in ("retention", "verify", "backup"):  # scripts run on the server
-                want = {"retention": ["5", REPO, ""], "verify": ["", "verify", "shop-web"],
+                want = {"retention": ["", "5", REPO], "verify": ["", "verify", "shop-web"],
                         "backup": ["", "shop-mysql", "mysql:8.0"]}[step.name]  # fmt: skip
                 assert remote[:3] == ["sh", "-s", "--"] and remote[3:6] == want, remote
                 # the script goes through ssh on its stdin, from the project

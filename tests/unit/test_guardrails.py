@@ -228,7 +228,7 @@ def validate(policy_name: str, args: Any) -> list[str]:
 
 def test_every_policy_is_mandatory_but_the_backup_one_and_named():
     names = [p.name for p in g.POLICIES]
-    assert len(names) == len(set(names)) == 8
+    assert len(names) == len(set(names)) == 9
     levels = {p.name: p.enforcement_level for p in g.POLICIES}
     # A team that backs up out of band may turn the release's backup off: a warning only.
     assert levels.pop("backup-before-migrations") == EnforcementLevel.ADVISORY

@@ -58,10 +58,10 @@ def test_fpm_inventory(fpm):
     assert names(fpm, "container:Container") == [
         "mysql", "nginx", "shop-app", "shop-queue-1", "shop-scheduler",
     ]  # fmt: skip
-    assert names(fpm, "volume:Volume") == ["backups", "db-data", "public", "storage"]
+    assert names(fpm, "volume:Volume") == ["backups", "db-data", "public", "releases", "storage"]
     assert names(fpm, "network:Network") == ["internal"]
     assert names(fpm, "image:Image") == ["app"]
-    assert names(fpm, "command:local:Command") == sorted([*CHAIN, "public-init"])
+    assert names(fpm, "command:local:Command") == sorted([*CHAIN, "notify-config", "public-init"])
 
 
 def test_octane_inventory(octane):
@@ -70,7 +70,7 @@ def test_octane_inventory(octane):
     ]  # fmt: skip
     octane_c = octane.one("container:Container", "shop-octane")
     assert octane.value(octane_c, "command")[2] == "octane:frankenphp"
-    reset = octane.value(octane.one("command:local:Command", "opcache-reset"), "create")
+    reset = octane.line(octane.one("command:local:Command", "opcache-reset"))
     assert "octane:reload" in reset and "USR2" not in reset
 
 
@@ -92,7 +92,7 @@ def test_public_init_uses_the_new_digest_and_gates_nginx(fpm):
     init = fpm.one("command:local:Command", "public-init")
     # it runs the digest the deploy engine's provider pulled, never pulling on its own
     assert fpm.one("remoteImage:RemoteImage", "app").urn in init.dependencies
-    assert fpm.outputs["image"] in fpm.value(init, "create")
+    assert fpm.outputs["image"] in fpm.line(init)
     assert fpm.value(init, "triggers") == [fpm.outputs["image"]]
     nginx = fpm.one("container:Container", "nginx")
     assert init.urn in nginx.dependencies
@@ -151,16 +151,16 @@ def test_each_step_is_triggered_by_the_digest(fpm):
 
 def test_steps_run_in_the_web_workers_container_as_the_web_user(fpm):
     for name in ["migrate", "cache-clear", "cache-rebuild", "workers-restart", "health"]:
-        create = fpm.value(fpm.one("command:local:Command", name), "create")
+        create = fpm.line(fpm.one("command:local:Command", name))
         assert f"exec --user www-data {APP} " in create, name
-    reset = fpm.value(fpm.one("command:local:Command", "opcache-reset"), "create")
+    reset = fpm.line(fpm.one("command:local:Command", "opcache-reset"))
     assert reset == (f"docker --host unix:///var/run/docker.sock exec --user 0 {APP} "
                      "sh /usr/local/lib/laravel-stack/fpm_reload.sh")  # fmt: skip
-    health = fpm.value(fpm.one("command:local:Command", "health"), "create")
+    health = fpm.line(fpm.one("command:local:Command", "health"))
     assert "fcgi://127.0.0.1:9000/up" in health and fpm.outputs["image"] in health
-    verify = fpm.value(fpm.one("command:local:Command", "verify"), "create")
+    verify = fpm.line(fpm.one("command:local:Command", "verify"))
     assert "http://shop-web:80/up" in verify and fpm.outputs["image"] in verify
-    switch = fpm.value(fpm.one("command:local:Command", "switch"), "create")
+    switch = fpm.line(fpm.one("command:local:Command", "switch"))
     assert f"proxy_switch.sh to {APP} 9000 {fpm.outputs['image']}" in switch
 
 
@@ -190,7 +190,7 @@ def test_secrets_are_secret_in_inputs_and_outputs(fpm):
         assert secret not in plain_outputs
     # No secret leaks into any command text.
     for reg in fpm.of_type("command:local:Command"):
-        text = repr(fpm.value(reg, "create"))
+        text = repr(fpm.line(reg))
         assert not any(s in text for s in ["db-pw-123", "root-pw-456", "reg-pw"])
 
 
@@ -243,7 +243,7 @@ def test_workers_never_boot_on_caches_baked_into_the_image(fpm):
     assert sched[-3:] == ["php", "artisan", "schedule:work"]
     # the chain itself only execs into the web container (workers restart under it)
     for step in ["cache-clear", "cache-rebuild"]:
-        create = fpm.value(fpm.one("command:local:Command", step), "create")
+        create = fpm.line(fpm.one("command:local:Command", step))
         assert "shop-queue-1" not in create and "shop-scheduler" not in create
 
 
@@ -282,13 +282,13 @@ def test_octane_sits_behind_the_same_front_proxy(octane):
     [port] = octane.value(nginx, "ports")
     assert port["external"] == 8080
     assert not octane.value(octane.one("container:Container", "shop-octane"), "ports")
-    health = octane.value(octane.one("command:local:Command", "health"), "create")
+    health = octane.line(octane.one("command:local:Command", "health"))
     assert "http://127.0.0.1:8000/up" in health
     # The switch, and the switch back on a failed verify, are the same as with FPM: the proxy's
     # upstream is the Octane container's port.
-    switch = octane.value(octane.one("command:local:Command", "switch"), "create")
+    switch = octane.line(octane.one("command:local:Command", "switch"))
     assert "proxy_switch.sh to shop-octane-" in switch and " 8000 " in switch
-    verify = shlex.split(octane.value(octane.one("command:local:Command", "verify"), "create"))
+    verify = shlex.split(octane.line(octane.one("command:local:Command", "verify")))
     assert verify[4:6] == ["verify", "shop-web"] and verify[7:9] == [verify[7], "8000"]
     assert "release_switch.sh" in verify[-1]
 
@@ -371,7 +371,7 @@ def test_the_image_is_built_by_the_build_engine_and_everything_else_runs_on_the_
         assert r.provider.startswith(deploy.urn + "::"), r.name
     # …and every release command reaches the server over ssh with the pinned key.
     for cmd in run.of_type("command:local:Command"):
-        text = run.value(cmd, "create")
+        text = run.line(cmd)
         # every command of the line (`a && b`, `{ a && b; } || { c; }`) goes over ssh
         lexer = shlex.shlex(text, posix=True, punctuation_chars=True)
         words = [w for w in lexer if w not in ("{", "}", ";", ";;")]

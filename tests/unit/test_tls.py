@@ -229,7 +229,7 @@ def test_with_tls_the_urls_are_https_and_verify_goes_through_the_edge(files_run)
     run = files_run
     assert run.outputs["web_url"] == f"https://{SITE}:8443/"
     assert run.outputs["health_url"] == f"https://{SITE}:8443/up"
-    verify = run.value(run.one("command:local:Command", "verify"), "create")
+    verify = run.line(run.one("command:local:Command", "verify"))
     assert f"https://{SITE}:8443/up" in verify and files.APP_CA_ROOTS in verify
     app = run.one("container:Container", "shop-app")
     assert files.APP_CA_ROOTS in {u["file"] for u in run.value(app, "uploads")}
