@@ -481,11 +481,12 @@ def release_event(host: Engine, volume: str, image: str, proxy: str) -> dict[str
     return {"argv": list(argv), "script": project_script("releases.sh"), "ssh": host.is_ssh}
 
 
-def release_step(context: dict[str, Any], line: str) -> str:
-    """`line` run by release_step.py: the outcome recorded and posted when it fails, or when it
-    is the chain's last step and succeeds; its exit status is the line's."""
+def release_interpreter(context: dict[str, Any]) -> Argv:
+    """The release steps' interpreter: release_step.py runs each step's command (`sh -c`) and,
+    when it fails or is the chain's last step, records and posts the outcome; its exit status
+    is the command's. (The command text stays the step's own: a failure names it alone.)"""
     ctx = json.dumps(context, sort_keys=True, separators=(",", ":"))
-    return shlex.join(["python3", project_script("release_step.py"), ctx, "--", line])
+    return ["python3", project_script("release_step.py"), ctx, "--"]
 
 
 def or_else(main: str, fallback: str) -> str:

@@ -308,19 +308,21 @@ def step_context(step: Step, t: Target, final: bool) -> dict[str, object]:
         "stack": t.stack,
         "step": step.name,
         "build": t.build,
-        "tag": "" if c.image.digest else c.image.tag,
         "record": commands.release_event(t.host, c.releases_volume, c.database.image, t.proxy),
     }
     if step.past_verify:
         ctx["previous"] = t.switched_from
     if final:
+        # The tag only here (the last step's command has it too): a new tag of the same build
+        # re-runs nothing else. A failed release names its build by digest.
         ctx["final"] = True
         ctx["receipt"] = t.receipt
+        ctx["tag"] = "" if c.image.digest else c.image.tag
     return ctx
 
 
-def wrapped(step: Step, final: bool, t: Target) -> str:
-    return commands.release_step(step_context(step, t, final), step_script(step, t))
+def interpreter(step: Step, final: bool, t: Target) -> list[str]:
+    return commands.release_interpreter(step_context(step, t, final))
 
 
 def receipt(verify: str, backup: str) -> str:
@@ -398,7 +400,8 @@ class ReleaseChain(pulumi.ComponentResource):
                 )
             resource = command.local.Command(
                 step.name,
-                create=at.apply(functools.partial(wrapped, step, final)),
+                create=at.apply(functools.partial(step_script, step)),
+                interpreter=at.apply(functools.partial(interpreter, step, final)),
                 # A new digest or a recreated web container (new env) re-runs the whole chain.
                 triggers=[build, container_id],
                 # Output is shown when a step fails; nothing is streamed into the logs.

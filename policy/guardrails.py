@@ -246,8 +246,8 @@ ESCALATION = {"sudo", "su", "doas", "runuser", "setpriv", "chroot", "nsenter"}
 
 
 def _words(text: str) -> list[str]:
-    """A command line's words, with the words of each nested shell line (release_step.py's
-    line, the server's over ssh) spliced in where that line is."""
+    """A command line's words, with the words of each nested shell line (the server's, over
+    ssh) spliced in where that line is."""
     try:
         words = shlex.split(text)
     except ValueError:

@@ -382,8 +382,7 @@ def hook_argv(step: Step) -> str:
     create = step.inputs().get("create")
     if not isinstance(create, str) or create == UNKNOWN:
         return ""
-    words = shlex.split(create)
-    line = shlex.split(words[-1]) if words else []
+    line = shlex.split(create)
     if line and line[0] == "ssh":
         line = shlex.split(line[-1])
     php = next((i for i, w in enumerate(line) if w.endswith("/hook.php")), None)

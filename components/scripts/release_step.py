@@ -2,16 +2,17 @@
 
     python3 components/scripts/release_step.py CONTEXT -- LINE
 
-runs LINE (`sh -c`), its output passed through unchanged. When LINE fails, or when it succeeds
+is each release step's `interpreter` (LINE is the step's command). It runs LINE (`sh -c`), its
+output passed through unchanged. When LINE fails, or when it succeeds
 and the step is the chain's last, the release's outcome is recorded in the deploy engine's
 history (releases.sh `event`, which answers with the webhooks of release.notify) and posted
 to each webhook. Neither can change the step's result: each is bounded (the record by
 RECORD_TIMEOUT, every post by the stack's notify timeout, all posts at once), reports on
 stderr in one line what happened (never a URL), and the exit status is always LINE's.
 
-CONTEXT is one JSON object: stack, step, build, tag, final, previous (past the switch: the
-build switched from), receipt (the final step: the release's receipt) and record (the argv
-that runs releases.sh `event` on the deploy engine, and the project script it reads).
+CONTEXT is one JSON object: stack, step, build, previous (past the switch: the build switched
+from), final, receipt and tag (the chain's last step: the release's receipt and tag) and record
+(the argv that runs releases.sh `event` on the deploy engine, and the project script it reads).
 """
 
 from __future__ import annotations

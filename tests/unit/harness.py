@@ -10,7 +10,6 @@ import asyncio
 import hashlib
 import json
 import runpy
-import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,18 +107,14 @@ class Run:
         return self.plain(reg.inputs.get(key))
 
     def line(self, reg: Registration) -> str:
-        """A release step's own command line, without release_step.py around it."""
-        create = self.value(reg, "create")
-        words = shlex.split(create)
-        if words[:2] == ["python3", "components/scripts/release_step.py"]:
-            assert words[3] == "--" and len(words) == 5, words
-            return words[4]
-        return create
+        """A command's command line (a release step's: what release_step.py runs)."""
+        return str(self.value(reg, "create"))
 
     def context(self, reg: Registration) -> dict[str, Any]:
-        """What release_step.py is told about a release step."""
-        words = shlex.split(self.value(reg, "create"))
+        """What release_step.py, a release step's interpreter, is told about it."""
+        words = self.value(reg, "interpreter")
         assert words[:2] == ["python3", "components/scripts/release_step.py"], words
+        assert words[3:] == ["--"], words
         return json.loads(words[2])
 
 

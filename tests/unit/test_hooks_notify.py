@@ -181,7 +181,8 @@ def test_every_step_reports_its_failure_and_the_last_one_the_release():
     assert [n for n, c in contexts.items() if c.get("final")] == ["retention"]
     migrate = contexts["migrate"]
     assert migrate["step"] == "migrate" and migrate["stack"] == "laravel-stack/test"
-    assert migrate["build"] == run.outputs["image"] and migrate["tag"] == "2026.11.25-1"
+    assert migrate["build"] == run.outputs["image"] and "tag" not in migrate
+    assert contexts["retention"]["tag"] == "2026.11.25-1"
     assert "previous" not in migrate  # before the switch: the engine knows what serves
     assert "previous" in contexts["public-prune"]  # after it: the build switched from
     assert contexts["retention"]["receipt"] == run.outputs["release"] != ""
@@ -228,7 +229,7 @@ def step(tmp_path: Path, line: str, hooks: list[dict[str, str]], timeout: int = 
     context = {"stack": "laravel-stack/prod", "step": "migrate", "build": "r@sha256:" + "b" * 64,
                "tag": "v2", "record": {"argv": ["sh", "-s", "--", "", "event", "v", "i", "p"],
                                        "script": str(fake), "ssh": False}, **ctx}  # fmt: skip
-    argv = shlex.split(commands.release_step(context, line))
+    argv = [*commands.release_interpreter(context), line]
     argv[1] = str(ROOT / argv[1])
     return subprocess.run(argv, capture_output=True, text=True, timeout=60,
                           env={"PATH": "/usr/bin:/bin", "LARAVEL_STACK_GIT_COMMIT": "c0ffee",
@@ -290,7 +291,7 @@ def test_an_unreachable_engine_never_changes_the_outcome(tmp_path):
     context = {"stack": "s", "step": "health", "build": "r@sha256:1", "record": {
         "argv": ["sh", "-c", "echo 'Cannot connect to the Docker daemon' >&2; exit 1"],
         "script": "/dev/null", "ssh": False}}  # fmt: skip
-    argv = shlex.split(commands.release_step(context, "echo no; exit 4"))
+    argv = [*commands.release_interpreter(context), "echo no; exit 4"]
     argv[1] = str(ROOT / argv[1])
     failed = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     assert failed.returncode == 4 and failed.stdout == "no\n"
@@ -358,3 +359,42 @@ def test_the_release_plan_lists_the_hooks_in_their_place(tmp_path):
     assert "`hook-before-switch-scout`: your hook (the new build checked, traffic still on the " \
            "old one)" in md  # fmt: skip
     assert rp.hook_point("hook-after-verify-cdn") == "after_verify"
+
+
+# --- releases.sh (the engine side), for real with a fake docker -------------------------------
+
+
+def test_releases_sh_records_the_event_with_what_serves_and_answers_the_webhooks(tmp_path):
+    from .test_commands import _host_script
+
+    vol = tmp_path / "vol"
+    vol.mkdir()
+    (vol / "notify.json").write_text('{"timeout": 3, "webhooks": []}\n')
+    # The fake engine: the proxy's live record; a one-shot runs its script on the fake volume.
+    docker = f"""case "$1" in
+  exec) echo 'r@sha256:live' ;;
+  run) for last; do :; done; sh -c "$(printf '%s' "$last" | sed 's#/releases#{vol}#g')" ;;
+esac"""
+    argv = commands.release_event(commands.Engine("unix:///x.sock"), "shop-releases", "db:1", "web")
+    assert argv["argv"][3:] == ["unix:///x.sock", "event", "shop-releases", "db:1", "web"]
+    before = json.dumps({"outcome": "failed", "step": "migrate"})
+    res = _host_script(tmp_path, "releases.sh", [*argv["argv"][3:], before], docker)
+    assert res.returncode == 0, res.stderr
+    recorded, notify = res.stdout.splitlines()
+    assert json.loads(recorded) == {"outcome": "failed", "step": "migrate",
+                                    "previous": "r@sha256:live"}  # fmt: skip
+    assert json.loads(notify) == {"timeout": 3, "webhooks": []}
+    after = json.dumps({"outcome": "succeeded", "previous": "r@sha256:old"})
+    res = _host_script(tmp_path, "releases.sh", [*argv["argv"][3:], after], docker)
+    assert json.loads(res.stdout.splitlines()[0])["previous"] == "r@sha256:old"  # as given
+    lines = (vol / "history.jsonl").read_text().splitlines()
+    assert [json.loads(x)["outcome"] for x in lines] == ["failed", "succeeded"]
+    calls = (tmp_path / "calls").read_text()
+    assert "--volume shop-releases:/releases" in calls and "--network none" in calls
+
+
+def test_the_notify_config_is_written_from_stdin_for_root_only():
+    argv = commands.notify_config(commands.Engine("unix:///x.sock"), "shop-releases", "db:1")
+    line = commands.script(argv)
+    assert "umask 077" in line and "/releases/notify.json" in line
+    assert "--volume shop-releases:/releases" in line and argv[argv.index("--user") + 1] == "0"

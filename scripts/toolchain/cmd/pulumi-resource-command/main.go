@@ -16,7 +16,7 @@
 //   - command:local:run (invoke): runs `command` once and returns stdout/stderr.
 //
 // Check accepts only the inputs verified against upstream by the conformance vectors: create,
-// stdin, triggers and logging (see checkedInputs); every other input is refused by name. Not
+// interpreter, stdin, triggers and logging (see checkedInputs); every other input is refused by name. Not
 // implemented at all: assetPaths/archivePaths and the remote:* resources (SSH).
 package main
 
@@ -153,7 +153,9 @@ func unwrap(v resource.PropertyValue) resource.PropertyValue {
 // checkedInputs are the inputs this program uses, whose state, diff and replace behaviour the
 // conformance vectors (tests/e2e/vectors/upstream.json) verify against upstream. Any other input
 // is refused by Check, so nothing can silently differ.
-var checkedInputs = map[string]bool{"create": true, "stdin": true, "triggers": true, "logging": true}
+var checkedInputs = map[string]bool{
+	"create": true, "interpreter": true, "stdin": true, "triggers": true, "logging": true,
+}
 
 func parseInputs(m resource.PropertyMap) (commandInputs, error) {
 	in := commandInputs{
@@ -305,8 +307,8 @@ func (p *commandProvider) Check(ctx context.Context, req *pulumirpc.CheckRequest
 	for k, v := range news {
 		if !checkedInputs[string(k)] && !strings.HasPrefix(string(k), "__") && !unwrap(v).IsNull() {
 			failures = append(failures, &pulumirpc.CheckFailure{Property: string(k), Reason: fmt.Sprintf(
-				"command:local:Command input %q is not supported by this stand-in: only create, stdin, "+
-					"triggers and logging are verified against the upstream provider", k)})
+				"command:local:Command input %q is not supported by this stand-in: only create, interpreter, "+
+					"stdin, triggers and logging are verified against the upstream provider", k)})
 		}
 	}
 	if len(failures) > 0 {
