@@ -268,7 +268,10 @@ def hook_not_as_root(type_: str, urn: str, props: Mapping[str, Any]) -> list[str
     if not any(w.endswith("/hook.php") for w in words):
         return [f"the hook step {found.group(1)} does not run through hook.php"]
     php = next(i for i, w in enumerate(words) if w.endswith("/hook.php"))
-    user = words[words.index("--user") + 1] if "--user" in words[:php] else "root"
+    # the exec that runs hook.php: the last --user before it (past verify, the proxy check's
+    # exec comes first)
+    users = [i for i, w in enumerate(words[:php]) if w == "--user"]
+    user = words[users[-1] + 1] if users else "root"
     head = words[php + 1 : words.index("--", php)] if "--" in words[php:] else []
     argv = words[words.index("--", php) + 1 :] if "--" in words[php:] else []
     reason = head[head.index("--as-root") + 1] if "--as-root" in head[:-1] else ""

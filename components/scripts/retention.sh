@@ -16,7 +16,7 @@
 # recorded (release_step.py), one `event: {…}` line each.
 set -eu
 [ -z "$1" ] || export DOCKER_HOST="$1"
-n=$2; repo=$3; build=$4; tag=$5; backups=${6:-}; image=${7:-}; releases=${8:-}
+n=$2; repo=$3; build=$4; tag=$5; backups=${6:-}; lister=${7:-}; releases=${8:-}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 refs() { # image -> its references in this repository (repo:tag, repo@digest), one a line
   docker image inspect --format \
@@ -66,7 +66,7 @@ echo "retention: kept $(wc -l < "$tmp/kept") build(s) of $repo, removed $removed
 : > "$tmp/backups"
 if [ -n "$backups" ]; then
   docker run --rm --pull never --network none --volume "$backups:/backups:ro" --entrypoint ls \
-    "$image" /backups > "$tmp/backups"
+    "$lister" /backups > "$tmp/backups"
 fi
 while read -r deployed image; do
   grep -qx "$image" "$tmp/kept" || continue
@@ -83,5 +83,5 @@ done < "$tmp/history"
 # 5. The recorded outcomes (failed releases too), oldest first.
 if [ -n "$releases" ]; then
   docker run --rm --pull never --network none --volume "$releases:/releases:ro" --entrypoint sh \
-    "$image" -c 'cat /releases/history.jsonl 2> /dev/null || true' | sed -n 's/^{/event: {/p'
+    "$lister" -c 'cat /releases/history.jsonl 2> /dev/null || true' | sed -n 's/^{/event: {/p'
 fi

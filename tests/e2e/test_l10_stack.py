@@ -20,13 +20,13 @@ Stack `e2e-l10`, prefix `lsl10`, port 18086, its own repository, on this machine
 from __future__ import annotations
 
 import getpass
-import http.server
 import json
 import secrets
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
 import pytest
@@ -60,7 +60,7 @@ HOOKS = {
 }
 
 
-class Receiver(http.server.BaseHTTPRequestHandler):
+class Receiver(BaseHTTPRequestHandler):
     """Records every post (path, time, JSON body); `hang` seconds before it answers."""
 
     posts: ClassVar[list[dict[str, Any]]] = []
@@ -78,8 +78,8 @@ class Receiver(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def receiver() -> Iterator[http.server.ThreadingHTTPServer]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+def receiver() -> Iterator[ThreadingHTTPServer]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield server
@@ -139,7 +139,7 @@ def deployed(l10: Pulumi) -> dict:
         up(l10)
         took = time.monotonic() - t0
     print(f"laravel 10: up from scratch {took:.1f}s")
-    return {"events": release_events(recorded.lines)}
+    return {"events": release_events(recorded.lines), "app": l10.outputs()["containers"]["app"]}
 
 
 def test_up_from_scratch_on_laravel_10_and_php_8_4(l10, deployed):
@@ -209,7 +209,7 @@ def test_each_hook_runs_in_its_place_as_the_web_user(l10, deployed):
     events = deployed["events"]
     hooks = [(ts, cmd.split()[2]) for ts, _, cmd in events if cmd.startswith(HOOK_EXEC)]
     assert [name for _, name in hooks] == ["env", "warm", "queue-restart"], hooks
-    first = {}
+    first: dict[str, int] = {}
     for ts, step in steps_seen(events):
         first.setdefault(step, ts)
     at = dict((name, ts) for ts, name in hooks)
@@ -217,9 +217,8 @@ def test_each_hook_runs_in_its_place_as_the_web_user(l10, deployed):
     assert first["ownership"] < at["env"] < first["migrate"]
     assert first["health"] < at["warm"] < first["switch"]
     assert first["verify"] < at["queue-restart"]
-    # each in the new app container (the one the proxy now names), as the web user
-    app = l10.outputs()["containers"]["app"]
-    assert {c for _, c, cmd in events if cmd.startswith(HOOK_EXEC)} == {app}
+    # each in the new app container (the one the proxy then named), as the web user
+    assert {c for _, c, cmd in events if cmd.startswith(HOOK_EXEC)} == {deployed["app"]}
     state = l10.state()["deployment"]["resources"]
     warm = next(r for r in state if r["urn"].endswith("::hook-before-switch-warm"))
     out = warm["outputs"]["stdout"]
@@ -259,8 +258,11 @@ def test_a_failing_before_switch_hook_stops_the_release_on_the_old_build(l10, de
         fail.unlink()
     text = res.stdout + res.stderr
     assert res.returncode != 0
-    assert "hook-before-switch-warm" in text and "warm: the search index is not ready" in text
-    assert "warm: failed with exit code 7" in text, text[-3000:]
+    tail = text[-4000:]
+    # the failing command names the hook, its cause follows, then hook.php's verdict
+    assert 'running "docker --host unix:///var/run/docker.sock exec --user www-data' in text, tail
+    assert "hook.php warm 60 /var/www/html -- /var/www/html/deploy/warm.sh" in text, tail
+    assert "warm: the search index is not ready\nhook: warm: failed with exit code 7" in text, tail
     assert load.failures(live) == {}, load.builds
     assert set(load.builds) == {live}, load.builds
     assert served()[1]["build"] == live
