@@ -300,6 +300,7 @@ def test_an_interrupted_deploy_recovers_with_cancel_and_up(ops, step, version):
         f"{NAME}-storage",
         f"{NAME}-public",
         f"{NAME}-backups",
+        f"{NAME}-releases",
     }
     networks = set(sh("docker", "network", "ls", "--format", "{{.Name}}").stdout.split())
     assert {n for n in networks if n.startswith(f"{NAME}-")} == {f"{NAME}-internal"}
