@@ -569,10 +569,10 @@ def history(stdout: str) -> list[dict[str, Any]]:
             entry = json.loads(line)
             done = next((e for e in recorded if e.get("build") == entry.get("build")
                          and e.get("outcome") == "succeeded"), {})  # fmt: skip
-            entry = {**entry, "outcome": done.get("outcome", ""),
-                     "duration_s": done.get("duration_s"), "by": done.get("by", "")}  # fmt: skip
-            out.append({k: entry.get(k, "") if k != "duration_s" else entry[k]
-                        for k in RELEASE_KEYS})  # fmt: skip
+            entry = {**{k: entry.get(k, "") for k in RELEASE_KEYS},
+                     "outcome": done.get("outcome", ""), "duration_s": done.get("duration_s"),
+                     "by": done.get("by", "")}  # fmt: skip
+            out.append(entry)
     return out
 
 

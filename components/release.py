@@ -69,7 +69,6 @@ class Step:
     description: str
     argv: Callable[[Target], list[Argv]]
     past_verify: bool = False
-    hook: bool = False
 
 
 def _ownership(t: Target) -> list[Argv]:
@@ -256,15 +255,19 @@ HOOK_WHEN = {
 }
 
 
+def hook_prefix(point: str) -> str:
+    """What the names of a hook point's steps start with: hook-<point>-<name>."""
+    return f"hook-{point.replace('_', '-')}-"
+
+
 def hook_step(point: str, hook: HookConfig) -> Step:
     who = f"as root: {hook.reason}" if hook.as_root else "as the web user"
     return Step(
-        f"hook-{point.replace('_', '-')}-{hook.name}",
+        hook_prefix(point) + hook.name,
         f"your hook `{shlex.join(hook.argv)}` ({HOOK_WHEN[point]}; {who}; "
         f"at most {hook.timeout} s)",
         lambda t: [commands.hook(t.host, t.container, t.user, t.cfg.web.app_root, hook)],
         past_verify=point == "after_verify",
-        hook=True,
     )
 
 
@@ -282,7 +285,7 @@ def chain(cfg: StackConfig) -> list[Step]:
 
 
 def in_maintenance(step: Step) -> bool:
-    return step.name in IN_MAINTENANCE or step.name.startswith("hook-before-switch-")
+    return step.name in IN_MAINTENANCE or step.name.startswith(hook_prefix("before_switch"))
 
 
 def step_script(step: Step, t: Target) -> str:

@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 
 from components.config import HOOK_POINTS
-from components.release import HOOK_SLOTS, HOOK_WHEN, STEPS
+from components.release import HOOK_SLOTS, HOOK_WHEN, STEPS, hook_prefix
 
 PROJECT = "laravel-stack"
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's "known after apply" string
@@ -372,7 +372,7 @@ def raw_diff(plan: Plan) -> str:
 
 def hook_point(name: str) -> str | None:
     for point in HOOK_POINTS:
-        if name.startswith(f"hook-{point.replace('_', '-')}-"):
+        if name.startswith(hook_prefix(point)):
             return point
     return None
 
