@@ -104,7 +104,9 @@ command -v curl >/dev/null 2>&1 || need_pkgs+=(curl ca-certificates)
 command -v gpgv >/dev/null 2>&1 || need_pkgs+=(gpgv)
 [ -e /usr/share/keyrings/debian-archive-keyring.gpg ] || need_pkgs+=(debian-archive-keyring)
 command -v iptables >/dev/null 2>&1 || need_pkgs+=(iptables)
-# The e2e's second Docker host (scripts/remote-host): sshd, and socat to reach the registries.
+# The e2e's second Docker host (scripts/remote-host): sshd, socat to reach the registries, and
+# mkfs.ext4 for its disk of its own.
+command -v mkfs.ext4 >/dev/null 2>&1 || need_pkgs+=(e2fsprogs)
 [ -x /usr/sbin/sshd ] || need_pkgs+=(openssh-server)
 command -v ssh-agent >/dev/null 2>&1 || need_pkgs+=(openssh-client)
 command -v socat >/dev/null 2>&1 || need_pkgs+=(socat)

@@ -227,6 +227,25 @@ def report(ctx: dict[str, Any], ok: bool, tail: list[str]) -> None:
         print(line, file=sys.stderr)
 
 
+def ssh_lost(line: str, code: int, tail: list[str], step: str) -> str | None:
+    """One line for a step whose ssh lost the server (exit status 255 is ssh's own: the remote
+    command's status is passed through), naming the server and the cause."""
+    try:
+        argv = shlex.split(line)
+    except ValueError:
+        return None
+    if code != 255 or not argv or argv[0] != "ssh" or "--" not in argv[:-1]:
+        return None
+    host = argv[argv.index("--") + 1]
+    user = argv[argv.index("-l") + 1] if "-l" in argv[:-1] else ""
+    said = [x.strip() for x in tail if x.strip().startswith(("ssh:", "mux_client", "Connection "))]
+    cause = said[-1] if said else "the connection was dropped"
+    return (
+        f"laravel-stack: the SSH connection to {user + '@' if user else ''}{host} failed during "
+        f"{step} ({cause}); nothing to clean up: once the server answers, run `pulumi up` again"
+    )
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 4 or argv[2] != "--":
         print("usage: release_step.py CONTEXT -- LINE", file=sys.stderr)
@@ -234,6 +253,9 @@ def main(argv: list[str]) -> int:
     ctx = json.loads(argv[1])
     tail: collections.deque[str] = collections.deque(maxlen=LAST_LINES)
     code = run(argv[3], tail)
+    lost = ssh_lost(argv[3], code, list(tail), ctx.get("step", ""))
+    if lost:
+        print(lost, file=sys.stderr)
     if code != 0 or ctx.get("final"):
         try:
             report(ctx, code == 0, list(tail))

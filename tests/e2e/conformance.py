@@ -18,6 +18,7 @@ release on the other plugins).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -193,6 +194,9 @@ class Vectors:
     def save(self) -> None:
         if RECORD and self.recorded:
             VECTORS.parent.mkdir(parents=True, exist_ok=True)
-            merged = {**(json.loads(VECTORS.read_text()) if VECTORS.exists() else {})}
-            merged.update(self.recorded)
-            VECTORS.write_text(json.dumps(merged, indent=1, sort_keys=True) + "\n")
+            # The suites run side by side (scripts/test), each saving its own scenarios.
+            with open(VECTORS.with_suffix(".lock"), "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                merged = {**(json.loads(VECTORS.read_text()) if VECTORS.exists() else {})}
+                merged.update(self.recorded)
+                VECTORS.write_text(json.dumps(merged, indent=1, sort_keys=True) + "\n")

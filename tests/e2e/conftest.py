@@ -113,6 +113,16 @@ class Pulumi:
         return json.loads(self.run("stack", "export").stdout)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Each e2e module is one suite with its own stacks, ports and repository: under
+    `--dist loadgroup` (scripts/test) a module's tests stay together on one worker, in order,
+    while the other suites run beside it."""
+    for item in items:
+        path = Path(str(item.fspath))
+        if path.parent == Path(__file__).parent:
+            item.add_marker(pytest.mark.xdist_group(path.stem))
+
+
 LOCAL_BASE = f"http://127.0.0.1:{PORT}"
 
 
@@ -230,7 +240,9 @@ class EngineEvents:
         host = ["--host", self.docker_host] if self.docker_host else []
         argv = ["docker", *host, "events", "--since", f"{time.time():.3f}", "--format",
                 "{{json .}}", "--filter", f"label=laravel-stack.stack={self.name}"]  # fmt: skip
-        self._proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+        # (stderr: an engine restarted by a test ends the stream with "unexpected EOF")
+        self._proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                      text=True)  # fmt: skip
         self._timer = threading.Timer(self.limit_s, self._proc.kill)
         self._timer.start()
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -390,6 +402,39 @@ class Load:
     def failures(self, *builds: str) -> dict[str, int]:
         """Every outcome that is not one of `builds` answering (errors, other statuses)."""
         return {k: n for k, n in self.builds.items() if k not in builds}
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
+class Writer:
+    """Rows inserted through the app (`/db`: one row a request, answered with its id) at a
+    fixed rate, bounded in time: the ids the app acknowledged, and how many requests failed."""
+
+    def __init__(self, base: str, rate: float = 5, limit_s: float = 900):
+        self.base, self.rate, self.limit_s = base, rate, limit_s
+        self.acked: list[int] = []
+        self.failed = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        end = time.monotonic() + self.limit_s
+        while not self._stop.is_set() and time.monotonic() < end:
+            try:
+                status, body = http("/db", timeout=3, base=self.base)
+                if status == 200 and isinstance(body, dict) and body.get("last"):
+                    self.acked.append(int(body["last"]["id"]))
+                else:
+                    self.failed += 1
+            except Exception:  # a refused or dropped connection is a failed write too
+                self.failed += 1
+            self._stop.wait(1 / self.rate)
+
+    def __enter__(self) -> Writer:
+        self._thread.start()
+        return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()

@@ -1,19 +1,26 @@
-"""Faults during a release (issue 23, first cases): the registry down, MySQL crashing during
-`migrate`, two `pulumi up` at once. Each case runs a code-change release under 20 req/s on
-/up and a writer that inserts one row a request through the app (`/db`, 5 a second, every id
-it was answered with counted as acknowledged), injects its fault at a named point (the chain's
-step seen in the engine's live events), and records: failed requests, acknowledged rows missing
-afterwards, what recovery took, and the seconds until the site serves the right build again.
-The stack is shared between the cases: each leaves it healthy for the next.
+"""Faults during a release on this machine's engine (issue 23; the SSH server's cases are in
+test_remote_stack.py): the registry down, MySQL crashing during `migrate`, two `pulumi up` at
+once, the engine restarted between two steps of the chain, a host reboot. Each case runs a code-
+change release under 20 req/s on /up and a writer that inserts one row a request through the app
+(`/db`, 5 a second, every id it was answered with counted as acknowledged), injects its fault at
+a named point (the chain's step seen in the engine's live events), and records: failed requests,
+acknowledged rows missing afterwards, what recovery took, and the seconds until the site serves
+the right build again. The stack is shared between the cases: each leaves it healthy for the
+next.
 
 Stack `e2e-faults`, prefix `lsflt`, port 18088, its own repository, on this machine's engine.
+The cases stop the registry and restart the engine every suite uses: scripts/test runs this
+module alone, after the others (marker `engine_exclusive`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import re
+import signal
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,16 +29,24 @@ from typing import Any
 import pytest
 
 from .conftest import (
+    PROBE,
     REPO,
+    SCRIPTS,
     EngineEvents,
     Load,
     Pulumi,
+    Writer,
     docker_cleanup,
+    engine_restart_recovers,
     http,
     new_project,
+    restart_engine,
     sh,
+    stack_container_states,
     wait_for,
 )
+
+pytestmark = pytest.mark.engine_exclusive
 
 STACK = "e2e-faults"
 NAME = "lsflt"
@@ -40,39 +55,6 @@ BASE = f"http://127.0.0.1:{PORT}"
 CACHE = os.environ.get("LARAVEL_STACK_CACHE", "/var/cache/laravel-stack")
 #: what each case measured, printed at the end of the module (README's fault table)
 FIGURES: dict[str, dict[str, Any]] = {}
-
-
-class Writer:
-    """Rows inserted through the app at a fixed rate (bounded in time): the ids the app
-    acknowledged, and how many requests failed."""
-
-    def __init__(self, rate: float = 5, limit_s: float = 900):
-        self.rate, self.limit_s = rate, limit_s
-        self.acked: list[int] = []
-        self.failed = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        end = time.monotonic() + self.limit_s
-        while not self._stop.is_set() and time.monotonic() < end:
-            try:
-                status, body = http("/db", timeout=3, base=BASE)
-                if status == 200 and isinstance(body, dict) and body.get("last"):
-                    self.acked.append(int(body["last"]["id"]))
-                else:
-                    self.failed += 1
-            except Exception:  # a refused or dropped connection is a failed write too
-                self.failed += 1
-            self._stop.wait(1 / self.rate)
-
-    def __enter__(self) -> Writer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
 
 
 def rows() -> set[int]:
@@ -115,6 +97,61 @@ def release(p: Pulumi, version: str) -> None:
     p.set("image.build_args.APP_CODE_VERSION", version)
 
 
+def get(path: str) -> tuple[int, Any]:
+    return http(path, base=BASE)
+
+
+def proxy_upstream() -> str:
+    """The app container the proxy passes requests to."""
+    conf = sh("docker", "exec", f"{NAME}-web", "cat", "/etc/nginx/laravel-stack/upstream.conf")
+    [line] = [x for x in conf.stdout.splitlines() if x.startswith("set $app_upstream ")]
+    return line.split()[-1].rstrip(";").rsplit(":", 1)[0]
+
+
+def up_in_background(p: Pulumi) -> subprocess.Popen[str]:
+    """`pulumi up` in a session of its own, so that the whole tree (the CLI, the language host,
+    the plugins, the step's docker CLI) can be frozen and thawed at once."""
+    argv = ["pulumi", "up", "--yes", "--skip-preview", *p.policy, "--stack", p.stack,
+            "--non-interactive"]  # fmt: skip
+    return subprocess.Popen(argv, cwd=p.project, env=p.env, text=True, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+
+
+def signal_tree(pid: int, sig: signal.Signals) -> None:
+    """`sig` to `pid` and every process below it (listed twice: a child forked meanwhile)."""
+    for _ in range(2):
+        table = sh("ps", "-e", "-o", "pid=,ppid=").stdout.split()
+        children: dict[int, list[int]] = {}
+        for child, parent in zip(table[::2], table[1::2], strict=True):
+            children.setdefault(int(parent), []).append(int(child))
+        todo, tree = [pid], []
+        while todo:
+            tree.append(todo.pop())
+            todo += children.get(tree[-1], [])
+        for each in tree:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(each, sig)
+
+
+def exec_of(lines: list[str], pattern: re.Pattern[str]) -> dict[str, Any] | None:
+    """The first exec_start event whose command matches `pattern`."""
+    for line in list(lines):
+        ev = json.loads(line)
+        action = ev.get("Action", "")
+        if action.startswith("exec_start: ") and pattern.search(action[len("exec_start: ") :]):
+            return ev
+    return None
+
+
+def exec_ended(lines: list[str], exec_id: str) -> bool:
+    for line in list(lines):
+        ev = json.loads(line)
+        attrs = ev.get("Actor", {}).get("Attributes", {})
+        if ev.get("Action") == "exec_die" and attrs.get("execID") == exec_id:
+            return True
+    return False
+
+
 def test_the_registry_down_fails_before_any_container_changes(faults):
     old, before = served(), containers()
     release(faults, "r2")
@@ -124,7 +161,7 @@ def test_the_registry_down_fails_before_any_container_changes(faults):
                                     capture_output=True).returncode != 0,
              timeout=30, what="the registry to stop")  # fmt: skip
     try:
-        with Load(rate=20, base=BASE) as load, Writer() as writer:
+        with Load(rate=20, base=BASE) as load, Writer(base=BASE) as writer:
             res = faults.up(check=False)
     finally:
         t0 = time.monotonic()
@@ -153,7 +190,11 @@ def test_mysql_crashing_during_migrate_loses_no_acknowledged_row(faults):
         "};\n"
     )
     release(faults, "m2")
-    with EngineEvents(name=NAME) as recorded, Load(rate=20, base=BASE) as load, Writer() as w:
+    with (
+        EngineEvents(name=NAME) as recorded,
+        Load(rate=20, base=BASE) as load,
+        Writer(base=BASE) as w,
+    ):
         argv = ["pulumi", "up", "--yes", "--skip-preview", *faults.policy, "--stack",
                 faults.stack, "--non-interactive"]  # fmt: skip
         proc = subprocess.Popen(argv, cwd=faults.project, env=faults.env, text=True,
@@ -197,7 +238,7 @@ def test_a_second_up_at_once_is_refused_by_the_lock(faults):
     release(faults, "l2")
     argv = ["pulumi", "up", "--yes", "--skip-preview", *faults.policy, "--stack", faults.stack,
             "--non-interactive"]  # fmt: skip
-    with Load(rate=20, base=BASE) as load, Writer() as writer:
+    with Load(rate=20, base=BASE) as load, Writer(base=BASE) as writer:
         first = subprocess.Popen(argv, cwd=faults.project, env=faults.env, text=True,
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
         lock = faults.project.parent / "state" / ".pulumi" / "locks"
@@ -215,3 +256,99 @@ def test_a_second_up_at_once_is_refused_by_the_lock(faults):
     assert load.failures(old, new) == {} and writer.failed == 0, (load.builds, writer.failed)
     assert set(writer.acked) <= rows()
     FIGURES["two ups at once"] = {"failed requests": 0, "missing rows": 0, "recovery": "none"}
+
+
+#: the step whose work the engine finished when it went down, and the next step, which never ran
+AFTER_STEP = {
+    "health": re.compile(PROBE + r"fcgi://\S+ \d+ \S+ \S+@sha256:"),  # before `switch`
+    "switch": re.compile(rf"^sh {SCRIPTS}proxy_switch\.sh to "),  # before `verify`
+}
+
+
+@pytest.mark.parametrize("step", list(AFTER_STEP))
+def test_the_engine_restarting_between_two_steps_leaves_a_consistent_site(faults, step):
+    """The engine restarts (a docker.io upgrade, the OOM killer) right after it ran a step of
+    the chain and before the next one: the step's `docker exec` finished in the engine, the
+    `pulumi up` had not yet seen it. The test freezes the `up` (SIGSTOP to its whole process
+    tree) the moment the step's exec starts, waits until the engine says it ended, restarts the
+    engine and thaws the `up`."""
+    old, old_app = served(), proxy_upstream()
+    release(faults, f"e-{step}")
+    with (
+        EngineEvents(name=NAME) as recorded,
+        Load(rate=20, base=BASE) as load,
+        Writer(base=BASE) as w,
+    ):
+        proc = up_in_background(faults)
+        try:
+            ev = wait_for(lambda: exec_of(recorded.lines, AFTER_STEP[step]), timeout=600,
+                          interval=0.02, what=f"the chain's {step}")  # fmt: skip
+            signal_tree(proc.pid, signal.SIGSTOP)
+            exec_id = ev["Actor"]["Attributes"]["execID"]
+            wait_for(lambda: exec_ended(recorded.lines, exec_id), timeout=60, interval=0.1,
+                     what=f"{step}'s exec to end")  # fmt: skip
+            t0 = time.monotonic()
+            restart_engine()
+        finally:
+            signal_tree(proc.pid, signal.SIGCONT)
+        out, _ = proc.communicate(timeout=900)
+
+        def consistent() -> str | None:
+            status, body = get("/up")
+            return body["build"] if status == 200 and isinstance(body, dict) else None
+
+        serving = wait_for(consistent, timeout=120, interval=0.5, what="the site answering")
+        back = time.monotonic() - t0
+        time.sleep(1)
+    assert proc.returncode != 0, out[-3000:]
+    # One build, in the container the proxy names, which runs; the switch decides which one.
+    expected = old if step == "health" else None
+    answers = {consistent() for _ in range(30)}
+    assert answers == {serving}, answers
+    if expected:
+        assert serving == expected and proxy_upstream() == old_app
+    states = stack_container_states(NAME)
+    assert states[proxy_upstream()] == "running", states
+    missing = set(w.acked) - rows()
+    assert missing == set(), missing
+    # The documented recovery: `pulumi up` (the failed step and the ones after it run again).
+    with Load(rate=20, base=BASE) as after:
+        faults.up()
+    new = served()
+    assert new != old and after.failures(serving, new) == {}, after.builds
+    faults.run("preview", "--expect-no-changes")
+    failed = sum(n for k, n in load.failures(old, serving).items())
+    FIGURES[f"engine restarted after {step}"] = {
+        "served after": "old build" if serving == old else "new build",
+        "failed requests": failed, "failed writes": w.failed, "acknowledged": len(w.acked),
+        "missing rows": 0, "seconds until served": round(back, 1), "recovery": "up",
+        "failed step": last_failed_step(out),
+    }  # fmt: skip
+
+
+def last_failed_step(out: str) -> str:
+    """The resource the `up`'s diagnostics name first (`  command:local:Command (NAME):`)."""
+    for line in out.splitlines():
+        m = re.match(r"^\s+(\S+:\S+:\S+) \(([^)]+)\):$", line)
+        if m and m.group(1) != "pulumi:pulumi:Stack":
+            return m.group(2)
+    return ""
+
+
+def test_a_host_reboot_brings_everything_back_by_itself(faults):
+    # The engine stopped as a reboot stops it (SIGTERM: it stops every container), then started
+    # again; no `pulumi` command runs. (The earlier cases' releases ran after it.)
+    build = served()
+    with Writer(base=BASE) as w:
+        seconds = engine_restart_recovers(False, get, build, NAME)
+        time.sleep(1)
+    missing = set(w.acked) - rows()
+    assert missing == set(), missing
+    faults.run("preview", "--expect-no-changes")
+    with Load(rate=20, base=BASE) as load:
+        release(faults, "after-reboot")
+        faults.up()
+    assert load.failures(build, served()) == {}, load.builds
+    FIGURES["host reboot"] = {"seconds until served": round(seconds, 1),
+                              "failed writes": w.failed, "acknowledged": len(w.acked),
+                              "missing rows": 0, "recovery": "none"}  # fmt: skip

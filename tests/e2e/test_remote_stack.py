@@ -10,18 +10,22 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from .conftest import (
+    BATCH,
     REPO,
     EngineEvents,
     Load,
     Pulumi,
+    Writer,
     assert_chain_in_order,
     engine_restart_recovers,
     http,
@@ -111,6 +115,9 @@ def remote(tmp_path_factory, server) -> Iterator[Pulumi]:
     for key, value in settings.items():
         p.set(key, value)
     yield p
+    print("\nfault figures (the SSH server):")
+    for case, fig in FIGURES.items():
+        print(f"  {case}: {fig}")
     p.run("destroy", "--yes", check=False)
     server_cleanup(server)
 
@@ -264,6 +271,106 @@ def test_a_failing_release_keeps_the_old_build_serving(remote, server, deployed)
     bad.unlink()
     remote.up()
     assert served_build(server) == live
+
+
+def rows(server: dict[str, str]) -> set[int]:
+    out = rdocker(server, "exec", f"{NAME}-mysql", "sh", "-c",
+                  'mysql -N -uroot -p"$MYSQL_ROOT_PASSWORD" laravel -e '
+                  '"SELECT id FROM visits"')  # fmt: skip
+    return {int(x) for x in out.split()}
+
+
+#: a fault case's figures, printed with the module's summary (README's fault table)
+FIGURES: dict[str, dict[str, object]] = {}
+
+
+def test_the_ssh_connection_dropped_mid_chain_fails_in_one_line_and_up_recovers(
+    remote, server, deployed
+):
+    # The shared connection (ControlMaster) dies while a step runs on the server: its ssh, and
+    # any other one multiplexed on it, lose the server at once.
+    old = served_build(server)
+    remote.set("image.build_args.APP_CODE_VERSION", "ssh-drop")
+    rebuild = re.compile(BATCH + "config:cache route:cache")
+    argv = ["pulumi", "up", "--yes", "--skip-preview", *remote.policy, "--stack", remote.stack,
+            "--non-interactive"]  # fmt: skip
+    rbase = base(server)
+    with (
+        EngineEvents(name=NAME, docker_host=server["REMOTE_DOCKER_HOST"]) as recorded,
+        Load(rate=20, base=rbase) as load,
+        Writer(base=rbase) as writer,
+    ):
+        proc = subprocess.Popen(argv, cwd=remote.project, env=remote.env, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+
+        def rebuilding() -> bool:
+            actions = [json.loads(x).get("Action", "") for x in list(recorded.lines)]
+            return any(rebuild.search(a.removeprefix("exec_start: ")) for a in actions)
+
+        wait_for(rebuilding, timeout=600, interval=0.05, what="the chain's cache-rebuild there")
+        masters = sh("pkill", "-9", "-e", "-f", rf"laravel-stack-{NAME}-.*\[mux\]", check=False)
+        out, _ = proc.communicate(timeout=900)
+    assert "killed" in masters.stdout, masters
+    assert proc.returncode != 0, out[-3000:]
+    # One line names the server and the cause, with what to do.
+    lines = [x for x in out.splitlines() if "the SSH connection to" in x]
+    assert lines and server["REMOTE_ADDRESS"] in lines[0] and "pulumi up" in lines[0], out[-3000:]
+    assert "goroutine " not in out, out[-3000:]
+    assert served_build(server) == old
+    assert load.failures(old) == {} and writer.failed == 0, (load.builds, writer.failed)
+    assert set(writer.acked) <= rows(server)
+    # The next `up` opens a new shared connection by itself (the dead one's socket is stale).
+    with Load(rate=20, base=rbase) as after:
+        remote.up()
+    new = served_build(server)
+    assert new != old and after.failures(old, new) == {}, after.builds
+    FIGURES["ssh dropped during cache-rebuild"] = {
+        "failed requests": 0, "failed writes": 0, "acknowledged": len(writer.acked),
+        "missing rows": 0, "recovery": "up", "line": lines[0].strip()[:200],
+    }  # fmt: skip
+
+
+def test_a_full_disk_during_the_pull_fails_naming_the_space_and_up_recovers(
+    remote, server, deployed
+):
+    # The release ships a 64 MiB asset (random: the layer does not compress); the server's disk
+    # has 16 MiB left when `up` starts, so its pull of the new build runs out of space.
+    old = served_build(server)
+    asset = remote.project / "examples/laravel-app/resources/big-asset.bin"
+    asset.write_bytes(os.urandom(64 << 20))
+    remote.set("image.build_args.APP_CODE_VERSION", "disk-full")
+    disk = server["REMOTE_DISK"]
+    filler = f"{disk}/filler"
+    stat = os.statvfs(disk)
+    sh("fallocate", "-l", str(stat.f_bavail * stat.f_frsize - (16 << 20)), filler)
+    rbase = base(server)
+    try:
+        with Load(rate=20, base=rbase) as load, Writer(base=rbase) as writer:
+            res = remote.up(check=False)
+    finally:
+        os.unlink(filler)
+    text = res.stdout + res.stderr
+    assert res.returncode != 0, text[-3000:]
+    assert "no space left on device" in text, text[-3000:]
+    assert "goroutine " not in text and "panic:" not in text, text[-3000:]
+    assert served_build(server) == old
+    assert load.failures(old) == {}, load.builds
+    assert set(writer.acked) <= rows(server)
+    # Space freed: the same build again, nothing half-pulled in the way.
+    t0 = time.monotonic()
+    with Load(rate=20, base=rbase) as after:
+        remote.up()
+    new = served_build(server)
+    assert new != old and after.failures(old, new) == {}, after.builds
+    asset.unlink()
+    remote.up()
+    remote.run("preview", "--expect-no-changes")
+    FIGURES["disk full during the pull"] = {
+        "failed requests": 0, "failed writes": writer.failed, "acknowledged": len(writer.acked),
+        "missing rows": 0, "recovery": "free space, up",
+        "up after s": round(time.monotonic() - t0, 1),
+        "error": next((x.strip()[:200] for x in text.splitlines() if "no space left" in x), ""),
+    }  # fmt: skip
 
 
 def containers_fingerprint(server: dict[str, str]) -> str:

@@ -400,3 +400,47 @@ def test_the_notify_config_is_written_from_stdin_for_root_only():
     line = commands.script(argv)
     assert "umask 077" in line and "/releases/notify.json" in line
     assert "--volume shop-releases:/releases" in line and argv[argv.index("--user") + 1] == "0"
+
+
+def test_a_step_whose_ssh_lost_the_server_says_so_in_one_line(tmp_path):
+    # A fake ssh on PATH that loses its connection as a killed ControlMaster makes it do.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "ssh").write_text(
+        "#!/bin/sh\necho 'mux_client_read_packet: read header failed: Broken pipe' >&2\nexit 255\n"
+    )
+    (bin_dir / "ssh").chmod(0o755)
+    line = "ssh -o BatchMode=yes -l deploy -- 10.0.0.9 'docker exec app php artisan config:cache'"
+    context = {"stack": "s", "step": "cache-rebuild", "build": "r@sha256:" + "b" * 64,
+               "record": {"argv": ["false"], "script": "/dev/null", "ssh": False}}  # fmt: skip
+    argv = [*commands.release_interpreter(context), line]
+    argv[1] = str(ROOT / argv[1])
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60,
+                          env={"PATH": f"{bin_dir}:/usr/bin:/bin"})  # fmt: skip
+    assert done.returncode == 255
+    [said] = [x for x in done.stderr.splitlines() if x.startswith("laravel-stack:")]
+    assert said == (
+        "laravel-stack: the SSH connection to deploy@10.0.0.9 failed during cache-rebuild "
+        "(mux_client_read_packet: read header failed: Broken pipe); nothing to clean up: once the "
+        "server answers, run `pulumi up` again"
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "code"),
+    [
+        ("ssh -l deploy -- 10.0.0.9 'exit 3'", 3),  # the remote command's own status
+        ("docker exec app false", 255),  # not an ssh step
+    ],
+)
+def test_other_failures_are_not_reported_as_a_lost_connection(line, code):
+    sys.path.insert(0, str(ROOT / "components/scripts"))
+    try:
+        import release_step
+    finally:
+        sys.path.pop(0)
+    assert release_step.ssh_lost(line, code, [], "migrate") is None
+    assert release_step.ssh_lost("ssh -l deploy -- h 'x'", 255, [], "migrate") == (
+        "laravel-stack: the SSH connection to deploy@h failed during migrate (the connection was "
+        "dropped); nothing to clean up: once the server answers, run `pulumi up` again"
+    )
