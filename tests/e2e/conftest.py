@@ -113,16 +113,6 @@ class Pulumi:
         return json.loads(self.run("stack", "export").stdout)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Each e2e module is one suite with its own stacks, ports and repository: under
-    `--dist loadgroup` (scripts/test) a module's tests stay together on one worker, in order,
-    while the other suites run beside it."""
-    for item in items:
-        path = Path(str(item.fspath))
-        if path.parent == Path(__file__).parent:
-            item.add_marker(pytest.mark.xdist_group(path.stem))
-
-
 LOCAL_BASE = f"http://127.0.0.1:{PORT}"
 
 

@@ -335,6 +335,44 @@ def last_failed_step(out: str) -> str:
     return ""
 
 
+def test_an_engine_restart_after_a_release_failed_at_verify_serves_the_build_before(faults):
+    # A build that ships a static public/up: the direct FastCGI check passes, nginx serves the
+    # file before PHP, so `verify` fails and the proxy is switched back; the failed build's
+    # container stays. Then the engine restarts: the build of before must come back, not it.
+    old, old_app = served(), proxy_upstream()
+    static = faults.project / "examples/laravel-app/public/up"
+    static.write_text('{"build": "static"}\n')
+    retries = faults.run("config", "get", "--path", "health.retries").stdout.strip()
+    faults.set("health.retries", "3")
+    try:
+        res = faults.up(check=False)
+    finally:
+        static.unlink()
+        faults.set("health.retries", retries)
+    out = res.stdout + res.stderr
+    assert res.returncode != 0 and f"switched back to {old} ({old_app})" in out, out[-3000:]
+    apps = [c for c in containers() if c.startswith(f"{NAME}-app-")]
+    assert len(apps) == 2, apps
+    with Writer(base=BASE) as w:
+        seconds = engine_restart_recovers(False, get, old, NAME)
+    assert proxy_upstream() == old_app
+    assert [stack_container_states(NAME)[c] for c in apps] == ["running"] * 2
+    missing = set(w.acked) - rows()
+    assert missing == set(), missing
+    with Load(rate=20, base=BASE) as load:
+        release(faults, "after-verify")
+        faults.up()
+    new = served()
+    assert new != old and load.failures(old, new) == {}, load.builds
+    assert http("/up", base=BASE)[1]["build"] == new  # not the failed build's static file
+    faults.run("preview", "--expect-no-changes")
+    FIGURES["engine restarted after a failed verify"] = {
+        "served after": "the build of before", "seconds until served": round(seconds, 1),
+        "failed writes": w.failed, "acknowledged": len(w.acked), "missing rows": 0,
+        "recovery": "none (a fixed build: up)",
+    }  # fmt: skip
+
+
 def test_a_host_reboot_brings_everything_back_by_itself(faults):
     # The engine stopped as a reboot stops it (SIGTERM: it stops every container), then started
     # again; no `pulumi` command runs. (The earlier cases' releases ran after it.)
