@@ -1,6 +1,6 @@
 """Faults during a release on this machine's engine (issue 23; the SSH server's cases are in
 test_remote_stack.py): the registry down, MySQL crashing during `migrate`, two `pulumi up` at
-once, the engine restarted between two steps of the chain, a host reboot. Each case runs a code-
+once, the engine restarted between two steps of the chain. Each case runs a code-
 change release under 20 req/s on /up and a writer that inserts one row a request through the app
 (`/db`, 5 a second, every id it was answered with counted as acknowledged), injects its fault at
 a named point (the chain's step seen in the engine's live events), and records: failed requests,
@@ -9,8 +9,7 @@ the right build again. The stack is shared between the cases: each leaves it hea
 next.
 
 Stack `e2e-faults`, prefix `lsflt`, port 18088, its own repository, on this machine's engine.
-The cases stop the registry and restart the engine every suite uses: scripts/test runs this
-module alone, after the others (marker `engine_exclusive`).
+The host reboot case is the local suite's engine restart (test_local_stack.py).
 """
 
 from __future__ import annotations
@@ -37,7 +36,6 @@ from .conftest import (
     Pulumi,
     Writer,
     docker_cleanup,
-    engine_restart_recovers,
     http,
     new_project,
     restart_engine,
@@ -45,8 +43,6 @@ from .conftest import (
     stack_container_states,
     wait_for,
 )
-
-pytestmark = pytest.mark.engine_exclusive
 
 STACK = "e2e-faults"
 NAME = "lsflt"
@@ -333,60 +329,3 @@ def last_failed_step(out: str) -> str:
         if m and m.group(1) != "pulumi:pulumi:Stack":
             return m.group(2)
     return ""
-
-
-def test_an_engine_restart_after_a_release_failed_at_verify_serves_the_build_before(faults):
-    # A build that ships a static public/up: the direct FastCGI check passes, nginx serves the
-    # file before PHP, so `verify` fails and the proxy is switched back; the failed build's
-    # container stays. Then the engine restarts: the build of before must come back, not it.
-    old, old_app = served(), proxy_upstream()
-    static = faults.project / "examples/laravel-app/public/up"
-    static.write_text('{"build": "static"}\n')
-    retries = faults.run("config", "get", "--path", "health.retries").stdout.strip()
-    faults.set("health.retries", "3")
-    try:
-        res = faults.up(check=False)
-    finally:
-        static.unlink()
-        faults.set("health.retries", retries)
-    out = res.stdout + res.stderr
-    assert res.returncode != 0 and f"switched back to {old} ({old_app})" in out, out[-3000:]
-    apps = [c for c in containers() if c.startswith(f"{NAME}-app-")]
-    assert len(apps) == 2, apps
-    with Writer(base=BASE) as w:
-        seconds = engine_restart_recovers(False, get, old, NAME)
-    assert proxy_upstream() == old_app
-    assert [stack_container_states(NAME)[c] for c in apps] == ["running"] * 2
-    missing = set(w.acked) - rows()
-    assert missing == set(), missing
-    with Load(rate=20, base=BASE) as load:
-        release(faults, "after-verify")
-        faults.up()
-    new = served()
-    assert new != old and load.failures(old, new) == {}, load.builds
-    assert http("/up", base=BASE)[1]["build"] == new  # not the failed build's static file
-    faults.run("preview", "--expect-no-changes")
-    FIGURES["engine restarted after a failed verify"] = {
-        "served after": "the build of before", "seconds until served": round(seconds, 1),
-        "failed writes": w.failed, "acknowledged": len(w.acked), "missing rows": 0,
-        "recovery": "none (a fixed build: up)",
-    }  # fmt: skip
-
-
-def test_a_host_reboot_brings_everything_back_by_itself(faults):
-    # The engine stopped as a reboot stops it (SIGTERM: it stops every container), then started
-    # again; no `pulumi` command runs. (The earlier cases' releases ran after it.)
-    build = served()
-    with Writer(base=BASE) as w:
-        seconds = engine_restart_recovers(False, get, build, NAME)
-        time.sleep(1)
-    missing = set(w.acked) - rows()
-    assert missing == set(), missing
-    faults.run("preview", "--expect-no-changes")
-    with Load(rate=20, base=BASE) as load:
-        release(faults, "after-reboot")
-        faults.up()
-    assert load.failures(build, served()) == {}, load.builds
-    FIGURES["host reboot"] = {"seconds until served": round(seconds, 1),
-                              "failed writes": w.failed, "acknowledged": len(w.acked),
-                              "missing rows": 0, "recovery": "none"}  # fmt: skip

@@ -26,6 +26,7 @@ from .conftest import (
     Pulumi,
     assert_chain_in_order,
     docker_cleanup,
+    engine_restart_recovers,
     http,
     release_events,
     sh,
@@ -181,6 +182,15 @@ def test_second_up_is_a_no_op(pulumi, deployed, vectors):
 
 def change_code(pulumi: Pulumi, version: str) -> None:
     pulumi.set("image.build_args.APP_CODE_VERSION", version)
+
+
+def test_after_an_engine_restart_the_site_comes_back_by_itself(pulumi, deployed):
+    # A host reboot or a docker.io upgrade: no `pulumi` command runs. (The next test, a code
+    # change under 20 req/s with 0 failed requests, is the release after it.)
+    build = served_build()
+    seconds = engine_restart_recovers(False, http, build, NAME)
+    print(f"engine restart: {build} served again after {seconds:.1f}s")
+    pulumi.run("preview", "--expect-no-changes")
 
 
 def test_a_refresh_keeps_a_stopped_app_container_and_the_next_up_starts_it(
@@ -500,6 +510,9 @@ def test_a_failed_verify_switches_back_and_a_removed_file_is_never_served_again(
         assert served_build() == old
     assert upstream_of_proxy() == old_app
     assert len(containers_of("app")) == 2  # the failed build's container is still there
+    # An engine restart now (issue 18): the old build comes back, the proxy names a running one.
+    engine_restart_recovers(False, http, old, NAME)
+    assert upstream_of_proxy() in stack_container_states(NAME), upstream_of_proxy()
     assert [stack_container_states(NAME)[c] for c in containers_of("app")] == ["running"] * 2
     # The next build no longer has the file: its release passes verify (the file of the failed
     # build is not in what nginx serves for it), and a second `up` is a no-op.
