@@ -369,19 +369,18 @@ func pull(ctx context.Context, p *dockerProvider, urn resource.URN, ref, platfor
 	}
 	auth := p.authFor(registry)
 	resp, err := e.do(ctx, http.MethodPost, "/images/create", q, nil, map[string]string{"X-Registry-Auth": encodeAuth(auth)})
-	if err == nil {
-		err = readStream(resp.Body, func(s string) { p.logStatus(ctx, urn, s) }, nil)
-		resp.Body.Close()
+	if err != nil {
+		// upstream's pullImage keeps the request's own error
+		return nil, fmt.Errorf("unable to pull image %s: error pulling image %s: %w", ref, ref, err)
 	}
+	// Upstream's pullImage reads the progress stream to its end without looking at it: an
+	// error the engine reports there (a full disk, a layer refused) is lost, and findImage then
+	// answers only that the image is not there. The same here.
+	_ = readStream(resp.Body, func(s string) { p.logStatus(ctx, urn, s) }, nil)
+	resp.Body.Close()
 	var ii imageInspect
 	if ierr := e.call(ctx, http.MethodGet, "/images/"+ref+"/json", nil, nil, &ii); ierr != nil {
-		if err != nil {
-			return nil, fmt.Errorf("pulling %s: %w", ref, err)
-		}
-		return nil, fmt.Errorf("inspecting %s after pulling it: %w", ref, ierr)
-	}
-	if err != nil {
-		p.warn(ctx, urn, fmt.Sprintf("pulling %s failed (%v); using the image already present locally", ref, err))
+		return nil, fmt.Errorf("unable to find or pull image %s", ref)
 	}
 	return &ii, nil
 }
@@ -427,7 +426,7 @@ func (remoteImageKind) create(ctx context.Context, p *dockerProvider, urn resour
 	}
 	ii, err := findImage(ctx, p, urn, a.Name, a.Platform)
 	if err != nil {
-		return "", nil, err
+		return "", nil, fmt.Errorf("Unable to read Docker image into resource: %s", err)
 	}
 	return ii.ID + a.Name, withOutputs(remoteImageSchema.outputs(news), map[string]resource.PropertyValue{
 		"imageId":    resource.NewStringProperty(ii.ID),
