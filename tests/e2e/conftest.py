@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import pytest
 
@@ -359,7 +359,34 @@ def new_project(tmp_path_factory, stack: str, base_config: str = "Pulumi.local.y
     return p
 
 
-class Load:
+class Background:
+    """A loop in a thread while the block runs: `tick` `rate` times a second, bounded in time
+    (stopped after `limit_s` even if the block is still running)."""
+
+    def __init__(self, rate: float, limit_s: float):
+        self.rate, self.limit_s = rate, limit_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def tick(self) -> None:
+        raise NotImplementedError
+
+    def _run(self) -> None:
+        end = time.monotonic() + self.limit_s
+        while not self._stop.is_set() and time.monotonic() < end:
+            self.tick()
+            self._stop.wait(1 / self.rate)
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
+class Load(Background):
     """Steady background traffic on /up during a deploy (bounded count and time)."""
 
     def __init__(
@@ -369,66 +396,49 @@ class Load:
         base: str = LOCAL_BASE,
         get: Callable[[str], tuple[int, Any]] | None = None,
     ):
-        self.rate, self.limit_s, self.base = rate, limit_s, base
+        super().__init__(rate, limit_s)
+        self.base = base
         self.get = get or (lambda path: http(path, timeout=2, base=self.base))
         self.builds: Counter[str] = Counter()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _run(self) -> None:
-        end = time.monotonic() + self.limit_s
-        while not self._stop.is_set() and time.monotonic() < end:
-            try:
-                status, body = self.get("/up")
-                self.builds[body["build"] if status == 200 else f"HTTP {status}"] += 1
-            except Exception as err:  # a refused connection during a recreate is data too
-                self.builds[type(err).__name__] += 1
-            self._stop.wait(1 / self.rate)
-
-    def __enter__(self) -> Load:
-        self._thread.start()
-        return self
+    def tick(self) -> None:
+        try:
+            status, body = self.get("/up")
+            self.builds[body["build"] if status == 200 else f"HTTP {status}"] += 1
+        except Exception as err:  # a refused connection during a recreate is data too
+            self.builds[type(err).__name__] += 1
 
     def failures(self, *builds: str) -> dict[str, int]:
         """Every outcome that is not one of `builds` answering (errors, other statuses)."""
         return {k: n for k, n in self.builds.items() if k not in builds}
 
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
 
-
-class Writer:
+class Writer(Background):
     """Rows inserted through the app (`/db`: one row a request, answered with its id) at a
     fixed rate, bounded in time: the ids the app acknowledged, and how many requests failed."""
 
     def __init__(self, base: str, rate: float = 5, limit_s: float = 900):
-        self.base, self.rate, self.limit_s = base, rate, limit_s
+        super().__init__(rate, limit_s)
+        self.base = base
         self.acked: list[int] = []
         self.failed = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _run(self) -> None:
-        end = time.monotonic() + self.limit_s
-        while not self._stop.is_set() and time.monotonic() < end:
-            try:
-                status, body = http("/db", timeout=3, base=self.base)
-                if status == 200 and isinstance(body, dict) and body.get("last"):
-                    self.acked.append(int(body["last"]["id"]))
-                else:
-                    self.failed += 1
-            except Exception:  # a refused or dropped connection is a failed write too
+    def tick(self) -> None:
+        try:
+            status, body = http("/db", timeout=3, base=self.base)
+            if status == 200 and isinstance(body, dict) and body.get("last"):
+                self.acked.append(int(body["last"]["id"]))
+            else:
                 self.failed += 1
-            self._stop.wait(1 / self.rate)
+        except Exception:  # a refused or dropped connection is a failed write too
+            self.failed += 1
 
-    def __enter__(self) -> Writer:
-        self._thread.start()
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
+def print_figures(title: str, figures: dict[str, dict[str, Any]]) -> None:
+    """A suite's fault figures (README's fault table), printed when its stack is destroyed."""
+    print(f"\n{title}:")
+    for case, fig in figures.items():
+        print(f"  {case}: {fig}")
 
 
 @pytest.fixture(scope="session")

@@ -38,6 +38,7 @@ from .conftest import (
     docker_cleanup,
     http,
     new_project,
+    print_figures,
     restart_engine,
     sh,
     stack_container_states,
@@ -82,9 +83,7 @@ def faults(tmp_path_factory) -> Iterator[Pulumi]:
     p.set("web.port", str(PORT))
     p.up()
     yield p
-    print("\nfault figures:")
-    for case, fig in FIGURES.items():
-        print(f"  {case}: {fig}")
+    print_figures("fault figures", FIGURES)
     p.run("destroy", "--yes", check=False)
     docker_cleanup(NAME)
 

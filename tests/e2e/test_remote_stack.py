@@ -30,6 +30,7 @@ from .conftest import (
     engine_restart_recovers,
     http,
     new_project,
+    print_figures,
     release_events,
     sh,
     steps_seen,
@@ -115,9 +116,7 @@ def remote(tmp_path_factory, server) -> Iterator[Pulumi]:
     for key, value in settings.items():
         p.set(key, value)
     yield p
-    print("\nfault figures (the SSH server):")
-    for case, fig in FIGURES.items():
-        print(f"  {case}: {fig}")
+    print_figures("fault figures (the SSH server)", FIGURES)
     p.run("destroy", "--yes", check=False)
     server_cleanup(server)
 
