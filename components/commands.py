@@ -5,6 +5,7 @@ Nothing here touches Pulumi, so every command the release runs is unit-tested as
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -458,6 +459,26 @@ def hook(
 
 #: the release's one-shots on the deploy engine mount the releases volume here
 RELEASES_MOUNT = "/releases"
+
+
+def pull(host: Engine, build: str, platform: str | None) -> Argv:
+    """pull.sh on the deploy engine's CLI: its text inline (stdin carries the login), without
+    its comments."""
+    lines = (SCRIPTS / "pull.sh").read_text().splitlines()
+    text = "\n".join(line for line in lines if not line.startswith("#"))
+    args = ["sh", "-c", text, "pull.sh", build, platform or ""]
+    if host.is_ssh:
+        return ssh(host, args)
+    return ["env", f"DOCKER_HOST={host.host}", *args]
+
+
+def docker_config(server: str | None, username: str | None, password: str | None) -> str:
+    """A docker CLI config holding one registry login (pull.sh's stdin); without a password an
+    empty one: the CLI then pulls as the provider does, with no login."""
+    if not (server and password):
+        return "{}"
+    auth = base64.b64encode(f"{username or ''}:{password}".encode()).decode()
+    return json.dumps({"auths": {server: {"auth": auth}}}, sort_keys=True)
 
 
 def notify_config(host: Engine, volume: str, image: str) -> Argv:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pulumi
+import pulumi_command as command
 import pulumi_docker as docker
 
+from . import commands
+from .common import deploy_engine
 from .config import StackConfig
 
 
@@ -28,13 +31,32 @@ class AppImage(pulumi.ComponentResource):
         else:
             self.repo_digest = self._build(cfg, build_provider)
         # Pull by digest on the deploy engine: containers then run exactly what was pushed,
-        # whichever engine built it, and the tag is never consulted again.
+        # whichever engine built it, and the tag is never consulted again. The engine's CLI
+        # pulls first (the provider then finds the build there): a failed pull says why.
+        host = deploy_engine(cfg)
+        login = cfg.registry
+        fetched = command.local.Command(
+            "pull",
+            create=self.repo_digest.apply(
+                lambda build: commands.script(commands.pull(host, build, image.platform))
+            ),
+            stdin=pulumi.Output.secret(
+                commands.docker_config(
+                    login.server if login else None,
+                    login.username if login else None,
+                    login.password.get_secret_value() if login and login.password else None,
+                )
+            ),
+            triggers=[self.repo_digest],
+            logging=command.local.Logging.NONE,
+            opts=child,
+        )
         pulled = docker.RemoteImage(
             "app",
             name=self.repo_digest,
             platform=image.platform,
             keep_locally=True,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[fetched]),
         )
         self.image_id = pulled.image_id
         self.register_outputs({"repo_digest": self.repo_digest, "image_id": self.image_id})

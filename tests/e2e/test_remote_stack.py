@@ -350,10 +350,13 @@ def test_a_full_disk_during_the_pull_fails_before_any_change_and_up_recovers(
         os.unlink(filler)
     text = res.stdout + res.stderr
     assert res.returncode != 0, text[-3000:]
-    # What the docker provider says (upstream's pullImage drops the engine's own error, "no
-    # space left on device", from the pull's progress stream; the stand-in does the same):
-    # the build it could not pull, in one line, no Go stack.
-    pulled = re.search(r"unable to find or pull image 127\.0\.0\.1:5001/\S+@sha256:", text)
+    # The `pull` step's one line: the build and the engine's own reason (the provider's pull
+    # would drop it from the progress stream), no Go stack.
+    pulled = re.search(
+        r"laravel-stack: the deploy engine could not pull 127\.0\.0\.1:5001/\S+@sha256:"
+        r"[0-9a-f]{64}: .*no space left on device",
+        text,
+    )
     assert pulled, text[-3000:]
     assert containers_fingerprint(server).split() == before.split()  # nothing changed
     assert "goroutine " not in text and "panic:" not in text, text[-3000:]

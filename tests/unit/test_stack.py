@@ -61,7 +61,8 @@ def test_fpm_inventory(fpm):
     assert names(fpm, "volume:Volume") == ["backups", "db-data", "public", "releases", "storage"]
     assert names(fpm, "network:Network") == ["internal"]
     assert names(fpm, "image:Image") == ["app"]
-    assert names(fpm, "command:local:Command") == sorted([*CHAIN, "notify-config", "public-init"])
+    commands_ = sorted([*CHAIN, "notify-config", "public-init", "pull"])
+    assert names(fpm, "command:local:Command") == commands_
 
 
 def test_octane_inventory(octane):
