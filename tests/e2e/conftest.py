@@ -10,6 +10,7 @@ import itertools
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import threading
@@ -39,6 +40,15 @@ CROSS_PATH = os.environ.get("LARAVEL_STACK_CROSS_PATH", "")
 CROSS_HOME = os.environ.get("LARAVEL_STACK_CROSS_HOME", "")
 #: one line per cross check that passed (scripts/test counts them)
 CROSS_LOG = os.environ.get("LARAVEL_STACK_CROSS_LOG", "")
+#: one JSON line per `pulumi` command the suites run: wall and CPU seconds (scripts/test sums them)
+TIMINGS_LOG = os.environ.get("LARAVEL_STACK_TIMINGS_LOG", "")
+
+
+def children_cpu() -> float:
+    """CPU seconds of the waited-for child processes so far (a `pulumi` run: the CLI, the
+    language host, the plugins and the commands they ran)."""
+    use = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return use.ru_utime + use.ru_stime
 
 
 def sh(
@@ -59,10 +69,17 @@ class Pulumi:
         self, *args: str, check: bool = True, timeout: float = 1200
     ) -> subprocess.CompletedProcess:
         policy = self.policy if args[0] in ("up", "preview") else ()
+        t0, cpu0 = time.monotonic(), children_cpu()
         res = subprocess.run(
             ["pulumi", *args, *policy, "--stack", self.stack, "--non-interactive"],
             cwd=self.project, env=self.env, capture_output=True, text=True, timeout=timeout,
         )  # fmt: skip
+        if TIMINGS_LOG:
+            record = {"stack": self.stack, "command": args[0], "wall_s": time.monotonic() - t0,
+                      "cpu_s": children_cpu() - cpu0,
+                      "test": os.environ.get("PYTEST_CURRENT_TEST", "")}  # fmt: skip
+            with open(TIMINGS_LOG, "a") as log:
+                log.write(json.dumps(record) + "\n")
         if check and res.returncode != 0:
             raise AssertionError(
                 f"pulumi {' '.join(args)} exited {res.returncode}\n--- stdout\n{res.stdout[-6000:]}"

@@ -83,9 +83,9 @@ def ops(tmp_path_factory) -> Iterator[Pulumi]:
     p.set("name", NAME)
     p.set("web.port", str(PORT))
     p.set("image.repository", REPO)
-    # three kept (not the default five): the same retention in two releases fewer
-    p.set("release.keep", "3")
-    p.set("release.keep_backups", "3")
+    # two kept (not the default five): the same retention in four releases fewer
+    p.set("release.keep", "2")
+    p.set("release.keep_backups", "2")
     yield p
     p.run("destroy", "--yes", check=False)
     docker_cleanup(NAME)
@@ -99,11 +99,11 @@ def release(p: Pulumi, version: str) -> tuple[str, float]:
     return p.outputs()["image"], time.monotonic() - t0
 
 
-def test_five_releases_leave_exactly_three_builds(ops):
+def test_three_releases_leave_exactly_two_builds(ops):
     deployed = []
-    for n in range(1, 6):
+    for n in range(1, 4):
         # the last one under the load the rollback gets: its time is the rollback's yardstick
-        load = Load(rate=20, base=BASE) if n == 5 else None
+        load = Load(rate=20, base=BASE) if n == 3 else None
         with load or contextlib.nullcontext():
             image, took = release(ops, f"v{n}")
         deployed.append(image)
@@ -113,10 +113,10 @@ def test_five_releases_leave_exactly_three_builds(ops):
         if n == 1:
             # another app's name for the first build: retention must leave that image alone
             sh("docker", "tag", image, f"{OTHER}:kept")
-    assert len(set(deployed)) == 5
+    assert len(set(deployed)) == 3
     left = builds_on_engine()
-    digests = {d.rsplit("@", 1)[1] for d in deployed[-3:]}
-    assert len(left) == 3, left
+    digests = {d.rsplit("@", 1)[1] for d in deployed[-2:]}
+    assert len(left) == 2, left
     for refs in left.values():
         assert any(d in refs for d in digests), refs
     # the first build lost this repository's references but is still there under the other name
@@ -124,12 +124,12 @@ def test_five_releases_leave_exactly_three_builds(ops):
                f"{OTHER}:kept").stdout  # fmt: skip
     assert REPO not in other, other
     releases = ops.outputs()["releases"]
-    assert [r["build"] for r in releases] == deployed[::-1][:3]
+    assert [r["build"] for r in releases] == deployed[::-1][:2]
     assert all(r["tag"] == "local" and r["deployed"].endswith("Z") for r in releases)
-    # One backup before each release's migrations, the last release.keep_backups (3) kept, and
+    # One backup before each release's migrations, the last release.keep_backups (2) kept, and
     # each release of the history names its own.
     backups = backups_on_engine()
-    assert len(backups) == 3, backups
+    assert len(backups) == 2, backups
     assert sorted(r["backup"] for r in releases) == backups, releases
     for r in releases:
         assert r["backup"].endswith(f"-{r['digest'].removeprefix('sha256:')[:16]}.sql.gz"), r
