@@ -1,0 +1,163 @@
+"""The Swarm test cluster (scripts/swarm-cluster, issue 21): two Docker engines in network
+namespaces of their own, joined into one Swarm, the manager reached over SSH with a pinned host
+key. What the swarm stack will stand on, proven with the engines' own answers: every node Ready
+under its own hostname, the data node labelled, every node pulling from the registry that needs
+a login (with the login only), an attachable overlay carrying traffic between tasks on different
+nodes (found through `tasks.<service>` DNS), a published port in host mode answering on every
+node's address, one directory the same on every node (the NFS stand-in), a node whose engine dies
+marked Down and Ready again once it is back. This machine's own engine keeps its Swarm state.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .conftest import REPO, http, sh, wait_for
+
+CLUSTER = str(REPO / "scripts/swarm-cluster")
+PROBE = "127.0.0.1:5001/laravel-stack/swarm-probe:e2e"  # the registry that needs a login
+PORT = 18180  # published in host mode by the probe service, on every node
+REGISTRY_LOGIN = ("deploy", "local-registry-password")  # scripts/bootstrap-docker.sh's throwaway
+
+
+def swarm_state() -> str:
+    return sh("docker", "info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[dict[str, str]]:
+    before = swarm_state()
+    sh("bash", CLUSTER, "down", timeout=120)  # whatever an earlier run left
+    out = sh("bash", CLUSTER, "up", timeout=240).stdout
+    info = {k: v.strip("'") for k, v in (line.split("=", 1) for line in out.splitlines())}
+    with tempfile.TemporaryDirectory() as config:
+        # A docker client config of the test's own with the registry login (never the user's).
+        info["DOCKER_CONFIG"] = config
+        login = sh("docker", "--config", config, "login", "127.0.0.1:5001", "-u",
+                   REGISTRY_LOGIN[0], "--password-stdin", input=REGISTRY_LOGIN[1])  # fmt: skip
+        assert login.returncode == 0
+        yield info
+    sh("bash", CLUSTER, "down", timeout=120)
+    assert swarm_state() == before, "this machine's own engine changed its Swarm state"
+    namespaces = sh("ip", "netns", "list").stdout
+    assert "lsswarm" not in namespaces, namespaces
+    assert "lssw-host" not in sh("ip", "-o", "link").stdout
+    left = subprocess.run(["pgrep", "-f", "/run/laravel-stack-swarm/"], capture_output=True)
+    assert left.returncode == 1, left.stdout
+
+
+def node(info: dict[str, str], n: int, *args: str, check: bool = True, timeout: float = 120) -> str:
+    """Node n's engine through its socket (the test's own view), with the test's login."""
+    host = info["SWARM_DOCKER_HOSTS"].split()[n - 1]
+    return sh("docker", "--config", info["DOCKER_CONFIG"], "--host", host, *args, check=check,
+              timeout=timeout).stdout  # fmt: skip
+
+
+def ssh_manager(info: dict[str, str], known_hosts: str, *argv: str) -> subprocess.CompletedProcess:
+    with tempfile.NamedTemporaryFile("w", suffix=".known_hosts") as kh:
+        kh.write(known_hosts + "\n")
+        kh.flush()
+        return sh("ssh", "-i", info["SWARM_KEY"], "-o", "IdentitiesOnly=yes",
+                  "-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={kh.name}",
+                  "-o", "BatchMode=yes", "-o", "ConnectTimeout=10",
+                  f"deploy@{info['SWARM_MANAGER']}", shlex.join(argv), check=False,
+                  timeout=60)  # fmt: skip
+
+
+def test_the_manager_over_ssh_sees_every_node_ready_and_the_data_node_labelled(cluster):
+    res = ssh_manager(cluster, cluster["SWARM_KNOWN_HOSTS"], "docker", "node", "ls", "--format",
+                      "{{.Hostname}} {{.Status}} {{.ManagerStatus}}")  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert sorted(res.stdout.split("\n")[:-1]) == ["lsswarm-1 Ready Leader", "lsswarm-2 Ready "]
+    labels = node(cluster, 1, "node", "inspect", "--format", "{{json .Spec.Labels}}", "lsswarm-2")
+    key, value = cluster["SWARM_DATA_LABEL"].split("=")
+    assert f'"{key}":"{value}"' in labels, labels
+    # The host key is pinned: another key for that address is refused before any command runs.
+    with tempfile.TemporaryDirectory() as tmp:
+        sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", f"{tmp}/other")
+        other_key = " ".join(Path(f"{tmp}/other.pub").read_text().split()[:2])
+    refused = ssh_manager(cluster, f"{cluster['SWARM_MANAGER']} {other_key}", "true")
+    assert refused.returncode == 255 and "Host key verification failed" in refused.stderr
+
+
+@pytest.fixture(scope="module")
+def probe(cluster) -> Iterator[str]:
+    """A global service of a private image on an attachable overlay, endpoint mode dnsrr, its
+    port published in host mode: the shape the swarm stack's web tier takes (no IPVS here)."""
+    sh("docker", "tag", "127.0.0.1:5000/laravel-stack/nginx:bookworm", PROBE)
+    sh("docker", "--config", cluster["DOCKER_CONFIG"], "push", PROBE, timeout=120)
+    node(cluster, 1, "network", "create", "--driver", "overlay", "--attachable", "lsswprobe")
+    node(cluster, 1, "service", "create", "--detach", "--name", "lsswprobe", "--with-registry-auth",
+         "--mode", "global", "--network", "lsswprobe", "--endpoint-mode", "dnsrr",
+         "--publish", f"mode=host,target=80,published={PORT}", PROBE)  # fmt: skip
+
+    def running_everywhere() -> bool:
+        states = node(cluster, 1, "service", "ps", "--filter", "desired-state=running",
+                      "--format", "{{.Node}} {{.CurrentState}}", "lsswprobe")  # fmt: skip
+        running = [s.split()[0] for s in states.splitlines() if s.split()[1:2] == ["Running"]]
+        return sorted(running) == ["lsswarm-1", "lsswarm-2"]
+
+    wait_for(running_everywhere, 90, what="a probe task running on each node")
+    yield "lsswprobe"
+    node(cluster, 1, "service", "rm", "lsswprobe", check=False)
+
+
+def test_every_node_pulled_the_private_image_with_the_login_only(cluster, probe):
+    for n in (1, 2):
+        assert node(cluster, n, "image", "ls", "-q", PROBE.rsplit(":", 1)[0]).strip(), n
+    # Without the login the same pull is refused: the tasks got it through the service's auth.
+    with tempfile.TemporaryDirectory() as anonymous:
+        host = cluster["SWARM_DOCKER_HOSTS"].split()[1]
+        res = sh("docker", "--config", anonymous, "--host", host, "pull", PROBE, check=False)
+    assert res.returncode != 0 and "no basic auth credentials" in res.stderr, res.stderr
+
+
+def test_a_host_mode_port_answers_on_every_node_and_the_overlay_spans_them(cluster, probe):
+    for address in cluster["SWARM_NODE_ADDRESSES"].split():
+        status, _ = http("/", base=f"http://{address}:{PORT}")
+        assert 100 <= status < 600, (address, status)
+    # From a container on node 1: every task by DNS, each reached over the overlay (VXLAN).
+    script = ('ips=$(getent ahostsv4 "tasks.$1" | cut -d" " -f1 | sort -u); echo $ips; '
+              'for ip in $ips; do timeout 5 bash -c "exec 3<>/dev/tcp/$ip/80" '
+              '&& echo "reached $ip"; done')  # fmt: skip
+    out = node(cluster, 1, "run", "--rm", "--network", probe, PROBE, "bash", "-c", script, "sh",
+               probe).splitlines()  # fmt: skip
+    ips = out[0].split()
+    assert len(ips) == 2, out
+    assert out[1:] == [f"reached {ip}" for ip in ips], out
+
+
+def test_one_directory_is_the_same_on_every_node(cluster):
+    shared = os.path.join(cluster["SWARM_SHARED"], "e2e")
+    os.makedirs(shared, exist_ok=True)
+    opts = ["--opt", "type=none", "--opt", "o=bind", "--opt", f"device={shared}"]
+    for n in (1, 2):
+        node(cluster, n, "volume", "create", *opts, "lsswshared")
+    image = "127.0.0.1:5000/laravel-stack/nginx:bookworm"
+    node(cluster, 1, "pull", image)
+    node(cluster, 2, "pull", image)
+    node(cluster, 1, "run", "--rm", "-v", "lsswshared:/data", image, "sh", "-c",
+         "echo written-on-node-1 > /data/proof")  # fmt: skip
+    read = node(cluster, 2, "run", "--rm", "-v", "lsswshared:/data", image, "cat", "/data/proof")
+    assert read.strip() == "written-on-node-1"
+
+
+def test_a_node_whose_engine_dies_is_down_then_ready_again(cluster, probe):
+    def status_of_2() -> str:
+        return node(cluster, 1, "node", "inspect", "--format", "{{.Status.State}}", "lsswarm-2")
+
+    sh("bash", CLUSTER, "stop-node", "2", timeout=60)
+    wait_for(lambda: status_of_2().strip() == "down", 60, what="lsswarm-2 down")
+    sh("bash", CLUSTER, "start-node", "2", timeout=90)
+    wait_for(lambda: status_of_2().strip() == "ready", 60, what="lsswarm-2 ready again")
+    # The global service's task runs on it again, its port answering there.
+    address = cluster["SWARM_NODE_ADDRESSES"].split()[1]
+    wait_for(lambda: http("/", base=f"http://{address}:{PORT}")[0] > 0, 60,
+             what=f"the probe answering on {address} again")  # fmt: skip
