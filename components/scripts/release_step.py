@@ -22,6 +22,7 @@ import datetime
 import getpass
 import json
 import os
+import re
 import shlex
 import socket
 import subprocess
@@ -38,15 +39,32 @@ RECORD_TIMEOUT = 60
 SCHEMA = "laravel-stack.release/1"
 
 
+#: a PHP stack trace's own lines, as Laravel logs them (LOG_CHANNEL=stderr): `#12 /path(34): …`,
+#: `#25 {main}`, `[stacktrace]` and the `"}` that closes the log line's context
+TRACE_LINE = re.compile(
+    r'^(#\d+ (\S.*\(\d+\): |\{main\}|\[internal function\])|\[stacktrace\]$|"\}\s*$)'
+)
+
+
+def kept(line: str) -> bool:
+    """Whether a line of the step's output goes into an event's last lines. A stack trace's
+    frames don't: logged on stderr while the cause goes to stdout, the two pipes interleave as
+    the threads reading them run, and 20 frames would push the cause out of the last lines."""
+    return not TRACE_LINE.match(line)
+
+
 def run(line: str, tail: collections.deque[str]) -> int:
-    """LINE with stdout and stderr passed through as they come, the last lines kept."""
+    """LINE with stdout and stderr passed through as they come, the last lines but a stack
+    trace's frames kept."""
     proc = subprocess.Popen(["/bin/sh", "-c", line], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
     def pump(src: Any, dst: Any) -> None:
         for raw in iter(src.readline, b""):
             dst.buffer.write(raw)
             dst.flush()
-            tail.append(raw.decode(errors="replace").rstrip("\n"))
+            text = raw.decode(errors="replace").rstrip("\n")
+            if kept(text):
+                tail.append(text)
 
     threads = [
         threading.Thread(target=pump, args=(proc.stdout, sys.stdout)),

@@ -134,6 +134,35 @@ def test_a_host_mode_port_answers_on_every_node_and_the_overlay_spans_them(clust
     assert out[1:] == [f"reached {ip}" for ip in ips], out
 
 
+def test_a_task_is_in_the_services_dns_only_once_its_health_check_passes(cluster, probe):
+    # What the swarm stack's per-task release rests on: nginx finds the app's tasks through
+    # `tasks.<service>`, so a task that has not yet proven its build gets no traffic.
+    node(cluster, 1, "run", "--detach", "--name", "lsswwatch", "--network", probe, PROBE,
+         "sleep", "300")  # fmt: skip
+    node(cluster, 1, "service", "create", "--detach", "--name", "lsswgate", "--network", probe,
+         "--endpoint-mode", "dnsrr", "--health-cmd", "test -f /tmp/proven",
+         "--health-interval", "1s", "--health-retries", "3", "--health-start-period", "60s",
+         PROBE, "sh", "-c", "(sleep 8; touch /tmp/proven) & exec nginx -g 'daemon off;'",
+    )  # fmt: skip
+    seen: list[tuple[str, str]] = []
+
+    def healthy_and_listed() -> bool:
+        state = node(cluster, 1, "service", "ps", "--format", "{{.CurrentState}}", "lsswgate")
+        res = sh("docker", "--host", cluster["SWARM_DOCKER_HOSTS"].split()[0], "exec",
+                 "lsswwatch", "getent", "ahostsv4", "tasks.lsswgate", check=False)  # fmt: skip
+        listed = res.stdout.split()[0] if res.stdout else ""
+        seen.append((state.split()[0] if state else "", listed))
+        return seen[-1][0] == "Running" and seen[-1][1] != ""
+
+    try:
+        wait_for(healthy_and_listed, 90, interval=0.5, what="the gated task healthy and listed")
+    finally:
+        node(cluster, 1, "service", "rm", "lsswgate", check=False)
+        node(cluster, 1, "rm", "--force", "lsswwatch", check=False)
+    starting = [address for state, address in seen if state == "Starting"]
+    assert starting and set(starting) == {""}, seen  # never listed while its check had not passed
+
+
 def test_one_directory_is_the_same_on_every_node(cluster):
     shared = os.path.join(cluster["SWARM_SHARED"], "e2e")
     os.makedirs(shared, exist_ok=True)

@@ -259,6 +259,36 @@ def test_a_failing_step_keeps_its_exit_code_and_output_and_posts_both_formats(tm
     assert [json.loads(x)["outcome"] for x in recorded] == ["failed"]
 
 
+def test_the_cause_stays_in_the_last_lines_when_a_stack_trace_follows_it(tmp_path, receiver):
+    # A failing `migrate` on Laravel 10 with LOG_CHANNEL=stderr: the cause in a box on stdout,
+    # the log's 26-frame trace on stderr, read by another thread (here: written after the box).
+    box = [
+        "   INFO  Running migrations.",
+        "  2099_01_01_000000_boom .... 0ms FAIL",
+        "",
+        "In 2099_01_01_000000_boom.php line 4:",
+        "",
+        "  boom: broken migration  ",
+        "",
+    ]
+    trace = ["[2026-12-05 05:42:05] production.ERROR: boom: broken migration {\"exception\":\"",
+             "[stacktrace]",
+             *[f"#{i} /usr/share/php/Illuminate/Database/Migrations/Migrator.php({i + 100}): "
+               "Illuminate\\Database\\Migrations\\Migrator->runUp()" for i in range(25)],
+             "#25 {main}", '"} ']  # fmt: skip
+    script = tmp_path / "out.sh"
+    out, err = (" ".join(map(shlex.quote, lines)) for lines in (box, trace))
+    script.write_text(f"printf '%s\\n' {out}\nsleep 0.3\nprintf '%s\\n' {err} >&2\nexit 1\n")
+    done = step(tmp_path, f"sh {script}", [{"url": receiver + "/json", "format": "json"}])
+    assert done.returncode == 1
+    assert done.stderr.count("Migrator.php(") == 25  # the step's own output keeps every frame
+    [post] = Receiver.posts
+    lines = post["body"]["last_lines"]
+    assert "  boom: broken migration  " in lines, lines
+    assert lines[-1].startswith("[2026-12-05 05:42:05] production.ERROR: boom"), lines
+    assert not [x for x in lines if x.startswith(("#", "[stacktrace]", '"}'))], lines
+
+
 def test_a_passing_step_posts_nothing_but_the_last_one_posts_the_release(tmp_path, receiver):
     hooks = [{"url": receiver + "/json", "format": "json"}]
     quiet = step(tmp_path, "echo ok", hooks)
