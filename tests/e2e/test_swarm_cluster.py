@@ -140,6 +140,7 @@ def test_a_task_is_in_the_services_dns_only_once_its_health_check_passes(cluster
     node(cluster, 1, "run", "--detach", "--name", "lsswwatch", "--network", probe, PROBE,
          "sleep", "300")  # fmt: skip
     node(cluster, 1, "service", "create", "--detach", "--name", "lsswgate", "--network", probe,
+         "--with-registry-auth",
          "--endpoint-mode", "dnsrr", "--health-cmd", "test -f /tmp/proven",
          "--health-interval", "1s", "--health-retries", "3", "--health-start-period", "60s",
          PROBE, "sh", "-c", "(sleep 8; touch /tmp/proven) & exec nginx -g 'daemon off;'",
@@ -147,10 +148,14 @@ def test_a_task_is_in_the_services_dns_only_once_its_health_check_passes(cluster
     seen: list[tuple[str, str]] = []
 
     def healthy_and_listed() -> bool:
-        state = node(cluster, 1, "service", "ps", "--format", "{{.CurrentState}}", "lsswgate")
+        # DNS first, then the task's state: a task listed, then seen still Starting, would be a
+        # task in DNS before its health check passed (the reverse order races the transition).
+        # (bounded: Docker's DNS passes a name it does not know on, and no resolver answers)
         res = sh("docker", "--host", cluster["SWARM_DOCKER_HOSTS"].split()[0], "exec",
-                 "lsswwatch", "getent", "ahostsv4", "tasks.lsswgate", check=False)  # fmt: skip
+                 "lsswwatch", "timeout", "1", "getent", "ahostsv4", "tasks.lsswgate",
+                 check=False)  # fmt: skip
         listed = res.stdout.split()[0] if res.stdout else ""
+        state = node(cluster, 1, "service", "ps", "--format", "{{.CurrentState}}", "lsswgate")
         seen.append((state.split()[0] if state else "", listed))
         return seen[-1][0] == "Running" and seen[-1][1] != ""
 
@@ -160,7 +165,8 @@ def test_a_task_is_in_the_services_dns_only_once_its_health_check_passes(cluster
         node(cluster, 1, "service", "rm", "lsswgate", check=False)
         node(cluster, 1, "rm", "--force", "lsswwatch", check=False)
     starting = [address for state, address in seen if state == "Starting"]
-    assert starting and set(starting) == {""}, seen  # never listed while its check had not passed
+    # never listed while its check had not passed (a few samples of those 8 s at least)
+    assert len(starting) >= 3 and set(starting) == {""}, seen
 
 
 def test_one_directory_is_the_same_on_every_node(cluster):
