@@ -196,3 +196,124 @@ def test_a_node_whose_engine_dies_is_down_then_ready_again(cluster, probe):
     address = cluster["SWARM_NODE_ADDRESSES"].split()[1]
     wait_for(lambda: http("/", base=f"http://{address}:{PORT}")[0] > 0, 60,
              what=f"the probe answering on {address} again")  # fmt: skip
+
+
+# --- the release chain of every task (components/scripts/task_start.sh) ----------------------
+
+SCRIPTS = "/usr/local/lib/laravel-stack"
+TASK_FILES = ("task_start.sh", "artisan_batch.php", "health_probe.php")
+APP = "127.0.0.1:5001/laravel-stack/swarm-app"
+#: the app's env: config:cache needs no database, /up (routes/api.php) no session
+APP_ENV = {"APP_ENV": "production", "APP_KEY": "base64:" + "A" * 43 + "=", "LOG_CHANNEL": "stderr",
+           "CACHE_DRIVER": "array", "SESSION_DRIVER": "array", "DB_CONNECTION": "mysql",
+           "DB_HOST": "mysql.invalid"}  # fmt: skip
+
+
+def probe_args(build: str, address: str = "127.0.0.1", tries: int = 1) -> list[str]:
+    """health_probe.php's arguments: /up through FastCGI, whose `build` must be BUILD."""
+    return [f"fcgi://{address}:9000/up", "200", "build", build, str(tries), "1", "5",
+            "/var/www/html/public/index.php"]  # fmt: skip
+
+
+def probe_in(cluster, n: int, container: str, *args: str) -> subprocess.CompletedProcess:
+    """health_probe.php (on stdin) run in a container on node n."""
+    host = cluster["SWARM_DOCKER_HOSTS"].split()[n - 1]
+    script = (REPO / "components/scripts/health_probe.php").read_text()
+    return sh("docker", "--host", host, "exec", "-i", container, "php", "--", *args,
+              input=script, check=False, timeout=90)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def app_build(cluster) -> str:
+    """The example app with a config cache baked into the image (BAKE_CONFIG_CACHE: incident
+    A's `RUN php artisan optimize`), pushed to the registry that needs a login."""
+    sh("docker", "build", "-q", "-t", f"{APP}:e2e", "--build-arg", "BAKE_CONFIG_CACHE=1",
+       "--build-arg", "APP_CODE_VERSION=swarm", str(REPO / "examples/laravel-app"), timeout=600,
+       env={**os.environ, "DOCKER_BUILDKIT": "0"})  # fmt: skip
+    pushed = sh("docker", "--config", cluster["DOCKER_CONFIG"], "push", f"{APP}:e2e", timeout=300)
+    digest = next(w for w in pushed.stdout.split() if w.startswith("sha256:"))
+    return f"{APP}@{digest}"
+
+
+def tasks(cluster, service: str) -> dict[str, tuple[int, str]]:
+    """The service's running tasks: task id -> (node number, container id)."""
+    out = node(cluster, 1, "service", "ps", "--filter", "desired-state=running", "--format",
+               "{{.ID}} {{.Node}} {{.CurrentState}}", service)  # fmt: skip
+    found = {}
+    for task_id, host, state, *_ in (line.split() for line in out.splitlines()):
+        if state == "Running":
+            cid = node(cluster, 1, "inspect", "--format",
+                       "{{.Status.ContainerStatus.ContainerID}}", task_id).strip()  # fmt: skip
+            found[task_id] = (int(host.rsplit("-", 1)[1]), cid)
+    return found
+
+
+def test_a_task_serves_only_after_clearing_and_rebuilding_its_caches(cluster, probe, app_build):
+    env = [f"--env={k}={v}" for k, v in {**APP_ENV, "APP_BUILD": app_build}.items()]
+    # The image as it is serves its baked config: the probe refuses it (incident A).
+    stale = node(cluster, 1, "run", "--detach", *env, app_build).strip()
+    try:
+        refused = probe_in(cluster, 1, stale, *probe_args(app_build, tries=10))
+    finally:
+        node(cluster, 1, "rm", "--force", stale, check=False)
+    assert refused.returncode != 0, refused.stdout
+    assert "not the deployed build" in refused.stdout + refused.stderr, refused
+    # The same image through task_start.sh (its files as docker configs, as the stack mounts
+    # them), the probe as the task's health check: two tasks, one a node.
+    for name in TASK_FILES:
+        node(cluster, 1, "config", "create", f"lsswtask-{name.replace('.', '-')}",
+             str(REPO / "components/scripts" / name))  # fmt: skip
+    mounts = [f"--config=source=lsswtask-{n.replace('.', '-')},target={SCRIPTS}/{n},mode=0444"
+              for n in TASK_FILES]  # fmt: skip
+    check = shlex.join(["php", f"{SCRIPTS}/health_probe.php", *probe_args("BUILD")])
+    node(cluster, 1, "service", "create", "--detach", "--name", "lsswapp", "--with-registry-auth",
+         "--replicas", "2", "--replicas-max-per-node", "1", "--network", probe,
+         "--endpoint-mode", "dnsrr", *mounts, *env,
+         "--health-cmd", check.replace(" BUILD ", ' "$APP_BUILD" '), "--health-interval", "2s",
+         "--health-timeout", "6s", "--health-retries", "3", "--health-start-period", "60s",
+         app_build, "sh", f"{SCRIPTS}/task_start.sh", "33", "33", "--",
+         "php-fpm8.2", "--nodaemonize", "--force-stderr")  # fmt: skip
+    fleet = node(cluster, 1, "run", "--detach", "--network", probe, app_build, "sleep",
+                 "600").strip()  # fmt: skip
+    try:
+        first = wait_for(lambda: len(tasks(cluster, "lsswapp")) == 2 and tasks(cluster, "lsswapp"),
+                         120, what="two healthy app tasks")  # fmt: skip
+        assert sorted(n for n, _ in first.values()) == [1, 2]
+        for n, cid in first.values():
+            proven(cluster, n, cid, app_build)
+        fleet_serves(cluster, fleet, app_build, 2)
+        # A task Swarm starts again (its container gone, as on a node loss) takes the same road.
+        task_id, (n, cid) = next(iter(first.items()))
+        node(cluster, n, "rm", "--force", cid)
+        again = wait_for(lambda: (t := tasks(cluster, "lsswapp")) and len(t) == 2
+                         and task_id not in t and t, 120, what="the task replaced")  # fmt: skip
+        [(n, cid)] = [v for k, v in again.items() if k not in first]
+        proven(cluster, n, cid, app_build)
+        fleet_serves(cluster, fleet, app_build, 2)
+    finally:
+        node(cluster, 1, "rm", "--force", fleet, check=False)
+        node(cluster, 1, "service", "rm", "lsswapp", check=False)
+
+
+def proven(cluster, n: int, container: str, build: str) -> None:
+    """The task's own record: the start script ran before FPM, and the config cache FPM serves
+    was written by it, as the web user, after the container started."""
+    host = cluster["SWARM_DOCKER_HOSTS"].split()[n - 1]
+    res = sh("docker", "--host", host, "logs", container)
+    logs = res.stdout + res.stderr
+    assert f"task start: caches cleared and rebuilt for {build}; starting php-fpm8.2" in logs, logs
+    started = node(cluster, n, "inspect", "--format", "{{.State.StartedAt}}", container).strip()
+    uid, mtime = node(cluster, n, "exec", container, "stat", "-c", "%u %Y",
+                      "/var/www/html/bootstrap/cache/config.php").split()  # fmt: skip
+    since = node(cluster, n, "exec", container, "date", "-d", started, "+%s").strip()
+    assert uid == "33" and int(mtime) >= int(since), (uid, mtime, started)
+
+
+def fleet_serves(cluster, fleet: str, build: str, replicas: int) -> None:
+    """Every task, reached one by one through `tasks.<service>`, serves BUILD."""
+    res = node(cluster, 1, "exec", fleet, "getent", "ahostsv4", "tasks.lsswapp")
+    addresses = sorted({line.split()[0] for line in res.splitlines()})
+    assert len(addresses) == replicas, addresses
+    for address in addresses:
+        answer = probe_in(cluster, 1, fleet, *probe_args(build, address))
+        assert answer.returncode == 0, (address, answer.stdout, answer.stderr)
