@@ -215,12 +215,16 @@ def probe_args(build: str, address: str = "127.0.0.1", tries: int = 1) -> list[s
             "/var/www/html/public/index.php"]  # fmt: skip
 
 
+#: the project's scripts, bound read-only into the test's own containers (the nodes' engines see
+#: this machine's files)
+SCRIPTS_MOUNT = f"--volume={REPO / 'components/scripts'}:/probe:ro"
+
+
 def probe_in(cluster, n: int, container: str, *args: str) -> subprocess.CompletedProcess:
-    """health_probe.php (on stdin) run in a container on node n."""
+    """health_probe.php run in one of the test's containers on node n."""
     host = cluster["SWARM_DOCKER_HOSTS"].split()[n - 1]
-    script = (REPO / "components/scripts/health_probe.php").read_text()
-    return sh("docker", "--host", host, "exec", "-i", container, "php", "--", *args,
-              input=script, check=False, timeout=90)  # fmt: skip
+    return sh("docker", "--host", host, "exec", container, "php", "/probe/health_probe.php", *args,
+              check=False, timeout=90)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -251,7 +255,7 @@ def tasks(cluster, service: str) -> dict[str, tuple[int, str]]:
 def test_a_task_serves_only_after_clearing_and_rebuilding_its_caches(cluster, probe, app_build):
     env = [f"--env={k}={v}" for k, v in {**APP_ENV, "APP_BUILD": app_build}.items()]
     # The image as it is serves its baked config: the probe refuses it (incident A).
-    stale = node(cluster, 1, "run", "--detach", *env, app_build).strip()
+    stale = node(cluster, 1, "run", "--detach", SCRIPTS_MOUNT, *env, app_build).strip()
     try:
         refused = probe_in(cluster, 1, stale, *probe_args(app_build, tries=10))
     finally:
@@ -273,8 +277,8 @@ def test_a_task_serves_only_after_clearing_and_rebuilding_its_caches(cluster, pr
          "--health-timeout", "6s", "--health-retries", "3", "--health-start-period", "60s",
          app_build, "sh", f"{SCRIPTS}/task_start.sh", "33", "33", "--",
          "php-fpm8.2", "--nodaemonize", "--force-stderr")  # fmt: skip
-    fleet = node(cluster, 1, "run", "--detach", "--network", probe, app_build, "sleep",
-                 "600").strip()  # fmt: skip
+    fleet = node(cluster, 1, "run", "--detach", "--network", probe, SCRIPTS_MOUNT, app_build,
+                 "sleep", "600").strip()  # fmt: skip
     try:
         first = wait_for(lambda: len(tasks(cluster, "lsswapp")) == 2 and tasks(cluster, "lsswapp"),
                          120, what="two healthy app tasks")  # fmt: skip
