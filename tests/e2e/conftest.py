@@ -6,12 +6,14 @@ scripts/test does).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
 import re
 import resource
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -268,6 +270,24 @@ class EngineEvents:
         self._proc.terminate()
         self._proc.wait(timeout=10)
         self._reader.join(timeout=10)
+
+
+def signal_tree(pid: int, sig: signal.Signals) -> None:
+    """`sig` to `pid` and every process below it, each tree listed before it is signalled (listed
+    twice: a child forked meanwhile). Below a `pulumi up` are the plugins, which run in process
+    groups of their own."""
+    for _ in range(2):
+        table = sh("ps", "-e", "-o", "pid=,ppid=").stdout.split()
+        children: dict[int, list[int]] = {}
+        for child, parent in zip(table[::2], table[1::2], strict=True):
+            children.setdefault(int(parent), []).append(int(child))
+        todo, tree = [pid], []
+        while todo:
+            tree.append(todo.pop())
+            todo += children.get(tree[-1], [])
+        for each in tree:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(each, sig)
 
 
 def restart_engine(server: bool = False) -> None:

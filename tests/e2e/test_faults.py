@@ -14,7 +14,6 @@ The host reboot case is the local suite's engine restart (test_local_stack.py).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -41,6 +40,7 @@ from .conftest import (
     print_figures,
     restart_engine,
     sh,
+    signal_tree,
     stack_container_states,
     wait_for,
 )
@@ -110,22 +110,6 @@ def up_in_background(p: Pulumi) -> subprocess.Popen[str]:
             "--non-interactive"]  # fmt: skip
     return subprocess.Popen(argv, cwd=p.project, env=p.env, text=True, start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
-
-
-def signal_tree(pid: int, sig: signal.Signals) -> None:
-    """`sig` to `pid` and every process below it (listed twice: a child forked meanwhile)."""
-    for _ in range(2):
-        table = sh("ps", "-e", "-o", "pid=,ppid=").stdout.split()
-        children: dict[int, list[int]] = {}
-        for child, parent in zip(table[::2], table[1::2], strict=True):
-            children.setdefault(int(parent), []).append(int(child))
-        todo, tree = [pid], []
-        while todo:
-            tree.append(todo.pop())
-            todo += children.get(tree[-1], [])
-        for each in tree:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(each, sig)
 
 
 def exec_of(lines: list[str], pattern: re.Pattern[str]) -> dict[str, Any] | None:

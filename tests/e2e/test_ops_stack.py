@@ -8,7 +8,6 @@ Stack `e2e-ops`, prefix `lsops`, port 18084, its own repository
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import subprocess
 import time
@@ -16,7 +15,17 @@ from collections.abc import Iterator
 
 import pytest
 
-from .conftest import EngineEvents, Load, Pulumi, docker_cleanup, http, new_project, sh, wait_for
+from .conftest import (
+    EngineEvents,
+    Load,
+    Pulumi,
+    docker_cleanup,
+    http,
+    new_project,
+    sh,
+    signal_tree,
+    wait_for,
+)
 
 STACK = "e2e-ops"
 NAME = "lsops"
@@ -257,8 +266,8 @@ def test_an_interrupted_deploy_recovers_with_cancel_and_up(ops, step, version):
         try:
             wait_for(in_the_chain, timeout=300, interval=0.2, what=f"the chain's {step}")
         finally:
-            # the CI runner dies: the whole process group, no chance to clean up
-            os.killpg(proc.pid, signal.SIGKILL)
+            # the CI runner dies: the whole process tree (the plugins too), no chance to clean up
+            signal_tree(proc.pid, signal.SIGKILL)
             proc.wait(timeout=30)
         apps = sh("docker", "ps", "-q", "--filter", f"label=laravel-stack.stack={NAME}",
                   "--filter", "label=laravel-stack.role=app").stdout.split()  # fmt: skip
