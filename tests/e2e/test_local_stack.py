@@ -176,7 +176,7 @@ def change_code(pulumi: Pulumi, version: str) -> None:
 
 
 def test_after_an_engine_restart_the_site_comes_back_by_itself(pulumi, deployed):
-    # A host reboot or a docker.io upgrade: no `pulumi` command runs. (The next test, a code
+    # A host reboot or a docker.io upgrade: no `pulumi` command runs. (A later test, a code
     # change under 20 req/s with 0 failed requests, is the release after it.)
     build = served_build()
     seconds = engine_restart_recovers(False, http, build, NAME)
@@ -186,7 +186,7 @@ def test_after_an_engine_restart_the_site_comes_back_by_itself(pulumi, deployed)
 
 def test_scheduler_heartbeat(deployed):
     # Here, not right after the deploy: the scheduler starts before `migrate` creates its table,
-    # so its first beat is a minute tick, which the scenarios before this one have waited out.
+    # so its first beat is a minute tick (or its start after the engine restart just before).
     def beat():
         _, body = http("/heartbeat")
         return body if body["count"] >= 1 else None
