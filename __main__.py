@@ -4,8 +4,9 @@ import pulumi
 
 from components import preflight
 from components.common import build_engine, deploy_engine
-from components.config import ConfigError, from_pulumi
+from components.config import ConfigError, from_pulumi, swarm_warnings
 from components.stack import LaravelStack
+from components.swarm_stack import SwarmStack
 
 try:
     config = from_pulumi()  # validated before any resource is declared
@@ -14,7 +15,12 @@ try:
 except (ConfigError, preflight.PreflightError) as err:
     raise pulumi.RunError(str(err)) from None
 
-stack = LaravelStack(pulumi.get_stack(), config)
+for warning in swarm_warnings(config):
+    pulumi.log.warn(warning)
+
+# One engine, or a Swarm (swarm.enabled): each runtime composes the concerns it needs.
+runtime = SwarmStack if config.swarm.enabled else LaravelStack
+stack = runtime(pulumi.get_stack(), config)
 
 pulumi.export("web_url", stack.web_url)
 pulumi.export("health_url", stack.health_url)

@@ -228,6 +228,8 @@ class DockerConfig(Model):
 class NetworkConfig(Model):
     name: Name | None = None
     external: bool = False
+    #: swarm stacks: IPsec between nodes (the overlay's `encrypted` option; needs ESP)
+    encrypted: bool = False
 
     @model_validator(mode="after")
     def _external_needs_name(self) -> NetworkConfig:
@@ -342,6 +344,11 @@ class WebConfig(Model):
     # Wait for the image's own HEALTHCHECK before the release chain touches the new container.
     wait_healthy: bool = False
     wait_timeout: Annotated[int, Field(ge=1, le=1800)] = 120
+    #: swarm stacks: app tasks (at most swarm.max_per_node on one node)
+    replicas: Annotated[int, Field(ge=1, le=64)] = 1
+    #: swarm stacks: the app's web command (the image's CMD: a service that starts through the
+    #: stack's task chain names it), e.g. [php-fpm8.2, --nodaemonize, --force-stderr]
+    command: list[Annotated[str, StringConstraints(min_length=1)]] | None = None
     tls: TlsConfig = TlsConfig()
 
     @field_validator("host")
@@ -359,6 +366,43 @@ class WebConfig(Model):
         if isinstance(v, Mapping):
             return {**DEFAULT_PHP_INI, **{k: str(x) for k, x in v.items()}}
         return v
+
+
+LabelText = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*=[A-Za-z0-9_.-]+$")
+]
+
+
+class SharedStorageConfig(Model):
+    """A volume every node mounts the same: the local driver's options (NFS in production:
+    {type: nfs, o: "addr=10.0.0.5,rw,nfsvers=4.1", device: ":/export/laravel"})."""
+
+    driver_options: dict[Annotated[str, StringConstraints(pattern=r"^[a-z0-9_.-]+$")], str]
+
+    @field_validator("driver_options")
+    @classmethod
+    def _shared(cls, v: dict[str, str]) -> dict[str, str]:
+        if not v.get("type") or not v.get("device"):
+            raise ValueError(
+                "needs `type` and `device` (NFS: type=nfs, o=addr=<server>,rw, device=:/export)"
+            )
+        return v
+
+
+class SwarmConfig(Model):
+    """A Docker Swarm: docker.host is a manager; the app runs as services across the nodes."""
+
+    enabled: bool = False
+    #: the node label MySQL and Redis are pinned to (their volumes live there)
+    data_label: LabelText = "laravel-stack.data=true"
+    #: app tasks on one node at most (0: no limit)
+    max_per_node: Annotated[int, Field(ge=0, le=64)] = 1
+    #: storage/ (uploads, storage/app/public) and each build's public/: the same on every node
+    storage: SharedStorageConfig | None = None
+    #: how long `up` waits for a service to converge (every task running and healthy)
+    converge_timeout: Annotated[int, Field(ge=30, le=3600)] = 300
+    #: workers and the scheduler: time between the stop signal and SIGKILL
+    stop_grace_seconds: Annotated[int, Field(ge=1, le=3600)] = 30
 
 
 class QueueConfig(Model):
@@ -544,6 +588,7 @@ class StackConfig(Model):
     app: AppConfig
     release: ReleaseConfig = ReleaseConfig()
     health: HealthConfig = HealthConfig()
+    swarm: SwarmConfig = SwarmConfig()
 
     @property
     def network_name(self) -> str:
@@ -563,7 +608,10 @@ class StackConfig(Model):
 
     @property
     def backup(self) -> bool:
-        return self.release.migrate if self.release.backup is None else self.release.backup
+        if self.release.backup is None:
+            # A swarm stack has no backup step yet (release.backup is refused there).
+            return self.release.migrate and not self.swarm.enabled
+        return self.release.backup
 
     def container(self, role: str) -> str:
         return f"{self.name}-{role}"
@@ -663,6 +711,7 @@ def cross_checks(cfg: StackConfig) -> list[str]:
                 f" {url.hostname}`, checked out of band); it is never trusted on first use"
             )
     problems += tls_checks(cfg)
+    problems += swarm_checks(cfg)
     if cfg.release.maintenance and cfg.release.maintenance_secret is None:
         problems.append(
             "release.maintenance_secret: required with release.maintenance (the path that lets "
@@ -674,6 +723,72 @@ def cross_checks(cfg: StackConfig) -> list[str]:
             f"image.repository: must live on registry.server ({cfg.registry.server}/...)"
         )
     return problems
+
+
+#: Laravel settings that keep state on the node that wrote it (and Laravel's defaults)
+NODE_LOCAL = {"SESSION_DRIVER": "file", "CACHE_DRIVER": "file", "CACHE_STORE": None}
+SHARED_DRIVERS = ("redis", "database")
+
+
+def swarm_checks(cfg: StackConfig) -> list[str]:
+    """A swarm stack is several nodes: nothing a request or a worker depends on may be local to
+    one of them. Keys only a swarm stack reads are refused elsewhere (they would do nothing)."""
+    sw = cfg.swarm
+    if not sw.enabled:
+        only = [("swarm.storage", sw.storage is not None),
+                ("web.replicas", cfg.web.replicas != 1),
+                ("network.encrypted", cfg.network.encrypted)]  # fmt: skip
+        return [f"{key}: only in a swarm stack (swarm.enabled)" for key, given in only if given]
+    problems = []
+    if sw.storage is None:
+        problems.append(
+            "swarm.storage.driver_options: required in a swarm stack: storage/ and each build's "
+            "public/ must be the same on every node, a node-local volume is not (NFS: "
+            "{type: nfs, o: addr=<server>,rw, device: ':/export/laravel'})"
+        )
+    if cfg.web.command is None:
+        problems.append(
+            "web.command: required in a swarm stack: the app image's web command, which every "
+            "task runs after its release chain (e.g. [php-fpm8.2, --nodaemonize])"
+        )
+    unsupported = [
+        ("web.runtime", cfg.web.runtime != "fpm", "octane is not yet supported in a swarm stack"),
+        ("web.tls.mode", cfg.web.tls.on, "TLS is not yet supported in a swarm stack"),
+        ("network.external", cfg.network.external, "a swarm stack creates its own overlay"),
+        ("release.maintenance", cfg.release.maintenance, "not yet supported in a swarm stack"),
+        ("release.backup", bool(cfg.release.backup), "not yet supported in a swarm stack"),
+        ("release.hooks", any(cfg.release.hooks.model_dump().values()),
+         "not yet supported in a swarm stack"),
+        ("release.notify", bool(cfg.release.notify), "not yet supported in a swarm stack"),
+    ]  # fmt: skip
+    problems += [f"{key}: {why}" for key, bad, why in unsupported if bad]
+    for key in NODE_LOCAL:
+        value = cfg.app.extra_env.get(key)
+        if value is not None and value not in SHARED_DRIVERS:
+            problems.append(
+                f"app.extra_env.{key}: {value!r} keeps its data on one node in a swarm stack; "
+                f"use {' or '.join(SHARED_DRIVERS)}"
+            )
+    return problems
+
+
+def swarm_warnings(cfg: StackConfig) -> list[str]:
+    """Unset drivers whose Laravel default is node-local: a warning, naming the key."""
+    if not cfg.swarm.enabled:
+        return []
+    env = cfg.app.extra_env
+    out = []
+    for key, default in NODE_LOCAL.items():
+        if (
+            default is not None
+            and key not in env
+            and not (key == "CACHE_DRIVER" and "CACHE_STORE" in env)
+        ):
+            out.append(
+                f"app.extra_env.{key}: unset, so Laravel's default {default!r}, which is "
+                f"node-local in a swarm stack: set it to {' or '.join(SHARED_DRIVERS)}"
+            )
+    return out
 
 
 def tls_checks(cfg: StackConfig) -> list[str]:

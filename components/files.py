@@ -158,3 +158,51 @@ def caddyfile(
         + indent(site)
         + "\n}\n"
     )
+
+
+def swarm_nginx_conf(app_root: str, app_tasks: str, fpm_port: int) -> str:
+    """nginx of the swarm stack, one on every node (a global service): it never changes with a
+    release, so a release never restarts it (its port is the node's: a restart would drop
+    requests).
+
+    PHP requests go to `tasks.<app>` (`app_tasks`), resolved by Docker's DNS at most a second
+    old: only the app tasks whose health check passed (their release chain) are in it, and a
+    task that stops leaves it; a connection refused is retried on another task
+    (fastcgi_next_upstream's default). A short resolver_timeout: while no task is healthy
+    Docker's DNS does not know the name and would wait 10 s. Static files are each build's own
+    public/ on the shared volume (swarm_public.sh): current, then the rollout's next, then
+    the previous build.
+    """
+    fastcgi = f"""        fastcgi_pass $app_tasks;
+        include fastcgi_params;
+        # The script lives in the app task's image, not in the shared volume.
+        fastcgi_param SCRIPT_FILENAME {app_root}/public/index.php;
+        fastcgi_param DOCUMENT_ROOT {app_root}/public;
+        fastcgi_param HTTP_PROXY "";"""
+    return f"""# managed by laravel-stack (swarm)
+server {{
+    listen 80 default_server;
+    server_name _;
+    client_max_body_size 20M;
+    resolver 127.0.0.11 valid=1s ipv6=off;
+    resolver_timeout 2s;
+    set $app_tasks {app_tasks}:{fpm_port};
+    root {app_root}/public/{PUBLIC_RELEASES};
+
+    location / {{
+        try_files /current$uri /next$uri /previous$uri @app;
+    }}
+
+    location @app {{
+{fastcgi}
+    }}
+
+    location ~ \\.php$ {{
+{fastcgi}
+    }}
+
+    location = /favicon.ico {{ access_log off; log_not_found off; }}
+
+    location ~ /\\.(?!well-known) {{ deny all; }}
+}}
+"""

@@ -33,18 +33,25 @@ def public_base_url(cfg: StackConfig) -> str:
     return f"http://{host}:{cfg.web.port}"
 
 
+def registry_auth(cfg: StackConfig) -> list[docker.ProviderRegistryAuthArgs]:
+    """The registry login for the providers (a secret end to end)."""
+    if not (cfg.registry and cfg.registry.password):
+        return []
+    return [
+        docker.ProviderRegistryAuthArgs(
+            address=cfg.registry.server,
+            username=cfg.registry.username,
+            password=pulumi.Output.secret(cfg.registry.password.get_secret_value()),
+        )
+    ]
+
+
 class LaravelStack(pulumi.ComponentResource):
+    """The whole deployment on one Docker engine."""
+
     def __init__(self, name: str, cfg: StackConfig, opts: pulumi.ResourceOptions | None = None):
         super().__init__("laravel-stack:index:LaravelStack", name, None, opts)
-        auth = []
-        if cfg.registry and cfg.registry.password:
-            auth.append(
-                docker.ProviderRegistryAuthArgs(
-                    address=cfg.registry.server,
-                    username=cfg.registry.username,
-                    password=pulumi.Output.secret(cfg.registry.password.get_secret_value()),
-                )
-            )
+        auth = registry_auth(cfg)
 
         # Two engines, as the field notes do it: the build engine (where `pulumi up` runs, or
         # image.build_host) builds and pushes; the deploy engine (docker.host) only pulls the

@@ -3,14 +3,15 @@
 # building block): the app service's command, run from the files the stack mounts into every task
 # (docker configs in /usr/local/lib/laravel-stack), in the app root:
 #
-#   sh task_start.sh WEB_UID WEB_GID -- CMD...
+#   sh task_start.sh WEB_UID WEB_GID [--web-user] -- CMD...
 #
 # In the field notes' order, for every task, a task Swarm reschedules after a node loss too:
 #   1. the caches this container holds are cleared (config, routes, views, events: a cache baked
 #      into the image, or written by another build, is never served);
 #   2. they are rebuilt with this task's env (config:cache, route:cache, view:cache, event:cache),
 #      as the web user (as root, the files would be root's: incident B);
-#   3. CMD is exec'd: a new PHP-FPM master, whose OPcache starts empty, compiles what 2 wrote.
+#   3. CMD is exec'd: a new PHP-FPM master, whose OPcache starts empty, compiles what 2 wrote
+#      (`--web-user`: as the web user, for a worker whose image runs as root).
 # The task's health check (health_probe.php: the served build must be the task's APP_BUILD) then
 # gates its entry into `tasks.<service>` DNS, hence any request from nginx. The shared
 # application cache is the release's (a cluster step clears it once), not each task's.
@@ -18,13 +19,31 @@
 # failure action applies.
 set -eu
 
+AS_WEB=0
+if [ "$#" -ge 3 ] && [ "$3" = "--web-user" ]; then
+  AS_WEB=1
+  uid=$1 gid=$2
+  shift 3
+  set -- "$uid" "$gid" "$@"
+fi
 if [ "$#" -lt 4 ] || [ "$3" != "--" ]; then
-  echo "usage: task_start.sh WEB_UID WEB_GID -- CMD..." >&2
+  echo "usage: task_start.sh WEB_UID WEB_GID [--web-user] -- CMD..." >&2
   exit 2
 fi
 WEB_UID=$1 WEB_GID=$2
 shift 3
 HERE=$(dirname "$0")
+
+# The secret part of the env (APP_KEY, DB_PASSWORD) is a docker secret, not in the service spec
+# (where `docker service inspect` and a preview would show it): KEY='value' lines.
+if [ -n "${LARAVEL_STACK_SECRET_ENV:-}" ]; then
+  [ -r "$LARAVEL_STACK_SECRET_ENV" ] \
+    || { echo "task start: the secret env ${LARAVEL_STACK_SECRET_ENV} is not readable" >&2; exit 1; }
+  set -a
+  # shellcheck disable=SC1090 # the stack writes it (swarm/commands.py secret_env)
+  . "$LARAVEL_STACK_SECRET_ENV"
+  set +a
+fi
 
 # Artisan commands in one boot (artisan_batch.php), as the web user.
 as_web() {
@@ -40,4 +59,10 @@ as_web config:clear route:clear view:clear event:clear \
 as_web config:cache route:cache view:cache event:cache \
   || { echo "task start: rebuilding the caches failed" >&2; exit 1; }
 echo "task start: caches cleared and rebuilt for ${APP_BUILD:-?}; starting $1"
+if [ "$AS_WEB" = 1 ] && [ "$(id -u)" != "$WEB_UID" ]; then
+  set -- setpriv --reuid="$WEB_UID" --regid="$WEB_GID" --clear-groups -- "$@"
+fi
+# The service's command replaces the image's entrypoint: keep tini as PID 1 where the image has
+# it (signals reach PHP, zombies are reaped).
+if command -v tini >/dev/null 2>&1; then exec tini -- "$@"; fi
 exec "$@"

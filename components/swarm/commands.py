@@ -1,0 +1,133 @@
+"""Pure command builders of the swarm stack's cluster-wide steps, run on the manager.
+
+Each step is a one-shot container of the new digest on the manager (`docker run --rm` over the
+pinned ssh connection: its exit code gates the release), on the stack's attachable overlay so
+it reaches MySQL, Redis and every app task by name. The provider pulled the digest there with
+the registry login; the manager's own CLI has none, so nothing is ever pulled (`--pull never`).
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping, Sequence
+
+from .. import commands
+from ..commands import Argv, Engine, FromScript, project_script
+
+#: Laravel's cache files of a one-shot, where no baked cache can be (a config cache in the image
+#: would point migrate at another database: incident A)
+ONESHOT_CACHES = {
+    "APP_CONFIG_CACHE": "/tmp/laravel-stack-config.php",
+    "APP_ROUTES_CACHE": "/tmp/laravel-stack-routes.php",
+    "APP_EVENTS_CACHE": "/tmp/laravel-stack-events.php",
+}
+#: reads the secret part of the env (KEY='value' lines) from stdin, never from a command line
+WITH_SECRET_ENV = 'set -a; . /dev/stdin; set +a; exec "$@"'
+#: in every task: the scripts (docker configs) and the secret env (a docker secret)
+TASK_DIR = commands.RELEASE_SCRIPTS_DIR
+SECRET_ENV_FILE = "/run/secrets/laravel-stack.env"
+
+
+def secret_env(values: Mapping[str, str]) -> str:
+    """KEY='value' lines a POSIX shell sources (`set -a; . file`): the secret env's content."""
+    return "".join(f"{key}={shlex.quote(value)}\n" for key, value in sorted(values.items()))
+
+
+def oneshot(
+    host: Engine,
+    image: str,
+    network: str,
+    env: Mapping[str, str],
+    user: str,
+    argv: Sequence[str],
+    *,
+    secrets: bool = True,
+    interactive: bool = True,
+) -> list[str]:
+    """`docker run --rm` of `image` on the manager, on the overlay, with `env` (plain values
+    only) and, with `secrets`, the secret env read on stdin."""
+    args = ["run", "--rm", "--pull", "never", "--network", network, "--user", user,
+            "--label", "laravel-stack.role=oneshot"]  # fmt: skip
+    if interactive:
+        args.append("--interactive")
+    for key, value in sorted({**env, **ONESHOT_CACHES}.items()):
+        args += ["--env", f"{key}={value}"]
+    if secrets:
+        args += ["--entrypoint", "sh", image, "-c", WITH_SECRET_ENV, "laravel-stack", *argv]
+    else:
+        args += [image, *argv]
+    return commands.docker(host, *args)
+
+
+def artisan(host: Engine, image: str, network: str, env: Mapping[str, str], user: str,
+            *args: str) -> Argv:  # fmt: skip
+    return oneshot(host, image, network, env, user,
+                   ["php", "artisan", *args, "--no-interaction"])  # fmt: skip
+
+
+def migrate(host: Engine, image: str, network: str, env: Mapping[str, str], user: str) -> Argv:
+    """Once per release, before the rollout: the old tasks then run on the new schema."""
+    return artisan(host, image, network, env, user, "migrate", "--force")
+
+
+def cache_clear(host: Engine, image: str, network: str, env: Mapping[str, str], user: str) -> Argv:
+    """The application cache (Redis or the database: every task's), once per release; each
+    task clears its own config, route, view and event caches as it starts (task_start.sh)."""
+    return artisan(host, image, network, env, user, "cache:clear")
+
+
+def queue_restart(host: Engine, image: str, network: str, env: Mapping[str, str],
+                  user: str) -> Argv:  # fmt: skip
+    return artisan(host, image, network, env, user, "queue:restart")
+
+
+def contract(host: Engine, image: str, network: str, app_root: str, fpm_port: int, user: str,
+             uid: int, gid: int) -> Argv:  # fmt: skip
+    """The image contract (contract.sh, read on stdin), as root in a one-shot of the new image."""
+    argv = ["sh", "-s", "--", app_root, str(fpm_port), user, str(uid), str(gid),
+            commands.BUILD_CONFIG_KEY]  # fmt: skip
+    run = oneshot(host, image, network, {}, "0", argv, secrets=False)
+    return FromScript(run, project_script("contract.sh"))
+
+
+def fleet_check(
+    host: Engine, image: str, network: str, service: str, replicas: int, port: int, path: str,
+    **probe: object,
+) -> Argv:  # fmt: skip
+    """Every running task of `service`, reached one by one through `tasks.<service>` on the
+    overlay (fleet_check.sh), must serve the deployed build (health_probe.php, read on stdin);
+    exactly `replicas` of them."""
+    check = (commands.SCRIPTS / "fleet_check.sh").read_text()
+    probe_args = commands.probe_args("fcgi://{task}" + f":{port}{path}", **probe)  # type: ignore[arg-type]
+    argv = ["sh", "-c", check, "fleet_check", f"tasks.{service}", str(replicas), *probe_args]
+    run = oneshot(host, image, network, {}, "0", argv, secrets=False)
+    return FromScript(run, project_script("health_probe.php"))
+
+
+def public(host: Engine, image: str, volume: str, *args: str) -> Argv:
+    """swarm_public.sh over the shared public volume (next DIR, switch DIR, prune KEEP)."""
+    run = commands.docker(host, "run", "--rm", "--interactive", "--pull", "never", "--user", "0",
+                          "--network", "none", "--entrypoint", "sh", "--volume",
+                          f"{volume}:{commands.PUBLIC_MOUNT}", image, "-s", "--",
+                          commands.PUBLIC_MOUNT, *args)  # fmt: skip
+    return FromScript(run, project_script("swarm_public.sh"))
+
+
+def health_shell(
+    url: str, *, expected_status: int, build_field: str, timeout: float, script: str
+) -> str:
+    """The app task's health check (CMD-SHELL): commands.app_health_test's probe, but requiring
+    the build in the task's own env (`$APP_BUILD`, the deployed digest), expanded by the shell."""
+    argv = commands.app_health_test(
+        url, expected_status=expected_status, build_field=build_field, timeout=timeout,
+        script=script,
+    )[1:]  # fmt: skip
+    argv[5] = "@BUILD@"  # php, health_probe.php, url, status, field, build, ...
+    return shlex.join(argv).replace("@BUILD@", '"$APP_BUILD"')
+
+
+def task_command(uid: int, gid: int, command: Sequence[str], web_user: bool = False) -> list[str]:
+    """A task's command: its release chain (task_start.sh), then `command` (`web_user`: as the
+    web user)."""
+    flag = ["--web-user"] if web_user else []
+    return ["sh", f"{TASK_DIR}/task_start.sh", str(uid), str(gid), *flag, "--", *command]

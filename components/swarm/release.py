@@ -1,0 +1,202 @@
+"""The swarm release's cluster-wide steps: pulumi-command resources on the manager, chained
+with `depends_on` and triggered by the digest, around the rollout (the app service's update):
+
+  before: public-init -> public-next -> contract -> migrate -> cache-clear
+  after:  fleet-check -> switch -> (workers' rollout) -> workers-restart -> retention
+
+`migrate` runs exactly once per release, before the rollout: old tasks then run on the new
+schema (README: migrations must be backward compatible for one release).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pulumi
+import pulumi_command as command
+
+from .. import commands, files
+from ..common import deploy_engine
+from ..config import StackConfig
+from . import commands as swarm
+from .commands import secret_env
+
+
+def step(
+    parent: pulumi.Resource,
+    name: str,
+    create: pulumi.Input[str],
+    triggers: Sequence[pulumi.Input[str]],
+    after: Sequence[pulumi.Resource],
+    stdin: pulumi.Input[str] | None = None,
+) -> command.local.Command:
+    return command.local.Command(
+        name,
+        create=create,
+        stdin=stdin,
+        triggers=list(triggers),
+        # Output is shown when a step fails; nothing is streamed into the logs.
+        logging=command.local.Logging.NONE,
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=list(after)),
+    )
+
+
+class BeforeRollout(pulumi.ComponentResource):
+    done: list[pulumi.Resource]
+
+    def __init__(
+        self,
+        name: str,
+        cfg: StackConfig,
+        build: pulumi.Output[str],
+        env: pulumi.Output[Mapping[str, str]],
+        secrets: Mapping[str, str],
+        public_done: pulumi.Resource,
+        after: Sequence[pulumi.Resource],
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__("laravel-stack:index:BeforeRollout", name, None, opts)
+        host, net, user = deploy_engine(cfg), cfg.network_name, cfg.web_user
+        web_user = f"{user.uid}:{user.gid}"
+        stdin = pulumi.Output.secret(secret_env(secrets))
+        public = f"{cfg.name}-public"
+        nxt = step(
+            self,
+            "public-next",
+            build.apply(lambda b: commands.script(swarm.public(host, b, public, "next",
+                                                               files.public_dir(b)))),
+            [build],
+            [public_done],
+        )  # fmt: skip
+        contract = step(
+            self,
+            "contract",
+            build.apply(
+                lambda b: commands.script(
+                    swarm.contract(
+                        host,
+                        b,
+                        net,
+                        cfg.web.app_root,
+                        cfg.web.fpm_port,
+                        user.name,
+                        user.uid,
+                        user.gid,
+                    )
+                )
+            ),
+            [build],
+            [*after, nxt],
+        )
+        previous: pulumi.Resource = contract
+        if cfg.release.migrate and "migrate" not in cfg.release.skip:
+            previous = step(
+                self,
+                "migrate",
+                pulumi.Output.all(build, env).apply(
+                    lambda a: commands.script(swarm.migrate(host, a[0], net, a[1], web_user))
+                ),
+                [build],
+                [previous],
+                stdin,
+            )
+        clear = step(
+            self,
+            "cache-clear",
+            pulumi.Output.all(build, env).apply(
+                lambda a: commands.script(swarm.cache_clear(host, a[0], net, a[1], web_user))
+            ),
+            [build],
+            [previous],
+            stdin,
+        )
+        self.done = [clear]
+        self.register_outputs({})
+
+
+class AfterRollout(pulumi.ComponentResource):
+    fleet: command.local.Command
+    switch: command.local.Command
+
+    def __init__(
+        self,
+        name: str,
+        cfg: StackConfig,
+        build: pulumi.Output[str],
+        app: pulumi.Resource,
+        app_id: pulumi.Input[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__("laravel-stack:index:AfterRollout", name, None, opts)
+        host, net = deploy_engine(cfg), cfg.network_name
+        health = cfg.health
+        self.fleet = step(
+            self,
+            "fleet-check",
+            build.apply(
+                lambda b: commands.script(
+                    swarm.fleet_check(
+                        host, b, net, cfg.container("app"), cfg.web.replicas, cfg.web.fpm_port,
+                        health.path, expected_status=health.expected_status,
+                        build_field=health.build_field, build=b, retries=health.retries,
+                        interval=health.interval, timeout=health.timeout,
+                        script=f"{cfg.web.app_root}/public/index.php",
+                    )
+                )
+            ),
+            [build, app_id],
+            [app],
+        )  # fmt: skip
+        public = f"{cfg.name}-public"
+        self.switch = step(
+            self,
+            "switch",
+            build.apply(lambda b: commands.script(swarm.public(host, b, public, "switch",
+                                                               files.public_dir(b)))),
+            [build, app_id],
+            [self.fleet],
+        )  # fmt: skip
+        self.register_outputs({"fleet": self.fleet.stdout})
+
+
+class Finish(pulumi.ComponentResource):
+    """After the workers' rollout: workers still on old code are told to restart; old builds'
+    public/ directories go (release.keep)."""
+
+    def __init__(
+        self,
+        name: str,
+        cfg: StackConfig,
+        build: pulumi.Output[str],
+        env: pulumi.Output[Mapping[str, str]],
+        secrets: Mapping[str, str],
+        after: Sequence[pulumi.Resource],
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__("laravel-stack:index:Finish", name, None, opts)
+        host, net, user = deploy_engine(cfg), cfg.network_name, cfg.web_user
+        previous = list(after)
+        if cfg.queue.enabled and "workers-restart" not in cfg.release.skip:
+            restart = step(
+                self,
+                "workers-restart",
+                pulumi.Output.all(build, env).apply(
+                    lambda a: commands.script(
+                        swarm.queue_restart(host, a[0], net, a[1], f"{user.uid}:{user.gid}")
+                    )
+                ),
+                [build],
+                previous,
+                pulumi.Output.secret(secret_env(secrets)),
+            )
+            previous = [restart]
+        public = f"{cfg.name}-public"
+        self.retention = step(
+            self,
+            "retention",
+            build.apply(lambda b: commands.script(swarm.public(host, b, public, "prune",
+                                                               str(cfg.release.keep)))),
+            [build],
+            previous,
+        )  # fmt: skip
+        self.register_outputs({"retention": self.retention.stdout})

@@ -1,0 +1,140 @@
+"""SwarmWeb: the app as a replicated service whose every task proves its build before it gets
+traffic, and nginx on every node in front of them.
+
+- *app*: each task starts through its release chain (task_start.sh: caches cleared, rebuilt as
+  the web user with the task's env, then a new PHP-FPM master, whose OPcache starts empty); its
+  health check is the chain's probe (the served build must be the deployed digest), and until
+  it passes the task is not in `tasks.<app>` DNS, so nginx sends it nothing. That holds for a
+  task Swarm reschedules after a node loss too. A rollout starts each new task before stopping
+  an old one and rolls the service back when a new task fails its check.
+- *nginx*: a global service (one task per node, each publishing the entry port on its node in
+  host mode, so any node answers without Swarm's routing mesh), never changed by a release.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_docker as docker
+
+from ..config import StackConfig
+from . import services
+from .cluster import ClusterBase
+from .commands import SECRET_ENV_FILE, health_shell, task_command
+
+#: the app task's health check timings: a failing task is seen within RETRIES x INTERVAL
+INTERVAL, RETRIES, START_PERIOD = 2, 3, 60
+
+
+def app_health(cfg: StackConfig) -> docker.ServiceTaskSpecContainerSpecHealthcheckArgs:
+    """The chain's probe against the task's own FPM, requiring the task's own APP_BUILD (the
+    deployed digest): a task serving anything else never becomes healthy."""
+    shell = health_shell(
+        f"fcgi://127.0.0.1:{cfg.web.fpm_port}{cfg.health.path}",
+        expected_status=cfg.health.expected_status,
+        build_field=cfg.health.build_field,
+        timeout=cfg.health.timeout,
+        script=f"{cfg.web.app_root}/public/index.php",
+    )
+    return services.health(
+        ["CMD-SHELL", shell],
+        interval=INTERVAL,
+        timeout=int(cfg.health.timeout) + 1,
+        retries=RETRIES,
+        start_period=START_PERIOD,
+    )
+
+
+def monitor_seconds() -> int:
+    """The rollout's monitor window: at least retries x interval of the health check (a new
+    task failing it within the window rolls the service back), plus a margin."""
+    return RETRIES * INTERVAL + 4
+
+
+class SwarmWeb(pulumi.ComponentResource):
+    app: docker.Service
+    nginx: docker.Service
+
+    def __init__(
+        self,
+        name: str,
+        cfg: StackConfig,
+        build: pulumi.Input[str],
+        env: dict[str, pulumi.Input[str]],
+        base: ClusterBase,
+        storage_volume: str,
+        after: list[pulumi.Resource],
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__("laravel-stack:index:SwarmWeb", name, None, opts)
+        web, user = cfg.web, cfg.web_user
+        assert web.command is not None  # config validation requires it in a swarm stack
+        health = app_health(cfg)
+        monitor = monitor_seconds()
+        spread = docker.ServiceTaskSpecPlacementArgs(max_replicas=cfg.swarm.max_per_node)
+        self.app = docker.Service(
+            "app",
+            name=cfg.container("app"),
+            task_spec=docker.ServiceTaskSpecArgs(
+                container_spec=docker.ServiceTaskSpecContainerSpecArgs(
+                    image=build,
+                    commands=task_command(user.uid, user.gid, web.command),
+                    env={**env, "LARAVEL_STACK_SECRET_ENV": SECRET_ENV_FILE},
+                    configs=base.task_files,
+                    secrets=base.task_secrets,
+                    mounts=[services.shared_mount(cfg, storage_volume, f"{web.app_root}/storage")],
+                    healthcheck=health,
+                    # FPM finishes in-flight requests on SIGQUIT.
+                    stop_signal="SIGQUIT",
+                    stop_grace_period=services.short_duration(web.destroy_grace_seconds),
+                ),
+                networks_advanceds=services.attach(base.network.id),
+                placement=spread,
+                restart_policy=services.restart_policy(),
+            ),
+            mode=docker.ServiceModeArgs(
+                replicated=docker.ServiceModeReplicatedArgs(replicas=web.replicas)
+            ),
+            update_config=services.update_policy("start-first", monitor),
+            rollback_config=services.rollback_policy("start-first", monitor),
+            endpoint_spec=docker.ServiceEndpointSpecArgs(mode="dnsrr"),
+            converge_config=services.converge(cfg),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=after),
+        )
+        self.nginx = docker.Service(
+            "nginx",
+            name=cfg.container("web"),
+            task_spec=docker.ServiceTaskSpecArgs(
+                container_spec=docker.ServiceTaskSpecContainerSpecArgs(
+                    image=web.nginx_image,
+                    configs=base.nginx_files,
+                    mounts=[
+                        services.shared_mount(
+                            cfg, f"{cfg.name}-public", f"{web.app_root}/public", True
+                        ),
+                        services.shared_mount(cfg, storage_volume, f"{web.app_root}/storage", True),
+                    ],
+                    stop_signal="SIGQUIT",  # nginx's graceful shutdown
+                    stop_grace_period=services.short_duration(web.destroy_grace_seconds),
+                ),
+                networks_advanceds=services.attach(base.network.id),
+                restart_policy=services.restart_policy(),
+            ),
+            mode=docker.ServiceModeArgs(global_=True),
+            # The node's port is held by the running task: a new one can start only after it.
+            update_config=services.update_policy("stop-first", monitor=5),
+            rollback_config=services.rollback_policy("stop-first", monitor=5),
+            endpoint_spec=docker.ServiceEndpointSpecArgs(
+                mode="dnsrr",
+                # The entry port on every node, held by that node's task (no routing mesh).
+                ports=[
+                    docker.ServiceEndpointSpecPortArgs(
+                        target_port=80,
+                        published_port=web.port,
+                        publish_mode="host",
+                        protocol="tcp",
+                    )
+                ],
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[base.public_volume]),
+        )
+        self.register_outputs({"app": self.app.name, "nginx": self.nginx.name})

@@ -1,0 +1,205 @@
+"""The swarm runtime (swarm.enabled) under Pulumi mocks: its services, their policies, the
+cluster-wide steps' order, secrets kept out of service specs and command lines; its config."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from typing import Any
+
+import pytest
+
+from components.config import ConfigError, parse, swarm_warnings
+from components.swarm import commands as swarm
+from components.swarm.services import short_duration
+
+from .harness import SECRET_KEYS, Run, run_program, valid_config
+from .test_config import with_
+
+SHARED = {"type": "nfs", "o": "addr=10.0.0.5,rw", "device": ":/export/shop"}
+
+
+def swarm_config(**changes: Any) -> dict[str, Any]:
+    cfg = with_("swarm", {"enabled": True, "storage": {"driver_options": dict(SHARED)}})
+    cfg = with_("web.command", ["php-fpm8.2", "--nodaemonize"], cfg)
+    cfg = with_("web.replicas", 2, cfg)
+    cfg = with_("redis", {"enabled": True}, cfg)
+    cfg = with_("app.extra_env", {"SESSION_DRIVER": "redis", "CACHE_DRIVER": "redis"}, cfg)
+    for path, value in changes.items():
+        cfg = with_(path.replace("__", "."), value, cfg)
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def run() -> Run:
+    return run_program(swarm_config())
+
+
+def service(run: Run, name: str) -> dict[str, Any]:
+    return Run.plain(run.one("service:Service", name).inputs)
+
+
+def test_the_swarm_runtime_declares_services_not_containers(run):
+    assert not run.of_type("container:Container")
+    assert sorted(r.name for r in run.of_type("service:Service")) == [
+        "app", "mysql", "nginx", "queue", "redis", "scheduler",
+    ]  # fmt: skip
+    components = {r.type for r in run.registrations if r.type.startswith("laravel-stack:")}
+    assert "laravel-stack:index:SwarmStack" in components
+    assert "laravel-stack:index:LaravelStack" not in components
+
+
+def test_web_tasks_spread_roll_start_first_and_roll_back_on_a_failed_check(run):
+    app = service(run, "app")
+    assert app["mode"] == {"replicated": {"replicas": 2}}
+    assert app["taskSpec"]["placement"]["maxReplicas"] == 1
+    update = app["updateConfig"]
+    assert update["order"] == "start-first" and update["failureAction"] == "rollback"
+    health = app["taskSpec"]["containerSpec"]["healthcheck"]
+    seconds = {"2s": 2}[health["interval"]]
+    assert int(update["monitor"].removesuffix("s")) >= health["retries"] * seconds
+    assert app["endpointSpec"] == {"mode": "dnsrr"}
+    assert app["convergeConfig"]["timeout"] == "5m"
+
+
+def test_every_app_task_runs_its_release_chain_and_proves_its_own_build(run):
+    spec = service(run, "app")["taskSpec"]["containerSpec"]
+    assert spec["commands"][:2] == ["sh", "/usr/local/lib/laravel-stack/task_start.sh"]
+    assert spec["commands"][-3:] == ["--", "php-fpm8.2", "--nodaemonize"]
+    test = spec["healthcheck"]["tests"]
+    assert test[0] == "CMD-SHELL" and '"$APP_BUILD"' in test[1]
+    assert spec["env"]["APP_BUILD"].startswith("registry.example.com/acme/shop@sha256:")
+    files = {c["fileName"] for c in spec["configs"]}
+    assert "/usr/local/lib/laravel-stack/task_start.sh" in files
+    assert "/usr/local/lib/laravel-stack/health_probe.php" in files
+
+
+def test_secrets_never_reach_a_service_spec_or_a_command_line(run):
+    for name in ["app", "queue", "scheduler", "nginx"]:
+        reg = run.one("service:Service", name)
+        assert not Run.is_secret(reg, "taskSpec"), f"{name}: the spec is secret (unreadable diffs)"
+        text = repr(reg.inputs)
+        assert "db-pw-123" not in text and "AAAAAAAA" not in text
+    secret = run.one("secret:Secret", "env")
+    assert Run.is_secret(secret, "data")
+    for reg in run.of_type("command:local:Command"):
+        text = repr(reg.inputs.get("create"))
+        assert not any(s in text for s in ["db-pw-123", "root-pw-456", "reg-pw", "AAAAAAAA"])
+
+
+def test_data_services_are_pinned_to_the_data_node_and_never_published(run):
+    for name in ["mysql", "redis"]:
+        svc = service(run, name)
+        assert svc["taskSpec"]["placement"]["constraints"] == [
+            "node.labels.laravel-stack.data==true"
+        ]
+        assert "ports" not in svc["endpointSpec"]
+        assert svc["updateConfig"]["order"] == "stop-first"
+
+
+def test_nginx_is_global_and_publishes_the_entry_port_on_every_node_in_host_mode(run):
+    nginx = service(run, "nginx")
+    assert nginx["mode"] == {"global": True}
+    assert nginx["endpointSpec"]["ports"] == [
+        {"targetPort": 80, "publishedPort": 8080, "publishMode": "host", "protocol": "tcp"}
+    ]
+    mounts = nginx["taskSpec"]["containerSpec"]["mounts"]
+    assert {m["volumeOptions"]["driverOptions"]["device"] for m in mounts} == {
+        ":/export/shop/public", ":/export/shop/storage",
+    }  # fmt: skip
+
+
+def test_the_scheduler_is_one_task_stopped_before_its_successor(run):
+    sched = service(run, "scheduler")
+    assert sched["mode"] == {"replicated": {"replicas": 1}}
+    assert sched["updateConfig"]["order"] == "stop-first"
+    spec = sched["taskSpec"]["containerSpec"]
+    assert spec["stopSignal"] == "SIGTERM" and spec["stopGracePeriod"] == "30s"
+    assert "--web-user" in spec["commands"]
+
+
+def depends(run: Run, reg_name: str, type_suffix: str = "command:local:Command") -> set[str]:
+    reg = run.one(type_suffix, reg_name)
+    return {run.by_urn(u).name for u in reg.dependencies}
+
+
+def test_cluster_steps_wrap_the_rollout_in_order(run):
+    assert "public-init" in depends(run, "public-next")
+    assert "contract" in depends(run, "migrate")
+    assert "migrate" in depends(run, "cache-clear")
+    assert "cache-clear" in depends(run, "app", "service:Service")
+    assert "app" in depends(run, "fleet-check")
+    assert "fleet-check" in depends(run, "switch")
+    assert "switch" in depends(run, "queue", "service:Service")
+    assert {"queue", "scheduler"} <= depends(run, "workers-restart")
+    assert "workers-restart" in depends(run, "retention")
+    for name in ["contract", "migrate", "cache-clear", "fleet-check", "switch", "retention"]:
+        triggers = Run.plain(run.one("command:local:Command", name).inputs["triggers"])
+        assert any(str(t).startswith("registry.example.com/acme/shop@sha256:") for t in triggers)
+
+
+def test_migrate_is_a_one_shot_of_the_new_digest_on_the_overlay_with_env_on_stdin(run):
+    reg = run.one("command:local:Command", "migrate")
+    argv = shlex.split(Run.plain(reg.inputs["create"]))
+    assert argv[:4] == ["docker", "--host", "unix:///var/run/docker.sock", "run"]
+    assert argv[argv.index("--network") + 1] == "shop-internal"
+    assert argv[-5:] == ["php", "artisan", "migrate", "--force", "--no-interaction"]
+    assert argv[argv.index("--pull") + 1] == "never"
+    assert argv[argv.index("--entrypoint") + 1 : argv.index("-c") + 2] == [
+        "sh", "registry.example.com/acme/shop@" + argv[argv.index("-c") - 1].split("@")[1], "-c",
+        swarm.WITH_SECRET_ENV,
+    ]  # fmt: skip
+    assert Run.is_secret(reg, "stdin")
+
+
+def test_short_durations_are_what_upstream_reads_back():
+    assert [short_duration(s) for s in (0, 5, 60, 90, 3600, 5400, 3605)] == [
+        "0s", "5s", "1m", "1m30s", "1h", "1h30m", "1h0m5s",
+    ]  # fmt: skip
+
+
+def test_the_secret_env_is_sourced_by_a_shell_as_given():
+    text = swarm.secret_env({"DB_PASSWORD": "it's $HOME `x`", "APP_KEY": "k"})
+    assert text.splitlines() == ["APP_KEY=k", "DB_PASSWORD='it'\"'\"'s $HOME `x`'"]
+
+
+def bad(cfg: dict[str, Any]) -> list[str]:
+    with pytest.raises(ConfigError) as err:
+        parse(cfg, SECRET_KEYS)
+    return err.value.problems
+
+
+def test_a_swarm_stack_needs_shared_storage_and_the_web_command():
+    cfg = with_("swarm", {"enabled": True})
+    problems = bad(cfg)
+    assert any(p.startswith("swarm.storage.driver_options: required") for p in problems)
+    assert any(p.startswith("web.command: required") for p in problems)
+
+
+def test_node_local_drivers_are_refused_and_unset_ones_warned_with_their_key():
+    problems = bad(swarm_config(app__extra_env={"SESSION_DRIVER": "file"}))
+    assert any(p.startswith("app.extra_env.SESSION_DRIVER: 'file'") for p in problems)
+    cfg = parse(swarm_config(app__extra_env={}), SECRET_KEYS)
+    warnings = swarm_warnings(cfg)
+    assert any(w.startswith("app.extra_env.SESSION_DRIVER: unset") for w in warnings)
+    assert any(w.startswith("app.extra_env.CACHE_DRIVER: unset") for w in warnings)
+
+
+def test_swarm_keys_are_refused_outside_a_swarm_stack():
+    problems = bad(with_("web.replicas", 3))
+    assert problems == ["web.replicas: only in a swarm stack (swarm.enabled)"]
+    assert bad(with_("network.encrypted", True)) == [
+        "network.encrypted: only in a swarm stack (swarm.enabled)"
+    ]
+
+
+def test_shared_storage_needs_a_type_and_a_device():
+    problems = bad(swarm_config(swarm__storage={"driver_options": {"type": "nfs"}}))
+    assert any(re.match(r"swarm\.storage\.driver_options: needs `type` and `device`", p)
+               for p in problems)  # fmt: skip
+
+
+def test_what_a_swarm_stack_does_not_support_yet_is_refused_by_key():
+    assert "web.runtime: octane is not yet supported in a swarm stack" in bad(
+        swarm_config(web__runtime="octane")
+    )
