@@ -72,7 +72,7 @@ class SwarmStack(pulumi.ComponentResource):
         storage = f"{cfg.name}-storage"
         _, secrets = split_env(cfg, build, cfg.container("mysql"))
         base = ClusterBase("cluster", cfg, secrets, opts=child)
-        data = SwarmData("data", cfg, base.network.id, opts=child)
+        data = SwarmData("data", cfg, base.network.name, opts=child)
         env, _ = split_env(cfg, build, data.host)
         public = PublicInit(
             "public-init", cfg, build, image.image_id, base.public_volume.name, opts=child

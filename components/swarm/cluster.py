@@ -82,6 +82,9 @@ class ClusterBase(pulumi.ComponentResource):
                 secret_id=secret.id,
                 secret_name=secret.name,
                 file_name=SECRET_ENV_FILE,
+                # The web user's alone: task_start.sh reads it as whatever user the image runs.
+                file_uid=str(cfg.web_user.uid),
+                file_gid=str(cfg.web_user.gid),
                 file_mode=0o400,
             )
         ]

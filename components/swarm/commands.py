@@ -41,13 +41,15 @@ def oneshot(
     user: str,
     argv: Sequence[str],
     *,
+    step: str,
     secrets: bool = True,
     interactive: bool = True,
 ) -> list[str]:
     """`docker run --rm` of `image` on the manager, on the overlay, with `env` (plain values
-    only) and, with `secrets`, the secret env read on stdin."""
-    args = ["run", "--rm", "--pull", "never", "--network", network, "--user", user,
-            "--label", "laravel-stack.role=oneshot"]  # fmt: skip
+    only) and, with `secrets`, the secret env read on stdin; labelled with its `step` (the
+    engine's events then say how often each ran)."""
+    args = ["run", "--rm", "--pull", "never", "--network", network, "--user", user, "--label",
+            "laravel-stack.role=oneshot", "--label", f"laravel-stack.step={step}"]  # fmt: skip
     if interactive:
         args.append("--interactive")
     for key, value in sorted({**env, **ONESHOT_CACHES}.items()):
@@ -60,33 +62,33 @@ def oneshot(
 
 
 def artisan(host: Engine, image: str, network: str, env: Mapping[str, str], user: str,
-            *args: str) -> Argv:  # fmt: skip
+            step: str, *args: str) -> Argv:  # fmt: skip
     return oneshot(host, image, network, env, user,
-                   ["php", "artisan", *args, "--no-interaction"])  # fmt: skip
+                   ["php", "artisan", *args, "--no-interaction"], step=step)  # fmt: skip
 
 
 def migrate(host: Engine, image: str, network: str, env: Mapping[str, str], user: str) -> Argv:
     """Once per release, before the rollout: the old tasks then run on the new schema."""
-    return artisan(host, image, network, env, user, "migrate", "--force")
+    return artisan(host, image, network, env, user, "migrate", "migrate", "--force")
 
 
 def cache_clear(host: Engine, image: str, network: str, env: Mapping[str, str], user: str) -> Argv:
     """The application cache (Redis or the database: every task's), once per release; each
     task clears its own config, route, view and event caches as it starts (task_start.sh)."""
-    return artisan(host, image, network, env, user, "cache:clear")
+    return artisan(host, image, network, env, user, "cache-clear", "cache:clear")
 
 
 def queue_restart(host: Engine, image: str, network: str, env: Mapping[str, str],
                   user: str) -> Argv:  # fmt: skip
-    return artisan(host, image, network, env, user, "queue:restart")
+    return artisan(host, image, network, env, user, "workers-restart", "queue:restart")
 
 
-def contract(host: Engine, image: str, network: str, app_root: str, fpm_port: int, user: str,
-             uid: int, gid: int) -> Argv:  # fmt: skip
-    """The image contract (contract.sh, read on stdin), as root in a one-shot of the new image."""
-    argv = ["sh", "-s", "--", app_root, str(fpm_port), user, str(uid), str(gid),
-            commands.BUILD_CONFIG_KEY]  # fmt: skip
-    run = oneshot(host, image, network, {}, "0", argv, secrets=False)
+def contract(host: Engine, image: str, network: str, app_root: str, user: str, uid: int,
+             gid: int) -> Argv:  # fmt: skip
+    """The image contract (contract.sh, read on stdin), as root in a one-shot of the new image.
+    Without its FPM checks: no FPM runs in a one-shot; every task's health check proves FPM."""
+    argv = ["sh", "-s", "--", app_root, "", user, str(uid), str(gid), commands.BUILD_CONFIG_KEY]
+    run = oneshot(host, image, network, {}, "0", argv, step="contract", secrets=False)
     return FromScript(run, project_script("contract.sh"))
 
 
@@ -100,7 +102,7 @@ def fleet_check(
     check = (commands.SCRIPTS / "fleet_check.sh").read_text()
     probe_args = commands.probe_args("fcgi://{task}" + f":{port}{path}", **probe)  # type: ignore[arg-type]
     argv = ["sh", "-c", check, "fleet_check", f"tasks.{service}", str(replicas), *probe_args]
-    run = oneshot(host, image, network, {}, "0", argv, secrets=False)
+    run = oneshot(host, image, network, {}, "0", argv, step="fleet-check", secrets=False)
     return FromScript(run, project_script("health_probe.php"))
 
 

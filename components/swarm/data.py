@@ -19,7 +19,7 @@ class SwarmData(pulumi.ComponentResource):
         self,
         name: str,
         cfg: StackConfig,
-        network_id: pulumi.Input[str],
+        network: pulumi.Input[str],
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("laravel-stack:index:SwarmData", name, None, opts)
@@ -39,7 +39,7 @@ class SwarmData(pulumi.ComponentResource):
             "mysql",
             db.image,
             env,
-            network_id,
+            network,
             on_data_node,
             health=services.health(
                 commands.db_healthcheck(), interval=3, timeout=5, retries=20, start_period=60
@@ -59,7 +59,7 @@ class SwarmData(pulumi.ComponentResource):
                 "redis",
                 cfg.redis.image,
                 {},
-                network_id,
+                network,
                 on_data_node,
                 health=services.health(
                     commands.redis_healthcheck(), interval=3, timeout=3, retries=10, start_period=5
@@ -76,7 +76,7 @@ class SwarmData(pulumi.ComponentResource):
         role: str,
         image: str,
         env: dict,
-        network_id: pulumi.Input[str],
+        network: pulumi.Input[str],
         placement: docker.ServiceTaskSpecPlacementArgs,
         health: docker.ServiceTaskSpecContainerSpecHealthcheckArgs,
         mounts: list,
@@ -94,7 +94,7 @@ class SwarmData(pulumi.ComponentResource):
                     stop_signal="SIGTERM",
                     stop_grace_period=services.short_duration(grace),
                 ),
-                networks_advanceds=services.attach(network_id),
+                networks_advanceds=services.attach(network),
                 placement=placement,
                 restart_policy=services.restart_policy(),
             ),

@@ -78,7 +78,6 @@ class BeforeRollout(pulumi.ComponentResource):
                         b,
                         net,
                         cfg.web.app_root,
-                        cfg.web.fpm_port,
                         user.name,
                         user.uid,
                         user.gid,

@@ -81,9 +81,11 @@ def converge(cfg: StackConfig) -> docker.ServiceConvergeConfigArgs:
     )
 
 
-def attach(network_id: pulumi.Input[str]) -> list[docker.ServiceTaskSpecNetworksAdvancedArgs]:
-    # By id: upstream reads back only the id (a name would show a replacement on every preview).
-    return [docker.ServiceTaskSpecNetworksAdvancedArgs(id=network_id)]
+def attach(network: pulumi.Input[str]) -> list[docker.ServiceTaskSpecNetworksAdvancedArgs]:
+    # By name, as the stand-ins verified against upstream (`id` is refused there for now).
+    # Upstream's Read records the id instead: after a `pulumi refresh` the next `up` replaces
+    # every service (README); `up` alone never does.
+    return [docker.ServiceTaskSpecNetworksAdvancedArgs(name=network)]
 
 
 def config_name(stack: str, name: str, content: str) -> str:

@@ -87,7 +87,7 @@ class SwarmWeb(pulumi.ComponentResource):
                     stop_signal="SIGQUIT",
                     stop_grace_period=services.short_duration(web.destroy_grace_seconds),
                 ),
-                networks_advanceds=services.attach(base.network.id),
+                networks_advanceds=services.attach(base.network.name),
                 placement=spread,
                 restart_policy=services.restart_policy(),
             ),
@@ -116,7 +116,7 @@ class SwarmWeb(pulumi.ComponentResource):
                     stop_signal="SIGQUIT",  # nginx's graceful shutdown
                     stop_grace_period=services.short_duration(web.destroy_grace_seconds),
                 ),
-                networks_advanceds=services.attach(base.network.id),
+                networks_advanceds=services.attach(base.network.name),
                 restart_policy=services.restart_policy(),
             ),
             mode=docker.ServiceModeArgs(global_=True),

@@ -60,7 +60,7 @@ class SwarmWorkers(pulumi.ComponentResource):
                         stop_signal="SIGTERM",
                         stop_grace_period=services.short_duration(cfg.swarm.stop_grace_seconds),
                     ),
-                    networks_advanceds=services.attach(base.network.id),
+                    networks_advanceds=services.attach(base.network.name),
                     restart_policy=services.restart_policy(),
                 ),
                 mode=docker.ServiceModeArgs(

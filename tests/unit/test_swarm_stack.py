@@ -13,7 +13,7 @@ from components.config import ConfigError, parse, swarm_warnings
 from components.swarm import commands as swarm
 from components.swarm.services import short_duration
 
-from .harness import SECRET_KEYS, Run, run_program, valid_config
+from .harness import SECRET_KEYS, Run, run_program
 from .test_config import with_
 
 SHARED = {"type": "nfs", "o": "addr=10.0.0.5,rw", "device": ":/export/shop"}

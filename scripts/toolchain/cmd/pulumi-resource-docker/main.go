@@ -28,12 +28,14 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"sort"
 	"strings"
 	"sync"
 
+	"google.golang.org/grpc/codes"
 	pbempty "google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/structpb"
 
@@ -41,6 +43,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/cmdutil"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil/rpcerror"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/provider"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 )
@@ -74,12 +77,15 @@ type resourceKind interface {
 }
 
 var kinds = map[string]resourceKind{
-	"docker:index/network:Network":         networkKind{},
-	"docker:index/volume:Volume":           volumeKind{},
-	"docker:index/remoteImage:RemoteImage": remoteImageKind{},
-	"docker:index/image:Image":             imageKind{},
-	"docker:image:Image":                   imageKind{}, // the SDK's alias of Image
-	"docker:index/container:Container":     containerKind{},
+	"docker:index/network:Network":             networkKind{},
+	"docker:index/volume:Volume":               volumeKind{},
+	"docker:index/remoteImage:RemoteImage":     remoteImageKind{},
+	"docker:index/image:Image":                 imageKind{},
+	"docker:image:Image":                       imageKind{}, // the SDK's alias of Image
+	"docker:index/container:Container":         containerKind{},
+	"docker:index/service:Service":             serviceKind{},
+	"docker:index/serviceConfig:ServiceConfig": serviceConfigKind{},
+	"docker:index/secret:Secret":               secretKind{},
 }
 
 type registryAuth struct {
@@ -237,14 +243,90 @@ var verified = map[string]map[string][]string{
 		"uploads":          {"file", "content"},
 		"healthcheck":      {"tests", "interval", "timeout", "startPeriod", "retries"},
 	},
-	"docker:index/network:Network":         {"name": nil, "driver": nil, "labels": {"label", "value"}},
-	"docker:index/volume:Volume":           {"name": nil, "labels": {"label", "value"}},
-	"docker:index/remoteImage:RemoteImage": {"name": nil, "keepLocally": nil, "platform": nil},
+	"docker:index/network:Network": {"name": nil, "driver": nil, "attachable": nil, "options": nil,
+		"labels": {"label", "value"}},
+	"docker:index/volume:Volume":               {"name": nil, "driver": nil, "driverOpts": nil, "labels": {"label", "value"}},
+	"docker:index/serviceConfig:ServiceConfig": {"name": nil, "data": nil},
+	"docker:index/secret:Secret":               {"name": nil, "data": nil},
+	"docker:index/remoteImage:RemoteImage":     {"name": nil, "keepLocally": nil, "platform": nil},
 	"docker:index/image:Image": {
 		"imageName": nil,
 		"build":     {"context", "dockerfile", "args", "target", "platform"},
 		"registry":  {"server", "username", "password"},
 	},
+}
+
+// verifiedPaths: the same for types with deeper nesting: every dotted path of an object field
+// that is verified; true marks a leaf (a scalar, a list of scalars or a map: not looked into).
+var verifiedPaths = map[string]map[string]bool{
+	"docker:index/service:Service": pathSet(
+		"name", "mode.replicated.replicas", "mode.global",
+		"taskSpec.containerSpec.image", "taskSpec.containerSpec.commands", "taskSpec.containerSpec.env",
+		"taskSpec.containerSpec.stopSignal", "taskSpec.containerSpec.stopGracePeriod",
+		"taskSpec.containerSpec.healthcheck.tests", "taskSpec.containerSpec.healthcheck.interval",
+		"taskSpec.containerSpec.healthcheck.timeout", "taskSpec.containerSpec.healthcheck.startPeriod",
+		"taskSpec.containerSpec.healthcheck.retries",
+		"taskSpec.containerSpec.mounts.target", "taskSpec.containerSpec.mounts.source",
+		"taskSpec.containerSpec.mounts.type", "taskSpec.containerSpec.mounts.readOnly",
+		"taskSpec.containerSpec.mounts.volumeOptions.driverName",
+		"taskSpec.containerSpec.mounts.volumeOptions.driverOptions",
+		"taskSpec.containerSpec.mounts.volumeOptions.noCopy",
+		"taskSpec.containerSpec.configs.configId", "taskSpec.containerSpec.configs.configName",
+		"taskSpec.containerSpec.configs.fileName", "taskSpec.containerSpec.configs.fileMode",
+		"taskSpec.containerSpec.configs.fileUid", "taskSpec.containerSpec.configs.fileGid",
+		"taskSpec.containerSpec.secrets.secretId", "taskSpec.containerSpec.secrets.secretName",
+		"taskSpec.containerSpec.secrets.fileName", "taskSpec.containerSpec.secrets.fileMode",
+		"taskSpec.containerSpec.secrets.fileUid", "taskSpec.containerSpec.secrets.fileGid",
+		"taskSpec.networksAdvanceds.name", "taskSpec.networksAdvanceds.aliases",
+		"taskSpec.placement.constraints", "taskSpec.placement.maxReplicas",
+		"taskSpec.restartPolicy.condition", "taskSpec.restartPolicy.delay",
+		"taskSpec.restartPolicy.maxAttempts", "taskSpec.restartPolicy.window",
+		"updateConfig.parallelism", "updateConfig.delay", "updateConfig.failureAction", "updateConfig.monitor",
+		"updateConfig.maxFailureRatio", "updateConfig.order",
+		"rollbackConfig.parallelism", "rollbackConfig.delay", "rollbackConfig.failureAction",
+		"rollbackConfig.monitor", "rollbackConfig.maxFailureRatio", "rollbackConfig.order",
+		"endpointSpec.mode", "endpointSpec.ports.targetPort", "endpointSpec.ports.publishedPort",
+		"endpointSpec.ports.publishMode", "endpointSpec.ports.protocol", "endpointSpec.ports.name",
+		"convergeConfig.delay", "convergeConfig.timeout",
+	),
+}
+
+// pathSet: the leaves given and every object above them.
+func pathSet(leaves ...string) map[string]bool {
+	set := map[string]bool{}
+	for _, l := range leaves {
+		set[l] = true
+		for i := strings.LastIndex(l, "."); i > 0; i = strings.LastIndex(l[:i], ".") {
+			if _, ok := set[l[:i]]; !ok {
+				set[l[:i]] = false
+			}
+		}
+	}
+	return set
+}
+
+// unverifiedPaths names every field of m outside paths (as a dotted path).
+func unverifiedPaths(paths map[string]bool, prefix string, m resource.PropertyMap, bad *[]string) {
+	for k, v := range m {
+		if v.IsNull() || strings.HasPrefix(string(k), "__") {
+			continue
+		}
+		p := string(k)
+		if prefix != "" {
+			p = prefix + "." + p
+		}
+		leaf, ok := paths[p]
+		if !ok {
+			*bad = append(*bad, p)
+			continue
+		}
+		if !leaf {
+			mapObjects(v, func(o resource.PropertyMap) resource.PropertyMap {
+				unverifiedPaths(paths, p, o, bad)
+				return o
+			})
+		}
+	}
 }
 
 // defaultOnly are inputs the SDKs always send with their default value: that value is verified
@@ -260,6 +342,11 @@ func unverifiedInputs(typ string, m resource.PropertyMap) []string {
 	}
 	allowed := verified[typ]
 	var bad []string
+	if paths, ok := verifiedPaths[typ]; ok {
+		unverifiedPaths(paths, "", m, &bad)
+		sort.Strings(bad)
+		return bad
+	}
 	for key, v := range m {
 		if v.IsNull() || strings.HasPrefix(string(key), "__") {
 			continue
@@ -351,6 +438,10 @@ func (p *dockerProvider) CheckConfig(ctx context.Context, req *pulumirpc.CheckRe
 				news[k], changed = c, true
 			}
 		}
+	}
+	// As upstream (registry_auth holds a Sensitive password): registryAuth is recorded secret.
+	if v, ok := news["registryAuth"]; ok && !v.IsNull() && !v.IsSecret() && !v.ContainsUnknowns() {
+		news["registryAuth"], changed = resource.MakeSecret(v), true
 	}
 	if changed {
 		if inputs, err = marshalState(news, "checkConfig.inputs"); err != nil {
@@ -466,7 +557,7 @@ func kindOf(t string) (resourceKind, error) {
 	k, ok := kinds[t]
 	if !ok {
 		return nil, fmt.Errorf("resource type %s is not supported by this build of the docker provider "+
-			"(supported: Network, Volume, RemoteImage, Image, Container)", t)
+			"(supported: Network, Volume, RemoteImage, Image, Container, Service, ServiceConfig, Secret)", t)
 	}
 	return k, nil
 }
@@ -528,6 +619,12 @@ func (p *dockerProvider) Diff(ctx context.Context, req *pulumirpc.DiffRequest) (
 	if err != nil {
 		return nil, err
 	}
+	if sd, ok := k.(interface {
+		diff(news, state resource.PropertyMap) (diffs, replaces []string)
+	}); ok {
+		diffs, replaces := sd.diff(news, state)
+		return diffResponse(diffs, replaces, k.deleteBeforeReplace(olds, news)), nil
+	}
 	plan, bridged := k.(planner)
 	var keepState map[string]bool
 	if cs, ok := k.(computedSetter); ok {
@@ -584,6 +681,30 @@ func (p *dockerProvider) Diff(ctx context.Context, req *pulumirpc.DiffRequest) (
 		HasDetailedDiff:     true,
 		DeleteBeforeReplace: len(replaces) > 0 && k.deleteBeforeReplace(olds, news),
 	}, nil
+}
+
+// diffResponse: whole top-level keys, as the stand-ins itemise a diff.
+func diffResponse(diffs, replaces []string, dbr bool) *pulumirpc.DiffResponse {
+	detailed := map[string]*pulumirpc.PropertyDiff{}
+	rep := map[string]bool{}
+	for _, r := range replaces {
+		rep[r] = true
+	}
+	for _, d := range diffs {
+		kind := pulumirpc.PropertyDiff_UPDATE
+		if rep[d] {
+			kind = pulumirpc.PropertyDiff_UPDATE_REPLACE
+		}
+		detailed[d] = &pulumirpc.PropertyDiff{Kind: kind, InputDiff: true}
+	}
+	changes := pulumirpc.DiffResponse_DIFF_NONE
+	if len(diffs) > 0 {
+		changes = pulumirpc.DiffResponse_DIFF_SOME
+	}
+	return &pulumirpc.DiffResponse{
+		Changes: changes, Replaces: replaces, Diffs: diffs, DetailedDiff: detailed, HasDetailedDiff: true,
+		DeleteBeforeReplace: len(replaces) > 0 && dbr,
+	}
 }
 
 // tfFinish adds what upstream's bridge records (tfstate.go) to a bridged type's outputs.
@@ -708,6 +829,17 @@ func (p *dockerProvider) Update(ctx context.Context, req *pulumirpc.UpdateReques
 		return nil, err
 	}
 	outs, err := k.update(ctx, p, resource.URN(req.GetUrn()), req.GetId(), olds, news, req.GetPreview())
+	var partial *partialFailure
+	if errors.As(err, &partial) {
+		// The engine records these outputs (and the inputs) with the error, as an init error.
+		props, merr := marshalState(tfFinish(k, req.GetId(), partial.outs, false), "update.outputs")
+		if merr != nil {
+			return nil, merr
+		}
+		return nil, rpcerror.WithDetails(rpcerror.New(codes.Unknown, err.Error()), &pulumirpc.ErrorResourceInitFailed{
+			Id: req.GetId(), Properties: props, Inputs: req.GetNews(), Reasons: []string{partial.reason},
+		})
+	}
 	if err == nil && !req.GetPreview() {
 		outs = tfFinish(k, req.GetId(), outs, false)
 	}

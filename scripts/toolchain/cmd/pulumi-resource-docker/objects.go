@@ -108,8 +108,17 @@ func (networkKind) create(ctx context.Context, p *dockerProvider, urn resource.U
 	if err := e.call(ctx, http.MethodPost, "/networks/create", nil, body, &created); err != nil {
 		return "", nil, err
 	}
+	// A swarm-scoped network is not fully described right after its create (no driver, no IPAM):
+	// upstream's read waits until it is (its "all_fields" state).
 	var ni networkInspect
-	if err := e.call(ctx, http.MethodGet, "/networks/"+created.ID, nil, nil, &ni); err != nil {
+	err = waitFor(ctx, 30*time.Second, 500*time.Millisecond, func() (bool, error) {
+		ni = networkInspect{}
+		if err := e.call(ctx, http.MethodGet, "/networks/"+created.ID, nil, nil, &ni); err != nil {
+			return false, err
+		}
+		return ni.Driver != "", nil
+	})
+	if err != nil {
 		return "", nil, err
 	}
 	return created.ID, networkState(news, &ni), nil

@@ -58,7 +58,9 @@ func (s *tfShape) finish(id string, outs resource.PropertyMap, read bool) resour
 		}
 	}
 	out["id"] = str(id)
-	out["__meta"] = str(s.meta)
+	if s.meta != "" { // schema version 0 and no timeouts: none
+		out["__meta"] = str(s.meta)
+	}
 	if read {
 		s.read(out)
 	}
@@ -222,6 +224,7 @@ var containerShape = &tfShape{
 
 var networkShape = &tfShape{
 	meta:      `{"schema_version":"1"}`,
+	zero:      map[string]resource.PropertyValue{"labels": emptyList()},
 	readEmpty: map[string]resource.PropertyValue{"ipamOptions": emptyMap()},
 	delta: &deltaSpec{
 		lists: map[string]*deltaSpec{
