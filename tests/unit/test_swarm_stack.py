@@ -52,7 +52,7 @@ def test_the_swarm_runtime_declares_services_not_containers(run):
 def test_web_tasks_spread_roll_start_first_and_roll_back_on_a_failed_check(run):
     app = service(run, "app")
     assert app["mode"] == {"replicated": {"replicas": 2}}
-    assert app["taskSpec"]["placement"]["maxReplicas"] == 1
+    assert app["taskSpec"]["placement"]["maxReplicas"] == 2  # room for start-first
     update = app["updateConfig"]
     assert update["order"] == "start-first" and update["failureAction"] == "rollback"
     health = app["taskSpec"]["containerSpec"]["healthcheck"]
