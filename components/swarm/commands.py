@@ -8,7 +8,11 @@ the registry login; the manager's own CLI has none, so nothing is ever pulled (`
 
 from __future__ import annotations
 
+import base64
+import gzip
+import io
 import shlex
+import tarfile
 from collections.abc import Mapping, Sequence
 
 from .. import commands
@@ -113,6 +117,55 @@ def public(host: Engine, image: str, volume: str, *args: str) -> Argv:
                           f"{volume}:{commands.PUBLIC_MOUNT}", image, "-s", "--",
                           commands.PUBLIC_MOUNT, *args)  # fmt: skip
     return FromScript(run, project_script("swarm_public.sh"))
+
+
+#: where a canary unpacks its files (stdin: bundle())
+CANARY_DIR = "/tmp/laravel-stack"
+UNPACK_SH = f'mkdir -p {CANARY_DIR} && base64 -d | tar -xzf - -C {CANARY_DIR} && exec sh "$@"'
+
+
+def bundle(files: Mapping[str, str]) -> str:
+    """Files as base64 of a tar.gz (name -> content), the same bytes for the same files: the
+    stdin of a one-shot that needs several (no docker config reaches a plain container)."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for name, content in sorted(files.items()):
+            data = content.encode()
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o400
+            tar.addfile(info, io.BytesIO(data))
+    # mtime 0 in the gzip header too: the same files give the same text (no spurious diff)
+    return base64.b64encode(gzip.compress(raw.getvalue(), mtime=0)).decode()
+
+
+def canary(
+    host: Engine,
+    image: str,
+    network: str,
+    env: Mapping[str, str],
+    uid: int,
+    gid: int,
+    command: Sequence[str],
+    *,
+    port: int,
+    path: str,
+    **probe: object,
+) -> Argv:
+    """The new build once, as a task runs it (canary.sh: the task chain, then `command`), probed
+    on its own FPM; its files and the secret env on stdin (bundle())."""
+    url = f"fcgi://127.0.0.1:{port}{path}"
+    args = commands.probe_args(url, **probe)[:8]  # type: ignore[arg-type]
+    argv = [f"{CANARY_DIR}/canary.sh", CANARY_DIR, *args, str(uid), str(gid), "--", *command]
+    run = ["sh", "-c", UNPACK_SH, "canary", *argv]
+    return oneshot(host, image, network, env, f"{uid}:{gid}", run, step="canary", secrets=False)
+
+
+def canary_files(secrets: Mapping[str, str]) -> dict[str, str]:
+    """What canary.sh needs beside it: the task's scripts and the secret env."""
+    names = ("canary.sh", "task_start.sh", "artisan_batch.php", "health_probe.php")
+    files = {n: (commands.SCRIPTS / n).read_text() for n in names}
+    files["secret.env"] = secret_env(secrets)
+    return files
 
 
 def health_shell(

@@ -1,11 +1,14 @@
 """The swarm release's cluster-wide steps: pulumi-command resources on the manager, chained
 with `depends_on` and triggered by the digest, around the rollout (the app service's update):
 
-  before: public-init -> public-next -> contract -> migrate -> cache-clear
+  before: public-init -> public-next -> contract -> migrate -> cache-clear -> canary
   after:  fleet-check -> switch -> (workers' rollout) -> workers-restart -> retention
 
 `migrate` runs exactly once per release, before the rollout: old tasks then run on the new
-schema (README: migrations must be backward compatible for one release).
+schema (README: migrations must be backward compatible for one release). The canary runs the
+new build once as a task would and probes it: a build that cannot serve itself fails `up` with
+its own output before the service is touched (Swarm's rollback stays for what only shows on a
+node).
 """
 
 from __future__ import annotations
@@ -109,7 +112,28 @@ class BeforeRollout(pulumi.ComponentResource):
             [previous],
             stdin,
         )
-        self.done = [clear]
+        health = cfg.health
+        assert cfg.web.command is not None  # config validation requires it in a swarm stack
+        web_command = list(cfg.web.command)
+        canary = step(
+            self,
+            "canary",
+            pulumi.Output.all(build, env).apply(
+                lambda a: commands.script(
+                    swarm.canary(
+                        host, a[0], net, a[1], user.uid, user.gid, web_command,
+                        port=cfg.web.fpm_port, path=health.path,
+                        expected_status=health.expected_status, build_field=health.build_field,
+                        build=a[0], retries=health.retries, interval=health.interval,
+                        timeout=health.timeout, script=f"{cfg.web.app_root}/public/index.php",
+                    )
+                )
+            ),
+            [build],
+            [clear],
+            pulumi.Output.secret(swarm.bundle(swarm.canary_files(secrets))),
+        )  # fmt: skip
+        self.done = [canary]
         self.register_outputs({})
 
 

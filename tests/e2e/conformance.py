@@ -39,7 +39,10 @@ COMPARED_TYPES = re.compile(r"^(docker:|command:|pulumi:providers:(docker|comman
 #: the upstream schema's set-typed fields: their order in state is the provider's hash order
 SET_FIELDS = {"labels", "volumes", "networksAdvanced", "uploads", "envs", "hosts", "ulimits",
               "aliases", "capabilities", "securityOpts", "groupAdds", "dns", "dnsOpts",
-              "dnsSearches", "ipamConfigs"}  # fmt: skip
+              "dnsSearches", "ipamConfigs",
+              # docker.Service's (kreuzwerker docker_service)
+              "mounts", "configs", "secrets", "constraints", "networksAdvanceds", "prefs",
+              "platforms"}  # fmt: skip
 
 _MASKS: list[tuple[re.Pattern[str], str]] = [
     # certificates and keys the TLS suite makes for each run
@@ -48,6 +51,8 @@ _MASKS: list[tuple[re.Pattern[str], str]] = [
     # a provider resource's id
     (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"), "<uuid>"),
     (re.compile(r"\b[0-9a-f]{64}\b"), "<id>"),
+    # a Swarm object's id (service, config, secret, network): 25 of [a-z0-9]
+    (re.compile(r"\b[a-z0-9]{25}\b"), "<swarm-id>"),
     # a build's directory of the public volume, and of its backups: its digest, 16 hex
     (re.compile(r"\b[0-9a-f]{16}\b"), "<build-dir>"),
     (re.compile(r"\b[0-9a-f]{12}\b"), "<short-id>"),

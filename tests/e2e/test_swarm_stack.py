@@ -6,6 +6,7 @@ the nodes' engines (their own sockets) and from every task, reached one by one.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import os
@@ -13,15 +14,19 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
-from .conftest import REPO, Load, Pulumi, http, new_project, sh
+from .conformance import normalize_state, preview_ops
+from .conftest import REPO, Load, Pulumi, http, new_project, sh, wait_for
 
 STACK = "e2e-swarm"  # never shared with another suite's stack
 NAME = "lssw"
 PORT = 18091
-CLUSTER_ID = "2"  # the cluster suite uses 0: each suite has a cluster of its own
+# The cluster suite uses 0: each suite has a cluster of its own (another ID runs this suite
+# beside a CI run, e.g. on other plugins).
+CLUSTER_ID = os.environ.get("LARAVEL_STACK_SWARM_SUITE_ID", "2")
 CLUSTER = str(REPO / "scripts/swarm-cluster")
 CLUSTER_ENV = {**os.environ, "LARAVEL_STACK_SWARM_ID": CLUSTER_ID}
 
@@ -39,7 +44,9 @@ def cluster() -> Iterator[dict[str, str]]:
     sh("ssh-add", "-q", info["SWARM_KEY"], env={**os.environ, **env})
     info.update(env)
     yield info
-    subprocess.run(["pkill", "-f", f"laravel-stack-{NAME}-"], check=False)
+    # This cluster's shared ssh connections only (their path names its pinned key's hash).
+    pins = hashlib.sha256(info["SWARM_KNOWN_HOSTS"].encode()).hexdigest()[:8]
+    subprocess.run(["pkill", "-f", f"laravel-stack-{NAME}-{pins}-"], check=False)
     os.kill(int(env["SSH_AGENT_PID"]), signal.SIGTERM)
     sh("bash", CLUSTER, "down", timeout=180, env=CLUSTER_ENV)
 
@@ -128,8 +135,23 @@ for ip in $(getent ahostsv4 "$0" | awk '{ print $1 }' | sort -u); do
 done"""
 
 
-def test_up_from_scratch_spreads_web_tasks_pins_data_and_answers_on_every_node(swarm, cluster):
+def state(swarm: Pulumi, cluster: dict[str, str]) -> dict[str, Any]:
+    """The stack's state as the vectors compare it: also masked, what is this cluster's own (its
+    shared directory, host key and the ssh connection's name that hashes it)."""
+    text = json.dumps(normalize_state(swarm.state(), str(swarm.project)))
+    key = cluster["SWARM_KNOWN_HOSTS"].split(" ", 1)[1]
+    pins = hashlib.sha256(cluster["SWARM_KNOWN_HOSTS"].encode()).hexdigest()[:8]
+    for value, masked in ((cluster["SWARM_SHARED"], "<shared>"), (key, "<host-key>"),
+                          (f"-{pins}-", "-<pins>-")):  # fmt: skip
+        text = text.replace(value, masked)
+    return json.loads(text)
+
+
+def test_up_from_scratch_spreads_web_tasks_pins_data_and_answers_on_every_node(
+    swarm, cluster, vectors
+):
     swarm.up()
+    vectors.check("swarm: state after up", state(swarm, cluster))
     out = swarm.outputs()
     build = out["image"]
     names = cluster["SWARM_NODE_NAMES"].split()
@@ -153,9 +175,10 @@ def started(cluster: dict[str, str], step: str, since: float) -> int:
     return len(out.split())
 
 
-def test_a_code_change_rolls_out_under_load_with_every_task_proven(swarm, cluster):
+def test_a_code_change_rolls_out_under_load_with_every_task_proven(swarm, cluster, vectors):
     old = swarm.outputs()["image"]
     swarm.set("image.build_args.APP_CODE_VERSION", "v2")
+    vectors.check("swarm: preview: code change", preview_ops(swarm.preview()))
     entries = itertools.cycle(bases(cluster))  # spread over both nodes' entry points
     since = time.time() - 1
     with Load(rate=20, get=lambda path: http(path, timeout=2, base=next(entries))) as load:
@@ -168,5 +191,134 @@ def test_a_code_change_rolls_out_under_load_with_every_task_proven(swarm, cluste
     assert set(after) == {new}  # 0 old-build responses once `up` returned
     assert task_builds(cluster, new) == [new, new]  # every web task, one by one
     assert started(cluster, "migrate", since) == 1  # exactly once for the release
+    vectors.check("swarm: state after a code change", state(swarm, cluster))
     print(f"\nswarm code change under 20 req/s: {dict(load.builds)}")
     swarm.run("preview", "--expect-no-changes", "--diff")
+
+
+def entry_load(cluster: dict[str, str], *nodes: int) -> Load:
+    """20 req/s on /up, spread over the given nodes' entry points (all by default)."""
+    all_bases = bases(cluster)
+    chosen = [all_bases[n - 1] for n in nodes] or all_bases
+    cycle = itertools.cycle(chosen)
+    return Load(rate=20, get=lambda path: http(path, timeout=2, base=next(cycle)))
+
+
+HEALTH = "examples/laravel-app/app/Http/Controllers/HealthController.php"
+CHECK_START = "        $opcache ="
+
+
+def test_a_build_that_fails_its_health_check_never_reaches_the_service(swarm, cluster):
+    live = swarm.outputs()["image"]
+    controller = swarm.project / HEALTH
+    good = controller.read_text()
+    broken = "        abort(500, 'boom: broken health');\n" + CHECK_START
+    controller.write_text(good.replace(CHECK_START, broken, 1))
+    spec = node(cluster, 1, "service", "inspect", "--format", "{{.Version.Index}}", f"{NAME}-app")
+    with entry_load(cluster) as load:
+        res = swarm.up(check=False)
+    out = res.stdout + res.stderr
+    assert res.returncode != 0
+    assert "canary: health check failed" in out and "HTTP 500" in out, out[-3000:]
+    assert load.failures(live) == {}, load.builds  # 0 failed requests, only the old build
+    assert set(served_builds(cluster).values()) == {live}
+    assert task_builds(cluster, live) == [live, live]
+    # The service was never touched: its spec version is the one before.
+    assert node(cluster, 1, "service", "inspect", "--format", "{{.Version.Index}}",
+                f"{NAME}-app") == spec  # fmt: skip
+    controller.write_text(good)  # the fix: the next `up` converges on it
+    with entry_load(cluster) as fixed:
+        swarm.up()
+    assert swarm.outputs()["image"] == live
+    assert fixed.failures(live) == {}, fixed.builds
+    assert set(served_builds(cluster).values()) == {live}
+
+
+def test_a_rollout_swarm_rolls_back_fails_up_with_the_reason_and_the_old_build_serves(
+    swarm, cluster, vectors
+):
+    """A failure only a task shows (here: a file on the shared storage the canary does not
+    mount): the rollout's first new task fails its health check, Swarm rolls the service back."""
+    live = swarm.outputs()["image"]
+    controller = swarm.project / HEALTH
+    good = controller.read_text()
+    trap = (
+        "        if (is_file(storage_path('app/e2e-task-only-failure'))) {\n"
+        "            abort(500, 'boom: task-only failure');\n"
+        "        }\n" + CHECK_START
+    )
+    controller.write_text(good.replace(CHECK_START, trap, 1))
+    flag = os.path.join(cluster["SWARM_SHARED"], NAME, "storage", "app", "e2e-task-only-failure")
+    os.makedirs(os.path.dirname(flag), exist_ok=True)
+    with open(flag, "w") as f:
+        f.write("1\n")
+    try:
+        with entry_load(cluster) as load:
+            res = swarm.up(check=False)
+    finally:
+        os.unlink(flag)
+    out = res.stdout + res.stderr
+    assert res.returncode != 0
+    assert "rollback completed" in out, out[-3000:]
+    vectors.check("swarm: state after a rollout Swarm rolled back", state(swarm, cluster))
+    assert load.failures(live) == {}, load.builds  # 0 failed requests, only the old build
+    assert set(served_builds(cluster).values()) == {live}
+    assert task_builds(cluster, live) == [live, live]
+    controller.write_text(good)
+    swarm.up()
+    assert swarm.outputs()["image"] == live
+    swarm.run("preview", "--expect-no-changes", "--diff")
+
+
+def running(cluster: dict[str, str], service: str) -> int:
+    return sum("Running" in t["CurrentState"] for t in tasks(cluster, service))
+
+
+def mysql(cluster: dict[str, str], sql: str) -> str:
+    """A query in the MySQL task (on the data node), with the root password from its own env."""
+    data = len(cluster["SWARM_NODE_ADDRESSES"].split())
+    label = f"label=com.docker.swarm.service.name={NAME}-mysql"
+    cid = node(cluster, data, "ps", "-q", "--filter", label).split()[0]
+    return node(cluster, data, "exec", cid, "sh", "-c",
+                'mysql -N -uroot -p"$MYSQL_ROOT_PASSWORD" laravel -e "$0"', sql)  # fmt: skip
+
+
+def test_a_node_lost_under_load_its_tasks_come_back_and_up_converges_after(swarm, cluster):
+    live = swarm.outputs()["image"]
+    env = {**CLUSTER_ENV}
+    with entry_load(cluster, 1) as load:  # node 1's entry: node 2 is the one that dies
+        t0 = time.monotonic()
+        sh("bash", CLUSTER, "stop-node", "2", env=env, timeout=60)
+        back = wait_for(lambda: running(cluster, "app") == 2, timeout=180,
+                        what="two app tasks running again")  # fmt: skip
+        recovered = time.monotonic() - t0
+        time.sleep(5)
+    names = cluster["SWARM_NODE_NAMES"].split()
+    assert [t["Node"] for t in tasks(cluster, "app")] == [names[0], names[0]]
+    failed = sum(load.failures(live).values())
+    assert load.builds[live] > 0
+    FIGURES["node 2 stopped (SIGKILL) under 20 req/s on node 1's entry"] = {
+        "failed requests": failed, "answered": load.builds[live],
+        "seconds until both app tasks run again": round(recovered, 1),
+    }  # fmt: skip
+    assert back
+    sh("bash", CLUSTER, "start-node", "2", env=env, timeout=120)
+    wait_for(lambda: "Ready" in node(cluster, 1, "node", "inspect", "--format",
+                                     "{{.Status.State}}", names[1]).title(),
+             timeout=120, what="node 2 ready")  # fmt: skip
+    wait_for(lambda: running(cluster, "mysql") == 1, timeout=180, what="MySQL running again")
+    swarm.up()  # converges (nothing to change)
+    swarm.run("preview", "--expect-no-changes", "--diff")
+    assert set(served_builds(cluster).values()) == {live}
+    # The scheduler never ran twice in one minute, through all the releases and the node loss.
+    twice = mysql(
+        cluster,
+        "SELECT DATE_FORMAT(created_at, '%Y-%m-%d %H:%i') m, COUNT(*) c FROM heartbeats "
+        "WHERE source = 'schedule' GROUP BY m HAVING c > 1",
+    )
+    assert twice.strip() == "", twice
+    assert int(mysql(cluster, "SELECT COUNT(*) FROM heartbeats WHERE source = 'schedule'")) > 0
+    print(f"\nswarm node loss: {FIGURES}")
+
+
+FIGURES: dict[str, dict[str, Any]] = {}

@@ -127,7 +127,8 @@ def test_cluster_steps_wrap_the_rollout_in_order(run):
     assert "public-init" in depends(run, "public-next")
     assert "contract" in depends(run, "migrate")
     assert "migrate" in depends(run, "cache-clear")
-    assert "cache-clear" in depends(run, "app", "service:Service")
+    assert "cache-clear" in depends(run, "canary")
+    assert "canary" in depends(run, "app", "service:Service")
     assert "app" in depends(run, "fleet-check")
     assert "fleet-check" in depends(run, "switch")
     assert "switch" in depends(run, "queue", "service:Service")
@@ -203,3 +204,30 @@ def test_what_a_swarm_stack_does_not_support_yet_is_refused_by_key():
     assert "web.runtime: octane is not yet supported in a swarm stack" in bad(
         swarm_config(web__runtime="octane")
     )
+
+
+def test_the_canary_runs_the_task_chain_and_probes_the_deployed_build_with_files_on_stdin(run):
+    reg = run.one("command:local:Command", "canary")
+    assert Run.is_secret(reg, "stdin")
+    argv = shlex.split(Run.plain(reg.inputs["create"]))
+    build = argv[argv.index("sh") - 1]  # the image, then the image's entrypoint runs `sh -c`
+    assert build.startswith("registry.example.com/acme/shop@sha256:")
+    tail = argv[argv.index("/tmp/laravel-stack/canary.sh") :]
+    assert tail[1:4] == ["/tmp/laravel-stack", "fcgi://127.0.0.1:9000/up", "200"]
+    assert tail[5] == build  # the probe requires the deployed digest
+    assert tail[-5:] == ["33", "33", "--", "php-fpm8.2", "--nodaemonize"]
+
+
+def test_a_bundle_is_the_same_text_for_the_same_files_and_unpacks_to_them(tmp_path):
+    import base64
+    import gzip
+    import io
+    import tarfile
+
+    one = swarm.bundle({"b.sh": "echo b\n", "secret.env": "K='v'\n"})
+    assert one == swarm.bundle({"secret.env": "K='v'\n", "b.sh": "echo b\n"})
+    raw = gzip.decompress(base64.b64decode(one))
+    with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
+        assert {m.name: m.mode for m in tar.getmembers()} == {"b.sh": 0o400, "secret.env": 0o400}
+        member = tar.extractfile("secret.env")
+        assert member is not None and member.read() == b"K='v'\n"
