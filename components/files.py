@@ -169,10 +169,10 @@ def swarm_nginx_conf(app_root: str, app_tasks: str, fpm_port: int) -> str:
     old: only the app tasks whose health check passed (their release chain) are in it, and a
     task that stops leaves it; a connection refused is retried on another task
     (fastcgi_next_upstream's default), and so is one that does not answer within a second (a
-    task on a node that died, until Swarm declares the node down). A short resolver_timeout: while no task is healthy
-    Docker's DNS does not know the name and would wait 10 s. Static files are each build's own
-    public/ on the shared volume (swarm_public.sh): current, then the rollout's next, then
-    the previous build.
+    task on a node that died, until Swarm declares the node down). A short resolver_timeout:
+    while no task is healthy Docker's DNS does not know the name and would wait 10 s. Static
+    files are each build's own public/ on the shared volume (swarm_public.sh): current, then
+    the rollout's next, then the previous build.
     """
     fastcgi = f"""        fastcgi_pass $app_tasks;
         # A task on a node that died does not refuse: it times out. Try another task at once.

@@ -37,7 +37,7 @@ class SwarmData(pulumi.ComponentResource):
         mysql = self._service(
             cfg,
             "mysql",
-            db.image,
+            services.pinned("mysql", db.image, self),
             env,
             network,
             on_data_node,
@@ -57,7 +57,7 @@ class SwarmData(pulumi.ComponentResource):
             self.services["redis"] = self._service(
                 cfg,
                 "redis",
-                cfg.redis.image,
+                services.pinned("redis", cfg.redis.image, self),
                 {},
                 network,
                 on_data_node,
@@ -74,7 +74,7 @@ class SwarmData(pulumi.ComponentResource):
         self,
         cfg: StackConfig,
         role: str,
-        image: str,
+        image: pulumi.Input[str],
         env: dict,
         network: pulumi.Input[str],
         placement: docker.ServiceTaskSpecPlacementArgs,

@@ -138,3 +138,13 @@ def shared_options(cfg: StackConfig, volume: str) -> dict[str, str]:
     suffix = volume.removeprefix(f"{cfg.name}-")
     opts["device"] = f"{opts['device'].rstrip('/')}/{suffix}"
     return opts
+
+
+def pinned(name: str, image: str, parent: pulumi.Resource) -> pulumi.Output[str]:
+    """`image` by its digest (pulled on the manager): a service declared by tag would be pinned
+    by the engine's client on create (`name:tag@sha256:…`), and every preview would then show a
+    diff; by digest, every node also runs exactly the same image."""
+    pulled = docker.RemoteImage(
+        name, name=image, keep_locally=True, opts=pulumi.ResourceOptions(parent=parent)
+    )
+    return pulled.repo_digest

@@ -105,7 +105,7 @@ class SwarmWeb(pulumi.ComponentResource):
             name=cfg.container("web"),
             task_spec=docker.ServiceTaskSpecArgs(
                 container_spec=docker.ServiceTaskSpecContainerSpecArgs(
-                    image=web.nginx_image,
+                    image=services.pinned("nginx", web.nginx_image, self),
                     configs=base.nginx_files,
                     mounts=[
                         services.shared_mount(
