@@ -62,6 +62,23 @@ echo "task start: caches cleared and rebuilt for ${APP_BUILD:-?}; starting $1"
 if [ "$AS_WEB" = 1 ] && [ "$(id -u)" != "$WEB_UID" ]; then
   set -- setpriv --reuid="$WEB_UID" --regid="$WEB_GID" --clear-groups -- "$@"
 fi
+# A stopping task leaves `tasks.<app>` DNS at once, but nginx may still send it requests for the
+# second its resolver caches the name: with LARAVEL_STACK_DRAIN_SECONDS the stop signal reaches
+# the command only that long after it came, and until then it serves (a graceful FPM stop keeps
+# its socket open without accepting: a request arriving then would hang).
+if [ "${LARAVEL_STACK_DRAIN_SECONDS:-0}" -gt 0 ]; then
+  # (sh starts it with SIGQUIT ignored, as any background command; PHP-FPM installs its own
+  # handler, so the forwarded QUIT is still its graceful stop)
+  "$@" &
+  child=$!
+  # shellcheck disable=SC2064 # expand now: the child's pid
+  trap "sleep ${LARAVEL_STACK_DRAIN_SECONDS}; kill -QUIT ${child} 2>/dev/null" QUIT
+  # shellcheck disable=SC2064
+  trap "sleep ${LARAVEL_STACK_DRAIN_SECONDS}; kill -TERM ${child} 2>/dev/null" TERM
+  status=0
+  while kill -0 "$child" 2>/dev/null; do wait "$child" && status=0 || status=$?; done
+  exit "$status"
+fi
 # The service's command replaces the image's entrypoint: keep tini as PID 1 where the image has
 # it (signals reach PHP, zombies are reaped).
 if command -v tini >/dev/null 2>&1; then exec tini -- "$@"; fi

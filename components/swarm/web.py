@@ -21,6 +21,8 @@ from . import services
 from .cluster import ClusterBase
 from .commands import SECRET_ENV_FILE, health_shell, task_command
 
+#: seconds a stopping app task keeps serving before FPM gets the stop signal
+DRAIN_SECONDS = 3
 #: the app task's health check timings: a failing task is seen within RETRIES x INTERVAL
 INTERVAL, RETRIES, START_PERIOD = 2, 3, 60
 
@@ -78,7 +80,12 @@ class SwarmWeb(pulumi.ComponentResource):
                 container_spec=docker.ServiceTaskSpecContainerSpecArgs(
                     image=build,
                     commands=task_command(user.uid, user.gid, web.command),
-                    env={**env, "LARAVEL_STACK_SECRET_ENV": SECRET_ENV_FILE},
+                    env={
+                        **env,
+                        "LARAVEL_STACK_SECRET_ENV": SECRET_ENV_FILE,
+                        # nginx's resolver caches tasks.<app> for 1 s (task_start.sh)
+                        "LARAVEL_STACK_DRAIN_SECONDS": str(DRAIN_SECONDS),
+                    },
                     configs=base.task_files,
                     secrets=base.task_secrets,
                     mounts=[services.shared_mount(cfg, storage_volume, f"{web.app_root}/storage")],

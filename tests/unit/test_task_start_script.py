@@ -74,3 +74,39 @@ def test_a_failing_clear_never_rebuilds(tmp_path: Path):
 def test_usage(tmp_path: Path):
     res = run(tmp_path, fakes(tmp_path), "33", "33", "fpm")
     assert res.returncode == 2 and "usage: task_start.sh" in res.stderr
+
+
+def test_a_stop_signal_reaches_the_command_only_after_the_drain_delay(tmp_path):
+    """LARAVEL_STACK_DRAIN_SECONDS: the task keeps serving while nginx's resolver still knows
+    it; the command then gets the same signal and the task exits with its status."""
+    import signal
+    import sys
+    import time
+
+    bin_dir = fakes(tmp_path)
+    log = tmp_path / "calls"
+    # Python, not sh: like PHP-FPM it installs its own handler (sh cannot trap a signal it was
+    # started with ignored, as a background command is)
+    (bin_dir / "fpm").write_text(
+        f"#!{sys.executable}\n"
+        "import signal, sys, time\n"
+        f"log = open({str(log)!r}, 'a', buffering=1)\n"
+        "def stop(*_):\n"
+        "    log.write(f'fpm QUIT {time.time()}\\n'); sys.exit(0)\n"
+        "signal.signal(signal.SIGQUIT, stop)\n"
+        "log.write('fpm up\\n')\n"
+        "while True: time.sleep(0.1)\n"
+    )
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "APP_BUILD": "r@sha256:" + "c" * 64,
+           "LARAVEL_STACK_DRAIN_SECONDS": "2"}  # fmt: skip
+    uid, gid = str(os.getuid()), str(os.getgid())
+    proc = subprocess.Popen(["sh", str(SCRIPT), uid, gid, "--", "fpm"], env=env)
+    deadline = time.monotonic() + 10
+    while "fpm up" not in (log.read_text() if log.exists() else ""):
+        assert time.monotonic() < deadline, "the command never started"
+        time.sleep(0.1)
+    sent = time.time()
+    proc.send_signal(signal.SIGQUIT)
+    assert proc.wait(timeout=20) == 0
+    quit_at = float(next(c for c in calls(tmp_path) if c.startswith("fpm QUIT")).split()[2])
+    assert quit_at - sent >= 1.9  # served on for the drain, then stopped gracefully
