@@ -395,10 +395,9 @@ class SwarmConfig(Model):
     enabled: bool = False
     #: the node label MySQL and Redis are pinned to (their volumes live there)
     data_label: LabelText = "laravel-stack.data=true"
-    #: app tasks on one node at most (0: no limit). 2, not 1: a start-first rollout starts the
-    #: new task beside the old one, and with 1 per node and as many replicas as nodes Swarm has
-    #: nowhere to start it (the rollout never converges)
-    max_per_node: Annotated[int, Field(ge=0, le=64)] = 2
+    #: app tasks on one node at most (0: no limit); a lost node's task comes back on another
+    #: node only where this leaves room
+    max_per_node: Annotated[int, Field(ge=0, le=64)] = 1
     #: storage/ (uploads, storage/app/public) and each build's public/: the same on every node
     storage: SharedStorageConfig | None = None
     #: how long `up` waits for a service to converge (every task running and healthy)

@@ -52,6 +52,16 @@ def monitor_seconds() -> int:
     return RETRIES * INTERVAL + 4
 
 
+def rollout_order(replicas: int) -> str:
+    """One app task: start its successor first (else nothing serves meanwhile). Several: stop
+    one, then start its successor, one at a time, while the others serve (the stopping one
+    drains first). Start-first would need room: with one task per node every node of a spread
+    service is full, and Swarm never places the new task (the rollout hangs); with room, it
+    places it beside the old one by its tie-break (fewest tasks overall), and a few rollouts pile
+    every task onto one node. Stop-first keeps them spread: the freed node gets the successor."""
+    return "start-first" if replicas == 1 else "stop-first"
+
+
 class SwarmWeb(pulumi.ComponentResource):
     app: docker.Service
     nginx: docker.Service
@@ -101,8 +111,8 @@ class SwarmWeb(pulumi.ComponentResource):
             mode=docker.ServiceModeArgs(
                 replicated=docker.ServiceModeReplicatedArgs(replicas=web.replicas)
             ),
-            update_config=services.update_policy("start-first", monitor),
-            rollback_config=services.rollback_policy("start-first", monitor),
+            update_config=services.update_policy(rollout_order(web.replicas), monitor),
+            rollback_config=services.rollback_policy(rollout_order(web.replicas), monitor),
             endpoint_spec=docker.ServiceEndpointSpecArgs(mode="dnsrr"),
             converge_config=services.converge(cfg),
             opts=pulumi.ResourceOptions(parent=self, depends_on=after),

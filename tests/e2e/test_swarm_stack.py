@@ -76,6 +76,9 @@ def swarm(tmp_path_factory, cluster) -> Iterator[Pulumi]:
         "image.tag": "swarm",
         "web.port": str(PORT),
         "web.replicas": "2",
+        # Room for a lost node's task on the other node (the default, 1, keeps it pending
+        # until a node with room is back: on two nodes, the lost one).
+        "swarm.max_per_node": "2",
         "web.command[0]": "php-fpm8.2",
         "web.command[1]": "--nodaemonize",
         "web.command[2]": "--force-stderr",
@@ -190,6 +193,8 @@ def test_a_code_change_rolls_out_under_load_with_every_task_proven(swarm, cluste
     after = [http("/up", base=next(entries))[1]["build"] for _ in range(40)]
     assert set(after) == {new}  # 0 old-build responses once `up` returned
     assert task_builds(cluster, new) == [new, new]  # every web task, one by one
+    spread = sorted(t["Node"] for t in tasks(cluster, "app"))
+    assert spread == sorted(cluster["SWARM_NODE_NAMES"].split()), spread  # still one per node
     assert started(cluster, "migrate", since) == 1  # exactly once for the release
     vectors.check("swarm: state after a code change", state(swarm, cluster))
     print(f"\nswarm code change under 20 req/s: {dict(load.builds)}")
@@ -287,6 +292,9 @@ def mysql(cluster: dict[str, str], sql: str) -> str:
 
 def test_a_node_lost_under_load_its_tasks_come_back_and_up_converges_after(swarm, cluster):
     live = swarm.outputs()["image"]
+    names = cluster["SWARM_NODE_NAMES"].split()
+    # Spread through every release so far: node 2 runs an app task (and the data services).
+    assert sorted(t["Node"] for t in tasks(cluster, "app")) == sorted(names)
     env = {**CLUSTER_ENV}
     with entry_load(cluster, 1) as load:  # node 1's entry: node 2 is the one that dies
         t0 = time.monotonic()
@@ -296,7 +304,6 @@ def test_a_node_lost_under_load_its_tasks_come_back_and_up_converges_after(swarm
                         what="both app tasks running on node 1")  # fmt: skip
         recovered = time.monotonic() - t0
         time.sleep(5)
-    names = cluster["SWARM_NODE_NAMES"].split()
     failed = sum(load.failures(live).values())
     assert load.builds[live] > 0
     FIGURES["node 2 stopped (SIGKILL) under 20 req/s on node 1's entry"] = {

@@ -52,9 +52,11 @@ def test_the_swarm_runtime_declares_services_not_containers(run):
 def test_web_tasks_spread_roll_start_first_and_roll_back_on_a_failed_check(run):
     app = service(run, "app")
     assert app["mode"] == {"replicated": {"replicas": 2}}
-    assert app["taskSpec"]["placement"]["maxReplicas"] == 2  # room for start-first
+    assert app["taskSpec"]["placement"]["maxReplicas"] == 1
     update = app["updateConfig"]
-    assert update["order"] == "start-first" and update["failureAction"] == "rollback"
+    # several tasks: one stops (after draining) while the others serve, then its successor
+    assert update["order"] == "stop-first" and update["failureAction"] == "rollback"
+    assert app["rollbackConfig"]["order"] == "stop-first"
     health = app["taskSpec"]["containerSpec"]["healthcheck"]
     seconds = {"2s": 2}[health["interval"]]
     assert int(update["monitor"].removesuffix("s")) >= health["retries"] * seconds
@@ -107,6 +109,13 @@ def test_nginx_is_global_and_publishes_the_entry_port_on_every_node_in_host_mode
     assert {m["volumeOptions"]["driverOptions"]["device"] for m in mounts} == {
         ":/export/shop/public", ":/export/shop/storage",
     }  # fmt: skip
+
+
+def test_a_single_app_task_is_replaced_start_first():
+    single = run_program(swarm_config(web__replicas=1))
+    app = service(single, "app")
+    assert app["updateConfig"]["order"] == "start-first"
+    assert app["rollbackConfig"]["order"] == "start-first"
 
 
 def test_the_scheduler_is_one_task_stopped_before_its_successor(run):
