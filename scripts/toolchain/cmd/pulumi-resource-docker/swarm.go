@@ -754,7 +754,7 @@ func serviceOutputs(news resource.PropertyMap, svc *swarmService) resource.Prope
 	if p, ok := ts["placement"]; ok && p.IsObject() {
 		// Declared: platforms is not Computed (the create's pinned ones are not recorded).
 		ts["placement"] = resource.NewObjectProperty(fill(p.ObjectValue().Copy(), map[string]resource.PropertyValue{
-			"constraints": emptyList(), "maxReplicas": num(0), "platforms": emptyList(), "prefs": null()}))
+			"constraints": null(), "maxReplicas": num(0), "platforms": emptyList(), "prefs": null()}))
 	} else {
 		ts["placement"] = unknown(func() resource.PropertyValue { return readPlacement(spec()) })
 	}
@@ -1247,6 +1247,7 @@ func (serviceKind) update(ctx context.Context, p *dockerProvider, urn resource.U
 		return nil, err
 	}
 	spec := serviceSpec(news)
+	keepComputedPlacement(spec, olds, news)
 	c := spec["TaskTemplate"].(map[string]any)["ContainerSpec"].(map[string]any)
 	auth := serviceAuth(p, c["Image"].(string))
 	c["Image"] = tagged(c["Image"].(string)) // no QueryRegistry on update, as upstream
@@ -1272,9 +1273,40 @@ func (serviceKind) update(ctx context.Context, p *dockerProvider, urn resource.U
 		// and plans an update on the next run. The bridge's wording around the message.
 		reason := fmt.Sprintf("updating %s: %s", urn, tfErrors(convergeErr))
 		return nil, &partialFailure{err: errors.New(tfErrors(errors.New(reason))), reason: reason,
-			outs: orderSets(overlay(outs, serviceOutputs(news, s), news))}
+			outs: orderSets(plannedNoCopy(overlay(outs, serviceOutputs(news, s), news)))}
 	}
 	return outs, nil
+}
+
+// keepComputedPlacement: an undeclared placement is Computed, so the SDK plans the prior
+// state's value and upstream's update sends it, with the platforms the create pinned from the
+// registry (recorded on upstream: they stay in the spec and read back after an update).
+func keepComputedPlacement(spec map[string]any, olds, news resource.PropertyMap) {
+	if getObj(obj(news["taskSpec"]), "placement") != nil {
+		return
+	}
+	prior := getObj(obj(olds["taskSpec"]), "placement")
+	if prior == nil {
+		return
+	}
+	pl := spec["TaskTemplate"].(map[string]any)["Placement"].(map[string]any)
+	pl["Constraints"] = strList(getList(prior, "constraints"))
+	pl["MaxReplicas"] = getNum(prior, "maxReplicas")
+	var plats []any
+	for _, e := range getList(prior, "platforms") {
+		m, _ := e.(map[string]any)
+		plats = append(plats, map[string]any{"Architecture": getStr(m, "architecture"), "OS": getStr(m, "os")})
+	}
+	if len(plats) > 0 {
+		pl["Platforms"] = plats
+	}
+	var prefs []any
+	for _, d := range strList(getList(prior, "prefs")) {
+		prefs = append(prefs, map[string]any{"Spread": map[string]any{"SpreadDescriptor": d}})
+	}
+	if len(prefs) > 0 {
+		pl["Preferences"] = prefs
+	}
 }
 
 // serviceUpdated: upstream's state after an update is its Read, except that the declared
@@ -1324,6 +1356,29 @@ func isMapValue(v resource.PropertyValue) bool {
 	}
 	_, nested := v.ObjectValue()[defaultsKey]
 	return !nested
+}
+
+// plannedNoCopy: in the planned state a failed update records, a mount's undeclared
+// volumeOptions.noCopy is false, not null (recorded on upstream: the e2e's rolled-back rollout).
+func plannedNoCopy(outs resource.PropertyMap) resource.PropertyMap {
+	ts := outs["taskSpec"]
+	if !ts.IsObject() {
+		return outs
+	}
+	cs := ts.ObjectValue()["containerSpec"]
+	if !cs.IsObject() || !cs.ObjectValue()["mounts"].IsArray() {
+		return outs
+	}
+	for _, m := range cs.ObjectValue()["mounts"].ArrayValue() {
+		if !m.IsObject() {
+			continue
+		}
+		vo := m.ObjectValue()["volumeOptions"]
+		if vo.IsObject() && vo.ObjectValue()["noCopy"].IsNull() {
+			vo.ObjectValue()["noCopy"] = boolean(false)
+		}
+	}
+	return outs
 }
 
 func (f *partialFailure) Error() string { return f.err.Error() }
