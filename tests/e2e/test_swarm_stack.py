@@ -155,6 +155,7 @@ def test_up_from_scratch_spreads_web_tasks_pins_data_and_answers_on_every_node(
 ):
     swarm.up()
     vectors.check("swarm: state after up", state(swarm, cluster))
+    BUILDS["first"] = swarm.outputs()["image"]
     out = swarm.outputs()
     build = out["image"]
     names = cluster["SWARM_NODE_NAMES"].split()
@@ -330,4 +331,21 @@ def test_a_node_lost_under_load_its_tasks_come_back_and_up_converges_after(swarm
     print(f"\nswarm node loss: {FIGURES}")
 
 
+def test_a_rollback_by_digest_is_a_release_like_any_other(swarm, cluster):
+    live, first = swarm.outputs()["image"], BUILDS["first"]
+    assert live != first
+    swarm.set("image.digest", first.rsplit("@", 1)[1])  # a build the registry still holds
+    with entry_load(cluster) as load:
+        swarm.up()
+    assert swarm.outputs()["image"] == first
+    assert load.failures(live, first) == {}, load.builds
+    assert set(served_builds(cluster).values()) == {first}
+    assert task_builds(cluster, first) == [first, first]
+    swarm.rm("image.digest")
+    swarm.up()
+    assert swarm.outputs()["image"] == live
+
+
 FIGURES: dict[str, dict[str, Any]] = {}
+#: builds a later test goes back to
+BUILDS: dict[str, str] = {}
