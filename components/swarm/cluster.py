@@ -37,13 +37,18 @@ class ClusterBase(pulumi.ComponentResource):
         super().__init__("laravel-stack:index:ClusterBase", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         # Attachable: the release's one-shots (migrate, the fleet check) join it on the manager.
+        encrypted = cfg.network.encrypted
         self.network = docker.Network(
             "overlay",
             name=cfg.network_name,
             driver="overlay",
             attachable=True,
-            options={"encrypted": ""} if cfg.network.encrypted else None,
-            opts=child,
+            options={"encrypted": ""} if encrypted else None,
+            # The engine adds its VXLAN id to an encrypted overlay's options, which upstream
+            # reads back: every `up` would plan to replace the network the services use.
+            opts=pulumi.ResourceOptions(
+                parent=self, ignore_changes=["options"] if encrypted else None
+            ),
         )
         public = f"{cfg.name}-public"
         # Declared on the manager, where public-init fills it; every node's engine creates its

@@ -58,6 +58,7 @@ class Registration:
     retain_on_delete: bool = False
     additional_secret_outputs: list[str] = field(default_factory=list)
     provider: str = ""  # "<provider urn>::<id>", as sent
+    ignore_changes: list[str] = field(default_factory=list)
 
 
 def _contains_secret(value: Any) -> bool:
@@ -166,6 +167,7 @@ class RecordingMonitor(mocks.MockMonitor):
                     retain_on_delete=request.retainOnDelete,
                     additional_secret_outputs=list(request.additionalSecretOutputs),
                     provider=request.provider,
+                    ignore_changes=list(request.ignoreChanges),
                 )
             )
         return response

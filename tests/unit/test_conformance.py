@@ -125,8 +125,21 @@ def test_committed_vectors_cover_every_scenario():
         "preview: failing release",
         "tls files: state after up",
         "tls acme: state after up",
+        "swarm: state after up",
+        "swarm: preview: code change",
+        "swarm: state after a code change",
+        "swarm: state after a rollout Swarm rolled back",
     }
     assert vectors["preview: no change"] == []
+    # Swarm: a code change updates the app and workers in place; the services' specs stay
+    # readable (the secret env is a docker secret), and a ServiceConfig has no __meta upstream
+    swarm = vectors["swarm: state after up"]
+    assert ["docker:index/service:Service::app", "update"] in vectors["swarm: preview: code change"]
+    assert swarm["docker:index/service:Service::app"]["inputs"]["taskSpec"] != "<secret>"
+    assert swarm["docker:index/secret:Secret::env"]["inputs"]["data"] == "<secret>"
+    assert (
+        "__meta" not in swarm["docker:index/serviceConfig:ServiceConfig::task_start.sh"]["outputs"]
+    )
     # the engine, not the provider, keeps secrets: an upload holding the key is a secret list
     edge = vectors["tls files: state after up"]["docker:index/container:Container::edge"]
     assert edge["inputs"]["uploads"] == "<secret>"

@@ -240,3 +240,17 @@ def test_a_bundle_is_the_same_text_for_the_same_files_and_unpacks_to_them(tmp_pa
         assert {m.name: m.mode for m in tar.getmembers()} == {"b.sh": 0o400, "secret.env": 0o400}
         member = tar.extractfile("secret.env")
         assert member is not None and member.read() == b"K='v'\n"
+
+
+def test_an_encrypted_overlay_is_never_replaced_for_the_options_the_engine_adds():
+    enc = run_program(swarm_config(network__encrypted=True))
+    net = enc.one("network:Network", "overlay")
+    assert Run.plain(net.inputs["options"]) == {"encrypted": ""}
+    assert net.inputs["driver"] == "overlay" and net.inputs["attachable"] is True
+    assert net.ignore_changes == ["options"]
+
+
+def test_a_plain_overlay_declares_no_options(run):
+    net = run.one("network:Network", "overlay")
+    assert "options" not in net.inputs or net.inputs["options"] is None
+    assert net.ignore_changes == []
