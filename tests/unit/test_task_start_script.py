@@ -101,12 +101,17 @@ def test_a_stop_signal_reaches_the_command_only_after_the_drain_delay(tmp_path):
            "LARAVEL_STACK_DRAIN_SECONDS": "2"}  # fmt: skip
     uid, gid = str(os.getuid()), str(os.getgid())
     proc = subprocess.Popen(["sh", str(SCRIPT), uid, gid, "--", "fpm"], env=env)
-    deadline = time.monotonic() + 10
-    while "fpm up" not in (log.read_text() if log.exists() else ""):
-        assert time.monotonic() < deadline, "the command never started"
-        time.sleep(0.1)
-    sent = time.time()
-    proc.send_signal(signal.SIGQUIT)
-    assert proc.wait(timeout=20) == 0
+    try:
+        deadline = time.monotonic() + 10
+        while "fpm up" not in (log.read_text() if log.exists() else ""):
+            assert time.monotonic() < deadline, "the command never started"
+            time.sleep(0.1)
+        sent = time.time()
+        proc.send_signal(signal.SIGQUIT)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:  # never leave the fake command running
+            subprocess.run(["pkill", "-KILL", "-f", str(bin_dir / "fpm")], check=False)
+            proc.kill()
     quit_at = float(next(c for c in calls(tmp_path) if c.startswith("fpm QUIT")).split()[2])
     assert quit_at - sent >= 1.9  # served on for the drain, then stopped gracefully
