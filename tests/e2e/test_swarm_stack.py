@@ -140,11 +140,13 @@ done"""
 
 def state(swarm: Pulumi, cluster: dict[str, str]) -> dict[str, Any]:
     """The stack's state as the vectors compare it: also masked, what is this cluster's own (its
-    shared directory, host key and the ssh connection's name that hashes it)."""
+    directory, which holds the shared one and the nodes' data-roots, its host key and the ssh
+    connection's name that hashes it)."""
     text = json.dumps(normalize_state(swarm.state(), str(swarm.project)))
-    key = cluster["SWARM_KNOWN_HOSTS"].split(" ", 1)[1]
+    key = cluster["SWARM_KNOWN_HOSTS"].split()[2]  # the key itself (its type is masked already)
     pins = hashlib.sha256(cluster["SWARM_KNOWN_HOSTS"].encode()).hexdigest()[:8]
-    for value, masked in ((cluster["SWARM_SHARED"], "<shared>"), (key, "<host-key>"),
+    home = os.path.dirname(cluster["SWARM_SHARED"])
+    for value, masked in ((home + "/", "<cluster>/"), (key, "<host-key>"),
                           (f"-{pins}-", "-<pins>-")):  # fmt: skip
         text = text.replace(value, masked)
     return json.loads(text)
