@@ -46,8 +46,9 @@ def cluster() -> Iterator[dict[str, str]]:
         yield info
     sh("bash", CLUSTER, "down", timeout=120)
     assert swarm_state() == before, "this machine's own engine changed its Swarm state"
-    namespaces = sh("ip", "netns", "list").stdout
-    assert "lsswarm" not in namespaces, namespaces
+    # This cluster's (ID 0) only: another suite's cluster may run beside it (lsswarmN-*).
+    namespaces = sh("ip", "netns", "list").stdout.split()
+    assert not [n for n in namespaces if n.startswith("lsswarm-")], namespaces
     assert "lssw-host" not in sh("ip", "-o", "link").stdout
     left = subprocess.run(["pgrep", "-f", "/run/laravel-stack-swarm/"], capture_output=True)
     assert left.returncode == 1, left.stdout
