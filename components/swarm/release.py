@@ -91,27 +91,17 @@ class BeforeRollout(pulumi.ComponentResource):
             [*after, nxt],
         )
         previous: pulumi.Resource = contract
-        if cfg.release.migrate and "migrate" not in cfg.release.skip:
-            previous = step(
-                self,
-                "migrate",
-                pulumi.Output.all(build, env).apply(
-                    lambda a: commands.script(swarm.migrate(host, a[0], net, a[1], web_user))
-                ),
-                [build],
-                [previous],
-                stdin,
+
+        def artisan_step(name: str, build_argv, after: pulumi.Resource) -> command.local.Command:
+            """A one-shot artisan command of the new build, the secret env on stdin."""
+            create = pulumi.Output.all(build, env).apply(
+                lambda a: commands.script(build_argv(host, a[0], net, a[1], web_user))
             )
-        clear = step(
-            self,
-            "cache-clear",
-            pulumi.Output.all(build, env).apply(
-                lambda a: commands.script(swarm.cache_clear(host, a[0], net, a[1], web_user))
-            ),
-            [build],
-            [previous],
-            stdin,
-        )
+            return step(self, name, create, [build], [after], stdin)
+
+        if cfg.release.migrate and "migrate" not in cfg.release.skip:
+            previous = artisan_step("migrate", swarm.migrate, previous)
+        clear = artisan_step("cache-clear", swarm.cache_clear, previous)
         health = cfg.health
         assert cfg.web.command is not None  # config validation requires it in a swarm stack
         web_command = list(cfg.web.command)
