@@ -238,6 +238,12 @@ def opcache_reset(host: Engine, container: str, user: str, runtime: str) -> Argv
     raise ValueError(f"unknown web runtime {runtime!r}")
 
 
+def octane_command(port: int) -> Argv:
+    """The app container's server for `web.runtime: octane`: FrankenPHP through Octane, on every
+    address of its container (nginx reaches it over the network)."""
+    return ["php", "artisan", "octane:frankenphp", "--host=0.0.0.0", f"--port={port}"]
+
+
 # Queue workers and the scheduler have their own bootstrap/cache (from the image) and restart
 # often (queue:restart, --max-time), so the chain does not exec into them: they drop whatever
 # config/route/event cache the image shipped each time they start, and read the container's env.

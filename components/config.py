@@ -347,9 +347,21 @@ class WebConfig(Model):
     #: swarm stacks: app tasks (at most swarm.max_per_node on one node)
     replicas: Annotated[int, Field(ge=1, le=64)] = 1
     #: swarm stacks: the app's web command (the image's CMD: a service that starts through the
-    #: stack's task chain names it), e.g. [php-fpm8.2, --nodaemonize, --force-stderr]
+    #: stack's task chain names it), e.g. [php-fpm8.2, --nodaemonize, --force-stderr]; octane:
+    #: the one-engine stack's `octane:frankenphp` command when unset
     command: list[Annotated[str, StringConstraints(min_length=1)]] | None = None
     tls: TlsConfig = TlsConfig()
+
+    @property
+    def app_port(self) -> int:
+        """Where the app's own server listens in its container: FPM's or Octane's port."""
+        return self.fpm_port if self.runtime == "fpm" else self.octane_port
+
+    def app_url(self, host: str, path: str) -> str:
+        """`path` on the app's own server at `host`, as health_probe.php takes it: FastCGI to
+        FPM, HTTP to Octane."""
+        scheme = "fcgi" if self.runtime == "fpm" else "http"
+        return f"{scheme}://{host}:{self.app_port}{path}"
 
     @field_validator("host")
     @classmethod
@@ -747,13 +759,13 @@ def swarm_checks(cfg: StackConfig) -> list[str]:
             "public/ must be the same on every node, a node-local volume is not (NFS: "
             "{type: nfs, o: addr=<server>,rw, device: ':/export/laravel'})"
         )
-    if cfg.web.command is None:
+    if cfg.web.command is None and cfg.web.runtime == "fpm":
         problems.append(
-            "web.command: required in a swarm stack: the app image's web command, which every "
-            "task runs after its release chain (e.g. [php-fpm8.2, --nodaemonize])"
+            "web.command: required in a swarm stack with web.runtime fpm: the app image's FPM "
+            "command, which every task runs after its release chain (e.g. "
+            "[php-fpm8.2, --nodaemonize]; octane has a default)"
         )
     unsupported = [
-        ("web.runtime", cfg.web.runtime != "fpm", "octane is not yet supported in a swarm stack"),
         ("web.tls.mode", cfg.web.tls.on, "TLS is not yet supported in a swarm stack"),
         ("network.external", cfg.network.external, "a swarm stack creates its own overlay"),
         ("release.maintenance", cfg.release.maintenance, "not yet supported in a swarm stack"),

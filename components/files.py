@@ -160,21 +160,24 @@ def caddyfile(
     )
 
 
-def swarm_nginx_conf(app_root: str, app_tasks: str, fpm_port: int) -> str:
+def swarm_nginx_conf(app_root: str, app_tasks: str, runtime: str, port: int) -> str:
     """nginx of the swarm stack, one on every node (a global service): it never changes with a
     release, so a release never restarts it (its port is the node's: a restart would drop
     requests).
 
-    PHP requests go to `tasks.<app>` (`app_tasks`), resolved by Docker's DNS at most a second
-    old: only the app tasks whose health check passed (their release chain) are in it, and a
-    task that stops leaves it; a connection refused is retried on another task
-    (fastcgi_next_upstream's default), and so is one that does not answer within a second (a
-    task on a node that died, until Swarm declares the node down). A short resolver_timeout:
-    while no task is healthy Docker's DNS does not know the name and would wait 10 s. Static
-    files are each build's own public/ on the shared volume (swarm_public.sh): current, then
-    the rollout's next, then the previous build.
+    PHP requests go to `tasks.<app>` (`app_tasks`) on `port`, FastCGI to FPM or HTTP/1.1 to
+    Octane (`runtime`), resolved by Docker's DNS at most a second old: only the app tasks whose
+    health check passed (their release chain) are in it, and a task that stops leaves it; a
+    connection refused is retried on another task (`error timeout`, nginx's default for
+    fastcgi_next_upstream and proxy_next_upstream alike, written out for Octane), and so is one
+    that does not answer within a second (a task on a node that died, until Swarm declares the
+    node down). A short resolver_timeout: while no task is healthy Docker's DNS does not know
+    the name and would wait 10 s. Static files are each build's own public/ on the shared volume
+    (swarm_public.sh): current, then the rollout's next, then the previous build; a `.php` URI
+    always goes to the app (Octane's too: no PHP file is ever served as text).
     """
-    fastcgi = f"""        fastcgi_pass $app_tasks;
+    if runtime == "fpm":
+        app = f"""        fastcgi_pass $app_tasks;
         # A task on a node that died does not refuse: it times out. Try another task at once.
         fastcgi_connect_timeout 1s;
         include fastcgi_params;
@@ -182,6 +185,17 @@ def swarm_nginx_conf(app_root: str, app_tasks: str, fpm_port: int) -> str:
         fastcgi_param SCRIPT_FILENAME {app_root}/public/index.php;
         fastcgi_param DOCUMENT_ROOT {app_root}/public;
         fastcgi_param HTTP_PROXY "";"""
+    elif runtime == "octane":
+        app = """        proxy_pass http://$app_tasks;
+        # A task on a node that died does not refuse: it times out. Try another task at once.
+        proxy_connect_timeout 1s;
+        proxy_next_upstream error timeout;
+        proxy_http_version 1.1;
+        proxy_set_header Host $host;
+        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        proxy_set_header X-Forwarded-Proto $scheme;"""
+    else:
+        raise ValueError(f"unknown web runtime {runtime!r}")
     return f"""# managed by laravel-stack (swarm)
 server {{
     listen 80 default_server;
@@ -189,7 +203,7 @@ server {{
     client_max_body_size 20M;
     resolver 127.0.0.11 valid=1s ipv6=off;
     resolver_timeout 2s;
-    set $app_tasks {app_tasks}:{fpm_port};
+    set $app_tasks {app_tasks}:{port};
     root {app_root}/public/{PUBLIC_RELEASES};
 
     location / {{
@@ -197,11 +211,11 @@ server {{
     }}
 
     location @app {{
-{fastcgi}
+{app}
     }}
 
     location ~ \\.php$ {{
-{fastcgi}
+{app}
     }}
 
     location = /favicon.ico {{ access_log off; log_not_found off; }}

@@ -65,20 +65,13 @@ class WebRuntime(pulumi.ComponentResource):
             )
         fpm = web.runtime == "fpm"
         role = "app" if fpm else "octane"
-        self.app_port = web.fpm_port if fpm else web.octane_port
-        octane_command = [
-            "php",
-            "artisan",
-            "octane:frankenphp",
-            "--host=0.0.0.0",
-            f"--port={web.octane_port}",
-        ]
+        self.app_port = web.app_port
         # No fixed name: Pulumi auto-names it `<name>-app-<random>` and picks a new name on every
         # replacement, so old and new coexist (even a rollback to a digest still running).
         app = docker.Container(
             cfg.container(role),
             image=image_id,
-            command=None if fpm else octane_command,
+            command=None if fpm else commands.octane_command(web.octane_port),
             envs=env_list(env),
             uploads=uploads,
             networks_advanced=attach(network, role),
@@ -86,9 +79,7 @@ class WebRuntime(pulumi.ComponentResource):
             restart="unless-stopped",
             healthcheck=healthcheck(
                 commands.app_health_test(
-                    f"fcgi://127.0.0.1:{web.fpm_port}{cfg.health.path}"
-                    if fpm
-                    else f"http://127.0.0.1:{web.octane_port}{cfg.health.path}",
+                    web.app_url("127.0.0.1", cfg.health.path),
                     expected_status=cfg.health.expected_status,
                     build_field=cfg.health.build_field,
                     timeout=cfg.health.timeout,
@@ -158,10 +149,7 @@ class WebRuntime(pulumi.ComponentResource):
         self.primary = app
         self.worker_container = app.name
         self.entry_container = nginx.name
-        if fpm:
-            self.direct_url = f"fcgi://127.0.0.1:{web.fpm_port}{cfg.health.path}"
-        else:
-            self.direct_url = f"http://127.0.0.1:{web.octane_port}{cfg.health.path}"
+        self.direct_url = web.app_url("127.0.0.1", cfg.health.path)
         self.public_url = f"http://{cfg.container('web')}:80{cfg.health.path}"
         if web.tls.on:
             # Through the edge, by the site's name (an alias of the edge inside the network).

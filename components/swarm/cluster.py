@@ -68,8 +68,9 @@ class ClusterBase(pulumi.ComponentResource):
         ini = f"{cfg.web.php_ini_dir}/zz-laravel-stack.ini"
         _, mount = services.file_config(cfg, "php.ini", ini, files.php_ini(cfg.web.php_ini), self)
         self.task_files.append(mount)
+        web = cfg.web
         conf = files.swarm_nginx_conf(
-            cfg.web.app_root, f"tasks.{cfg.container('app')}", cfg.web.fpm_port
+            web.app_root, f"tasks.{cfg.container('app')}", web.runtime, web.app_port
         )
         _, mount = services.file_config(
             cfg, "nginx.conf", "/etc/nginx/conf.d/default.conf", conf, self

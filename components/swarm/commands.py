@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 
 from .. import commands
 from ..commands import Argv, Engine, FromScript, project_script
+from ..config import WebConfig
 
 #: Laravel's cache files of a one-shot, where no baked cache can be (a config cache in the image
 #: would point migrate at another database: incident A)
@@ -90,21 +91,23 @@ def queue_restart(host: Engine, image: str, network: str, env: Mapping[str, str]
 def contract(host: Engine, image: str, network: str, app_root: str, user: str, uid: int,
              gid: int) -> Argv:  # fmt: skip
     """The image contract (contract.sh, read on stdin), as root in a one-shot of the new image.
-    Without its FPM checks: no FPM runs in a one-shot; every task's health check proves FPM."""
+    Without its FPM checks: no FPM runs in a one-shot; every task's health check proves its
+    server (FPM or Octane)."""
     argv = ["sh", "-s", "--", app_root, "", user, str(uid), str(gid), commands.BUILD_CONFIG_KEY]
     run = oneshot(host, image, network, {}, "0", argv, step="contract", secrets=False)
     return FromScript(run, project_script("contract.sh"))
 
 
 def fleet_check(
-    host: Engine, image: str, network: str, service: str, replicas: int, port: int, path: str,
+    host: Engine, image: str, network: str, service: str, replicas: int, url: str,
     **probe: object,
 ) -> Argv:  # fmt: skip
     """Every running task of `service`, reached one by one through `tasks.<service>` on the
     overlay (fleet_check.sh), must serve the deployed build (health_probe.php, read on stdin);
-    exactly `replicas` of them."""
+    exactly `replicas` of them. `url` holds `{task}`, each task's address: fcgi://{task}:9000/up
+    (FPM), http://{task}:8000/up (Octane)."""
     check = (commands.SCRIPTS / "fleet_check.sh").read_text()
-    probe_args = commands.probe_args("fcgi://{task}" + f":{port}{path}", **probe)  # type: ignore[arg-type]
+    probe_args = commands.probe_args(url, **probe)  # type: ignore[arg-type]
     argv = ["sh", "-c", check, "fleet_check", f"tasks.{service}", str(replicas), *probe_args]
     run = oneshot(host, image, network, {}, "0", argv, step="fleet-check", secrets=False)
     return FromScript(run, project_script("health_probe.php"))
@@ -147,13 +150,12 @@ def canary(
     gid: int,
     command: Sequence[str],
     *,
-    port: int,
-    path: str,
+    url: str,
     **probe: object,
 ) -> Argv:
     """The new build once, as a task runs it (canary.sh: the task chain, then `command`), probed
-    on its own FPM; its files and the secret env on stdin (bundle())."""
-    url = f"fcgi://127.0.0.1:{port}{path}"
+    on its own server (`url`: fcgi://127.0.0.1:… to FPM, http://127.0.0.1:… to Octane); its
+    files and the secret env on stdin (bundle())."""
     args = commands.probe_args(url, **probe)[:8]  # type: ignore[arg-type]
     argv = [f"{CANARY_DIR}/canary.sh", CANARY_DIR, *args, str(uid), str(gid), "--", *command]
     run = ["sh", "-c", UNPACK_SH, "canary", *argv]
@@ -179,6 +181,18 @@ def health_shell(
     )[1:]  # fmt: skip
     argv[5] = "@BUILD@"  # php, health_probe.php, url, status, field, build, ...
     return shlex.join(argv).replace("@BUILD@", '"$APP_BUILD"')
+
+
+def web_command(web: WebConfig) -> list[str]:
+    """What every app task (and the canary) runs after its chain: `web.command`, else for Octane
+    the one-engine stack's server command (config validation requires `web.command` for FPM).
+    A task's Octane is a new process, whose OPcache starts empty: nothing to reload (the
+    one-engine stack's `opcache-reset` runs `octane:reload` in a container that lives on)."""
+    if web.command is not None:
+        return list(web.command)
+    if web.runtime != "octane":
+        raise ValueError("web.command is required for web.runtime fpm")
+    return commands.octane_command(web.octane_port)
 
 
 def task_command(uid: int, gid: int, command: Sequence[str], web_user: bool = False) -> list[str]:

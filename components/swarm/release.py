@@ -103,8 +103,7 @@ class BeforeRollout(pulumi.ComponentResource):
             previous = artisan_step("migrate", swarm.migrate, previous)
         clear = artisan_step("cache-clear", swarm.cache_clear, previous)
         health = cfg.health
-        assert cfg.web.command is not None  # config validation requires it in a swarm stack
-        web_command = list(cfg.web.command)
+        web_command = swarm.web_command(cfg.web)
         canary = step(
             self,
             "canary",
@@ -112,7 +111,7 @@ class BeforeRollout(pulumi.ComponentResource):
                 lambda a: commands.script(
                     swarm.canary(
                         host, a[0], net, a[1], user.uid, user.gid, web_command,
-                        port=cfg.web.fpm_port, path=health.path,
+                        url=cfg.web.app_url("127.0.0.1", health.path),
                         expected_status=health.expected_status, build_field=health.build_field,
                         build=a[0], retries=health.retries, interval=health.interval,
                         timeout=health.timeout, script=f"{cfg.web.app_root}/public/index.php",
@@ -149,8 +148,9 @@ class AfterRollout(pulumi.ComponentResource):
             build.apply(
                 lambda b: commands.script(
                     swarm.fleet_check(
-                        host, b, net, cfg.container("app"), cfg.web.replicas, cfg.web.fpm_port,
-                        health.path, expected_status=health.expected_status,
+                        host, b, net, cfg.container("app"), cfg.web.replicas,
+                        cfg.web.app_url("{task}", health.path),
+                        expected_status=health.expected_status,
                         build_field=health.build_field, build=b, retries=health.retries,
                         interval=health.interval, timeout=health.timeout,
                         script=f"{cfg.web.app_root}/public/index.php",

@@ -2,11 +2,12 @@
 traffic, and nginx on every node in front of them.
 
 - *app*: each task starts through its release chain (task_start.sh: caches cleared, rebuilt as
-  the web user with the task's env, then a new PHP-FPM master, whose OPcache starts empty); its
-  health check is the chain's probe (the served build must be the deployed digest), and until
-  it passes the task is not in `tasks.<app>` DNS, so nginx sends it nothing. That holds for a
-  task Swarm reschedules after a node loss too. A rollout starts each new task before stopping
-  an old one and rolls the service back when a new task fails its check.
+  the web user with the task's env, then a new PHP-FPM master or Octane server, whose OPcache
+  starts empty: no reload step); its health check is the chain's probe (the served build must
+  be the deployed digest), and until it passes the task is not in `tasks.<app>` DNS, so nginx
+  sends it nothing. That holds for a task Swarm reschedules after a node loss too. A rollout
+  starts each new task before stopping an old one and rolls the service back when a new task
+  fails its check.
 - *nginx*: a global service (one task per node, each publishing the entry port on its node in
   host mode, so any node answers without Swarm's routing mesh), never changed by a release.
 """
@@ -19,19 +20,20 @@ import pulumi_docker as docker
 from ..config import StackConfig
 from . import services
 from .cluster import ClusterBase
-from .commands import SECRET_ENV_FILE, health_shell, task_command
+from .commands import SECRET_ENV_FILE, health_shell, task_command, web_command
 
-#: seconds a stopping app task keeps serving before FPM gets the stop signal
+#: seconds a stopping app task keeps serving before its server gets the stop signal
 DRAIN_SECONDS = 3
 #: the app task's health check timings: a failing task is seen within RETRIES x INTERVAL
 INTERVAL, RETRIES, START_PERIOD = 2, 3, 60
 
 
 def app_health(cfg: StackConfig) -> docker.ServiceTaskSpecContainerSpecHealthcheckArgs:
-    """The chain's probe against the task's own FPM, requiring the task's own APP_BUILD (the
-    deployed digest): a task serving anything else never becomes healthy."""
+    """The chain's probe against the task's own server (FastCGI to FPM, HTTP to Octane),
+    requiring the task's own APP_BUILD (the deployed digest): a task serving anything else never
+    becomes healthy."""
     shell = health_shell(
-        f"fcgi://127.0.0.1:{cfg.web.fpm_port}{cfg.health.path}",
+        cfg.web.app_url("127.0.0.1", cfg.health.path),
         expected_status=cfg.health.expected_status,
         build_field=cfg.health.build_field,
         timeout=cfg.health.timeout,
@@ -44,6 +46,14 @@ def app_health(cfg: StackConfig) -> docker.ServiceTaskSpecContainerSpecHealthche
         retries=RETRIES,
         start_period=START_PERIOD,
     )
+
+
+def stop_signal(runtime: str) -> str:
+    """The app server's graceful stop (task_start.sh forwards it after the drain): FPM finishes
+    in-flight requests on SIGQUIT; Octane's command stops FrankenPHP through Caddy's admin API
+    (a graceful stop) on SIGTERM and does not handle SIGQUIT: the one-engine Octane container's
+    signal too."""
+    return "SIGQUIT" if runtime == "fpm" else "SIGTERM"
 
 
 def monitor_seconds() -> int:
@@ -79,7 +89,6 @@ class SwarmWeb(pulumi.ComponentResource):
     ):
         super().__init__("laravel-stack:index:SwarmWeb", name, None, opts)
         web, user = cfg.web, cfg.web_user
-        assert web.command is not None  # config validation requires it in a swarm stack
         health = app_health(cfg)
         monitor = monitor_seconds()
         spread = docker.ServiceTaskSpecPlacementArgs(max_replicas=cfg.swarm.max_per_node)
@@ -89,7 +98,7 @@ class SwarmWeb(pulumi.ComponentResource):
             task_spec=docker.ServiceTaskSpecArgs(
                 container_spec=docker.ServiceTaskSpecContainerSpecArgs(
                     image=build,
-                    commands=task_command(user.uid, user.gid, web.command),
+                    commands=task_command(user.uid, user.gid, web_command(web)),
                     env={
                         **env,
                         "LARAVEL_STACK_SECRET_ENV": SECRET_ENV_FILE,
@@ -100,8 +109,7 @@ class SwarmWeb(pulumi.ComponentResource):
                     secrets=base.task_secrets,
                     mounts=[services.shared_mount(cfg, storage_volume, f"{web.app_root}/storage")],
                     healthcheck=health,
-                    # FPM finishes in-flight requests on SIGQUIT.
-                    stop_signal="SIGQUIT",
+                    stop_signal=stop_signal(web.runtime),
                     stop_grace_period=services.short_duration(web.destroy_grace_seconds),
                 ),
                 networks_advanceds=services.attach(base.network.name),

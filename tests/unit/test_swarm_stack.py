@@ -3,6 +3,7 @@ cluster-wide steps' order, secrets kept out of service specs and command lines; 
 
 from __future__ import annotations
 
+import base64
 import re
 import shlex
 from typing import Any
@@ -210,9 +211,108 @@ def test_shared_storage_needs_a_type_and_a_device():
 
 
 def test_what_a_swarm_stack_does_not_support_yet_is_refused_by_key():
-    assert "web.runtime: octane is not yet supported in a swarm stack" in bad(
-        swarm_config(web__runtime="octane")
+    assert "web.tls.mode: TLS is not yet supported in a swarm stack" in bad(
+        swarm_config(web__tls={"mode": "acme", "domains": ["shop.example.com"], "email": "a@b.c"})
     )
+
+
+def test_fpm_needs_its_web_command_octane_defaults_to_the_one_engine_server():
+    problems = bad(swarm_config(web__command=...))
+    assert any(p.startswith("web.command: required in a swarm stack with web.runtime fpm")
+               for p in problems)  # fmt: skip
+    cfg = parse(swarm_config(web__runtime="octane", web__command=...), SECRET_KEYS)
+    assert swarm.web_command(cfg.web) == [
+        "php", "artisan", "octane:frankenphp", "--host=0.0.0.0", "--port=8000",
+    ]  # fmt: skip
+    given = ["php", "artisan", "octane:frankenphp", "--host=0.0.0.0", "--port=8000", "--workers=4"]
+    cfg = parse(swarm_config(web__runtime="octane", web__command=given), SECRET_KEYS)
+    assert swarm.web_command(cfg.web) == given
+
+
+@pytest.fixture(scope="module")
+def octane() -> Run:
+    """Octane on a port of its own, web.command unset: the defaults follow web.octane_port."""
+    return run_program(swarm_config(web__runtime="octane", web__octane_port=8100, web__command=...))
+
+
+def nginx_conf(run: Run) -> str:
+    data = Run.plain(run.one("serviceConfig:ServiceConfig", "nginx.conf").inputs["data"])
+    return base64.b64decode(data).decode()
+
+
+def test_an_octane_task_runs_its_chain_then_octane_and_proves_its_build_over_http(octane):
+    spec = service(octane, "app")["taskSpec"]["containerSpec"]
+    assert spec["commands"][:2] == ["sh", "/usr/local/lib/laravel-stack/task_start.sh"]
+    assert spec["commands"][-6:] == [
+        "--", "php", "artisan", "octane:frankenphp", "--host=0.0.0.0", "--port=8100",
+    ]  # fmt: skip
+    test = spec["healthcheck"]["tests"]
+    assert test[0] == "CMD-SHELL"
+    probe = shlex.split(test[1])
+    assert probe[1:4] == ["/usr/local/lib/laravel-stack/health_probe.php",
+                          "http://127.0.0.1:8100/up", "200"]  # fmt: skip
+    assert '"$APP_BUILD"' in test[1]
+    # Octane's command stops FrankenPHP gracefully on SIGTERM (task_start.sh forwards it after
+    # the drain); SIGQUIT, FPM's, it does not handle
+    assert spec["stopSignal"] == "SIGTERM"
+    assert spec["env"]["LARAVEL_STACK_DRAIN_SECONDS"] == "3"
+
+
+def test_an_fpm_task_is_probed_over_fastcgi_and_stopped_with_sigquit(run):
+    spec = service(run, "app")["taskSpec"]["containerSpec"]
+    probe = shlex.split(spec["healthcheck"]["tests"][1])
+    assert probe[2] == "fcgi://127.0.0.1:9000/up"
+    assert spec["stopSignal"] == "SIGQUIT"
+
+
+def test_nginx_proxies_to_octane_tasks_and_fails_over_a_silent_one_in_a_second(octane):
+    conf = nginx_conf(octane)
+    assert "set $app_tasks tasks.shop-app:8100;" in conf
+    assert "fastcgi" not in conf
+    for location in ("location @app {", "location ~ \\.php$ {"):
+        block = conf.split(location, 1)[1].split("}", 1)[0]
+        lines = [line.strip() for line in block.splitlines()]
+        assert "proxy_pass http://$app_tasks;" in lines
+        assert "proxy_connect_timeout 1s;" in lines
+        assert "proxy_next_upstream error timeout;" in lines
+        assert "proxy_http_version 1.1;" in lines
+        assert "proxy_set_header Host $host;" in lines
+        assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in lines
+        assert "proxy_set_header X-Forwarded-Proto $scheme;" in lines
+    assert "try_files /current$uri /next$uri /previous$uri @app;" in conf
+
+
+def test_nginx_passes_fastcgi_to_fpm_tasks(run):
+    conf = nginx_conf(run)
+    assert "set $app_tasks tasks.shop-app:9000;" in conf
+    assert "proxy_pass" not in conf
+    block = conf.split("location @app {", 1)[1].split("}", 1)[0]
+    assert "fastcgi_pass $app_tasks;" in block and "fastcgi_connect_timeout 1s;" in block
+    assert "try_files /current$uri /next$uri /previous$uri @app;" in conf
+
+
+def step_argv(run: Run, name: str) -> list[str]:
+    return shlex.split(Run.plain(run.one("command:local:Command", name).inputs["create"]))
+
+
+def test_the_octane_canary_and_fleet_check_probe_octane_over_http(octane):
+    canary = step_argv(octane, "canary")
+    tail = canary[canary.index("/tmp/laravel-stack/canary.sh") :]
+    assert tail[2] == "http://127.0.0.1:8100/up"
+    assert tail[-6:] == [
+        "--", "php", "artisan", "octane:frankenphp", "--host=0.0.0.0", "--port=8100",
+    ]  # fmt: skip
+    fleet = step_argv(octane, "fleet-check")
+    assert fleet[fleet.index("tasks.shop-app") + 1 : fleet.index("tasks.shop-app") + 3] == [
+        "2", "http://{task}:8100/up",
+    ]  # fmt: skip
+
+
+def test_the_fpm_fleet_check_probes_each_task_over_fastcgi(run):
+    fleet = step_argv(run, "fleet-check")
+    assert fleet[fleet.index("tasks.shop-app") + 1 : fleet.index("tasks.shop-app") + 3] == [
+        "2", "fcgi://{task}:9000/up",
+    ]  # fmt: skip
 
 
 def test_the_canary_runs_the_task_chain_and_probes_the_deployed_build_with_files_on_stdin(run):
