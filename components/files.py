@@ -174,7 +174,8 @@ def swarm_nginx_conf(app_root: str, app_tasks: str, runtime: str, port: int) -> 
     node down). A short resolver_timeout: while no task is healthy Docker's DNS does not know
     the name and would wait 10 s. Static files are each build's own public/ on the shared volume
     (swarm_public.sh): current, then the rollout's next, then the previous build; a `.php` URI
-    always goes to the app (Octane's too: no PHP file is ever served as text).
+    and one ending in `/` always go to the app (no PHP file is ever served as text, no
+    directory answers 403).
     """
     if runtime == "fpm":
         app = f"""        fastcgi_pass $app_tasks;
@@ -208,6 +209,12 @@ server {{
 
     location / {{
         try_files /current$uri /next$uri /previous$uri @app;
+    }}
+
+    # A URI ending in / (the home page) is the app's: try_files would find the build's
+    # directory and answer 403 (there is no index in a swarm stack's nginx).
+    location ~ /$ {{
+{app}
     }}
 
     location @app {{

@@ -269,7 +269,7 @@ def test_nginx_proxies_to_octane_tasks_and_fails_over_a_silent_one_in_a_second(o
     conf = nginx_conf(octane)
     assert "set $app_tasks tasks.shop-app:8100;" in conf
     assert "fastcgi" not in conf
-    for location in ("location @app {", "location ~ \\.php$ {"):
+    for location in ("location @app {", "location ~ \\.php$ {", "location ~ /$ {"):
         block = conf.split(location, 1)[1].split("}", 1)[0]
         lines = [line.strip() for line in block.splitlines()]
         assert "proxy_pass http://$app_tasks;" in lines
@@ -286,8 +286,9 @@ def test_nginx_passes_fastcgi_to_fpm_tasks(run):
     conf = nginx_conf(run)
     assert "set $app_tasks tasks.shop-app:9000;" in conf
     assert "proxy_pass" not in conf
-    block = conf.split("location @app {", 1)[1].split("}", 1)[0]
-    assert "fastcgi_pass $app_tasks;" in block and "fastcgi_connect_timeout 1s;" in block
+    for location in ("location @app {", "location ~ \\.php$ {", "location ~ /$ {"):
+        block = conf.split(location, 1)[1].split("}", 1)[0]
+        assert "fastcgi_pass $app_tasks;" in block and "fastcgi_connect_timeout 1s;" in block
     assert "try_files /current$uri /next$uri /previous$uri @app;" in conf
 
 
