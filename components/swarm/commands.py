@@ -113,6 +113,15 @@ def fleet_check(
     return FromScript(run, project_script("health_probe.php"))
 
 
+def rollout_wait(host: Engine, service: str, build: str, timeout: int, interval: int) -> Argv:
+    """rollout_wait.sh (read on stdin) where the plain docker CLI reaches the manager: on it
+    over ssh, else locally with DOCKER_HOST. Waits for Swarm to say the rollout of `build` is
+    done; fails with Swarm's message when it rolled the service back."""
+    argv = ["sh", "-s", "--", service, build, str(timeout), str(interval)]
+    run = commands.ssh(host, argv) if host.is_ssh else ["env", f"DOCKER_HOST={host.host}", *argv]
+    return FromScript(run, project_script("rollout_wait.sh"))
+
+
 def public(host: Engine, image: str, volume: str, *args: str) -> Argv:
     """swarm_public.sh over the shared public volume (next DIR, switch DIR, prune KEEP)."""
     run = commands.docker(host, "run", "--rm", "--interactive", "--pull", "never", "--user", "0",

@@ -2,7 +2,8 @@
 with `depends_on` and triggered by the digest, around the rollout (the app service's update):
 
   before: public-init -> public-next -> contract -> migrate -> cache-clear -> canary
-  after:  fleet-check -> switch -> (workers' rollout) -> workers-restart -> retention
+  after:  rollout-wait -> fleet-check -> switch -> (workers' rollout) -> workers-restart
+          -> retention
 
 `migrate` runs exactly once per release, before the rollout: old tasks then run on the new
 schema (README: migrations must be backward compatible for one release). The canary runs the
@@ -23,6 +24,9 @@ from ..common import deploy_engine
 from ..config import StackConfig
 from . import commands as swarm
 from .commands import secret_env
+
+#: how often rollout-wait asks Swarm how the rollout goes
+ROLLOUT_POLL_SECONDS = 2
 
 
 def step(
@@ -142,6 +146,20 @@ class AfterRollout(pulumi.ComponentResource):
         super().__init__("laravel-stack:index:AfterRollout", name, None, opts)
         host, net = deploy_engine(cfg), cfg.network_name
         health = cfg.health
+        # The service's converge may return between two tasks (every replica runs then, one of
+        # them still old): Swarm's own account of the rollout decides (rollout_wait.sh).
+        self.rollout = step(
+            self,
+            "rollout-wait",
+            build.apply(
+                lambda b: commands.script(
+                    swarm.rollout_wait(host, cfg.container("app"), b,
+                                       cfg.swarm.converge_timeout, ROLLOUT_POLL_SECONDS)
+                )
+            ),
+            [build, app_id],
+            [app],
+        )  # fmt: skip
         self.fleet = step(
             self,
             "fleet-check",
@@ -158,7 +176,7 @@ class AfterRollout(pulumi.ComponentResource):
                 )
             ),
             [build, app_id],
-            [app],
+            [self.rollout],
         )  # fmt: skip
         public = f"{cfg.name}-public"
         self.switch = step(

@@ -33,12 +33,13 @@ def restart_policy() -> docker.ServiceTaskSpecRestartPolicyArgs:
     )
 
 
-def update_policy(order: str, monitor: int) -> docker.ServiceUpdateConfigArgs:
-    """One task at a time; a task that fails its health check within `monitor` seconds rolls
-    the whole service back (Swarm's own rollback: `up` then fails with the reason)."""
+def update_policy(order: str, monitor: int, delay: int = 0) -> docker.ServiceUpdateConfigArgs:
+    """One task at a time, `delay` seconds between two; a task that fails its health check
+    within `monitor` seconds rolls the whole service back (Swarm's own rollback: `up` then fails
+    with the reason)."""
     return docker.ServiceUpdateConfigArgs(
         parallelism=1,
-        delay="0s",
+        delay=short_duration(delay),
         failure_action="rollback",
         monitor=short_duration(monitor),
         max_failure_ratio="0.0",

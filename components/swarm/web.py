@@ -6,8 +6,8 @@ traffic, and nginx on every node in front of them.
   starts empty: no reload step); its health check is the chain's probe (the served build must
   be the deployed digest), and until it passes the task is not in `tasks.<app>` DNS, so nginx
   sends it nothing. That holds for a task Swarm reschedules after a node loss too. A rollout
-  starts each new task before stopping an old one and rolls the service back when a new task
-  fails its check.
+  replaces one task at a time (rollout_order) and rolls the service back when a new task fails
+  its check.
 - *nginx*: a global service (one task per node, each publishing the entry port on its node in
   host mode, so any node answers without Swarm's routing mesh), never changed by a release.
 """
@@ -62,6 +62,16 @@ def monitor_seconds() -> int:
     return RETRIES * INTERVAL + 4
 
 
+# Seconds between one app task's update and the next. Without a pause a failed task can take
+# the next one down with it: Swarm's updater moves on as soon as a new task leaves its start,
+# failed or not, and its slots loop then picks at random between the failure (roll back) and
+# the idle worker (update the next task; swarmkit's updater.go). With stop-first and two
+# replicas that left no healthy task until the rollback was done (the e2e saw 80 s of failed
+# requests). A pausing worker is not ready, so the failure wins. The pause lets the provider's
+# converge return between two tasks: release.AfterRollout's rollout-wait waits for Swarm.
+UPDATE_DELAY = 5
+
+
 def rollout_order(replicas: int) -> str:
     """One app task: start its successor first (else nothing serves meanwhile). Several: stop
     one, then start its successor, one at a time, while the others serve (the stopping one
@@ -90,7 +100,7 @@ class SwarmWeb(pulumi.ComponentResource):
         super().__init__("laravel-stack:index:SwarmWeb", name, None, opts)
         web, user = cfg.web, cfg.web_user
         health = app_health(cfg)
-        monitor = monitor_seconds()
+        monitor, order = monitor_seconds(), rollout_order(web.replicas)
         spread = docker.ServiceTaskSpecPlacementArgs(max_replicas=cfg.swarm.max_per_node)
         self.app = docker.Service(
             "app",
@@ -119,8 +129,8 @@ class SwarmWeb(pulumi.ComponentResource):
             mode=docker.ServiceModeArgs(
                 replicated=docker.ServiceModeReplicatedArgs(replicas=web.replicas)
             ),
-            update_config=services.update_policy(rollout_order(web.replicas), monitor),
-            rollback_config=services.rollback_policy(rollout_order(web.replicas), monitor),
+            update_config=services.update_policy(order, monitor, UPDATE_DELAY),
+            rollback_config=services.rollback_policy(order, monitor),
             endpoint_spec=docker.ServiceEndpointSpecArgs(mode="dnsrr"),
             converge_config=services.converge(cfg),
             opts=pulumi.ResourceOptions(parent=self, depends_on=after),

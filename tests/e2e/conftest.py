@@ -437,13 +437,35 @@ class Load(Background):
         self.base = base
         self.get = get or (lambda path: http(path, timeout=2, base=self.base))
         self.builds: Counter[str] = Counter()
+        #: (seconds since the start, outcome) of every request that was not a 200
+        self.errors: list[tuple[float, str]] = []
+        self._start = time.monotonic()
+        self.started = time.time()  # the wall clock at 0 s, to match engines' logs
 
     def tick(self) -> None:
         try:
             status, body = self.get("/up")
-            self.builds[body["build"] if status == 200 else f"HTTP {status}"] += 1
+            outcome = body["build"] if status == 200 else f"HTTP {status}"
+            ok = status == 200
         except Exception as err:  # a refused connection during a recreate is data too
-            self.builds[type(err).__name__] += 1
+            outcome, ok = type(err).__name__, False
+        self.builds[outcome] += 1
+        if not ok:
+            self.errors.append((round(time.monotonic() - self._start, 1), outcome))
+
+    def error_spans(self, gap: float = 3.0) -> list[str]:
+        """The failed requests as time spans ("12.1-15.3 s: 4 TimeoutError, 1 HTTP 502")."""
+        spans: list[list[tuple[float, str]]] = []
+        for t, outcome in self.errors:
+            if spans and t - spans[-1][-1][0] <= gap:
+                spans[-1].append((t, outcome))
+            else:
+                spans.append([(t, outcome)])
+        return [
+            f"{span[0][0]}-{span[-1][0]} s: "
+            + ", ".join(f"{n} {o}" for o, n in Counter(o for _, o in span).most_common())
+            for span in spans
+        ]
 
     def failures(self, *builds: str) -> dict[str, int]:
         """Every outcome that is not one of `builds` answering (errors, other statuses)."""

@@ -50,13 +50,16 @@ def test_the_swarm_runtime_declares_services_not_containers(run):
     assert "laravel-stack:index:LaravelStack" not in components
 
 
-def test_web_tasks_spread_roll_start_first_and_roll_back_on_a_failed_check(run):
+def test_web_tasks_spread_roll_one_at_a_time_and_roll_back_on_a_failed_check(run):
     app = service(run, "app")
     assert app["mode"] == {"replicated": {"replicas": 2}}
     assert app["taskSpec"]["placement"]["maxReplicas"] == 1
     update = app["updateConfig"]
     # several tasks: one stops (after draining) while the others serve, then its successor
     assert update["order"] == "stop-first" and update["failureAction"] == "rollback"
+    # a pause between tasks: a failed task's rollback always wins over the next task's update
+    # (services.update_policy); without it the e2e saw both tasks down
+    assert update["parallelism"] == 1 and update["delay"] == "5s"
     assert app["rollbackConfig"]["order"] == "stop-first"
     health = app["taskSpec"]["containerSpec"]["healthcheck"]
     seconds = {"2s": 2}[health["interval"]]
@@ -139,14 +142,32 @@ def test_cluster_steps_wrap_the_rollout_in_order(run):
     assert "migrate" in depends(run, "cache-clear")
     assert "cache-clear" in depends(run, "canary")
     assert "canary" in depends(run, "app", "service:Service")
-    assert "app" in depends(run, "fleet-check")
+    assert "app" in depends(run, "rollout-wait")
+    assert "rollout-wait" in depends(run, "fleet-check")
     assert "fleet-check" in depends(run, "switch")
     assert "switch" in depends(run, "queue", "service:Service")
     assert {"queue", "scheduler"} <= depends(run, "workers-restart")
     assert "workers-restart" in depends(run, "retention")
-    for name in ["contract", "migrate", "cache-clear", "fleet-check", "switch", "retention"]:
+    for name in ["contract", "migrate", "cache-clear", "rollout-wait", "fleet-check", "switch",
+                 "retention"]:  # fmt: skip
         triggers = Run.plain(run.one("command:local:Command", name).inputs["triggers"])
         assert any(str(t).startswith("registry.example.com/acme/shop@sha256:") for t in triggers)
+
+
+def test_the_rollout_is_done_when_swarm_says_so_not_when_every_replica_runs(run):
+    # the app's rollout pauses between tasks, when every replica runs, one of them still old:
+    # the provider's converge may return then; rollout-wait asks Swarm (rollout_wait.sh)
+    assert service(run, "app")["updateConfig"]["delay"] == "5s"
+    for name in ("queue", "nginx", "mysql"):
+        assert service(run, name)["updateConfig"]["delay"] == "0s"
+    create = Run.plain(run.one("command:local:Command", "rollout-wait").inputs["create"])
+    argv, script = create.split(" < ")
+    assert shlex.split(argv)[:6] == ["env", "DOCKER_HOST=unix:///var/run/docker.sock", "sh", "-s",
+                                     "--", "shop-app"]  # fmt: skip
+    build, timeout, interval = shlex.split(argv)[6:]
+    assert build.startswith("registry.example.com/acme/shop@sha256:")
+    assert (timeout, interval) == ("300", "2")  # swarm.converge_timeout
+    assert script == "components/scripts/rollout_wait.sh"
 
 
 def test_migrate_is_a_one_shot_of_the_new_digest_on_the_overlay_with_env_on_stdin(run):
@@ -265,13 +286,19 @@ def test_an_fpm_task_is_probed_over_fastcgi_and_stopped_with_sigquit(run):
     assert spec["stopSignal"] == "SIGQUIT"
 
 
+def app_locations(conf: str) -> list[list[str]]:
+    """The lines of each location that passes to the app tasks: the fallback, PHP, and a URI
+    ending in / (the home page: try_files would find the build's directory)."""
+    locations = ("location @app {", "location ~ \\.php$ {", "location ~ /$ {")
+    blocks = [conf.split(loc, 1)[1].split("}", 1)[0] for loc in locations]
+    return [[line.strip() for line in block.splitlines()] for block in blocks]
+
+
 def test_nginx_proxies_to_octane_tasks_and_fails_over_a_silent_one_in_a_second(octane):
     conf = nginx_conf(octane)
     assert "set $app_tasks tasks.shop-app:8100;" in conf
     assert "fastcgi" not in conf
-    for location in ("location @app {", "location ~ \\.php$ {", "location ~ /$ {"):
-        block = conf.split(location, 1)[1].split("}", 1)[0]
-        lines = [line.strip() for line in block.splitlines()]
+    for lines in app_locations(conf):
         assert "proxy_pass http://$app_tasks;" in lines
         assert "proxy_connect_timeout 1s;" in lines
         assert "proxy_next_upstream error timeout;" in lines
@@ -286,9 +313,8 @@ def test_nginx_passes_fastcgi_to_fpm_tasks(run):
     conf = nginx_conf(run)
     assert "set $app_tasks tasks.shop-app:9000;" in conf
     assert "proxy_pass" not in conf
-    for location in ("location @app {", "location ~ \\.php$ {", "location ~ /$ {"):
-        block = conf.split(location, 1)[1].split("}", 1)[0]
-        assert "fastcgi_pass $app_tasks;" in block and "fastcgi_connect_timeout 1s;" in block
+    for lines in app_locations(conf):
+        assert "fastcgi_pass $app_tasks;" in lines and "fastcgi_connect_timeout 1s;" in lines
     assert "try_files /current$uri /next$uri /previous$uri @app;" in conf
 
 
