@@ -277,10 +277,10 @@ def test_a_rollout_swarm_rolls_back_fails_up_with_the_reason_and_the_old_build_s
         "when": load.error_spans()}  # fmt: skip
     print(f"\nswarm rollback: {FIGURES}")
     if load.failures(live):
-        print(diagnosis(cluster, load))
+        print(diagnosis(cluster, load.started))
     # The failed task never took the next one down with it (services.update_policy's delay):
     # one old task served throughout, so 0 failed requests and the failing build never answered.
-    assert before & {t["ID"] for t in tasks(cluster, "app")}, diagnosis(cluster, load)
+    assert before & {t["ID"] for t in tasks(cluster, "app")}, diagnosis(cluster, load.started)
     assert load.failures(live) == {}, load.builds
     vectors.check("swarm: state after a rollout Swarm rolled back", state(swarm, cluster))
     assert set(served_builds(cluster).values()) == {live}
@@ -297,20 +297,20 @@ def test_a_rollout_swarm_rolls_back_fails_up_with_the_reason_and_the_old_build_s
     swarm.run("preview", "--expect-no-changes", "--diff")
 
 
-def diagnosis(cluster: dict[str, str], load: Load) -> str:
+def diagnosis(cluster: dict[str, str], since: float) -> str:
     """What the engines saw while requests failed: the app's tasks (when each reached its state,
-    slot, node, image) and nginx's error lines (both nodes' entries) since the load started."""
+    slot, node, image) and nginx's error lines (both nodes' entries) since `since` (epoch)."""
     ids = node(cluster, 1, "service", "ps", "-q", f"{NAME}-app").split()
     fmt = ("{{.Status.Timestamp}} slot {{.Slot}} {{.NodeID}} {{.Spec.ContainerSpec.Image}}"
            " desired {{.DesiredState}} {{.Status.State}} {{.Status.Err}}")  # fmt: skip
     history = node(cluster, 1, "inspect", "--format", fmt, *ids)
     logs = sh("docker", "--host", cluster["SWARM_DOCKER_HOSTS"].split()[0], "service", "logs",
-              "--timestamps", "--since", str(int(load.started)), f"{NAME}-web", check=False,
+              "--timestamps", "--since", str(int(since)), f"{NAME}-web", check=False,
               timeout=60)  # fmt: skip
     lines = (logs.stdout + logs.stderr).splitlines()
     errors = [ln for ln in lines if "[error]" in ln or "[warn]" in ln]
-    started = time.strftime("%H:%M:%S", time.gmtime(load.started))
-    return "\n".join([f"load started at {started} UTC", "app tasks:", *sorted(history.splitlines()),
+    started = time.strftime("%H:%M:%S", time.gmtime(since))
+    return "\n".join([f"since {started} UTC", "app tasks:", *sorted(history.splitlines()),
                       "nginx errors:", *errors[-60:]])  # fmt: skip
 
 
@@ -333,7 +333,8 @@ def test_a_node_lost_under_load_its_tasks_come_back_and_up_converges_after(swarm
     live = swarm.outputs()["image"]
     names = cluster["SWARM_NODE_NAMES"].split()
     # Spread through every release so far: node 2 runs an app task (and the data services).
-    assert sorted(t["Node"] for t in tasks(cluster, "app")) == sorted(names)
+    spread = sorted(t["Node"] for t in tasks(cluster, "app"))
+    assert spread == sorted(names), diagnosis(cluster, time.time() - 600)
     env = {**CLUSTER_ENV}
     with entry_load(cluster, 1) as load:  # node 1's entry: node 2 is the one that dies
         t0 = time.monotonic()
