@@ -314,6 +314,13 @@ def diagnosis(cluster: dict[str, str], since: float) -> str:
                       "nginx errors:", *errors[-60:]])  # fmt: skip
 
 
+def step_out(swarm: Pulumi, step: str = "rollout-wait") -> str:
+    """What the last `up`'s step printed, as the stack's state holds it."""
+    resources = swarm.state()["deployment"]["resources"]
+    outs = [r.get("outputs", {}) for r in resources if r["urn"].endswith(f"::{step}")]
+    return f"{step}: " + " / ".join(str(o.get("stdout", "")) for o in outs)
+
+
 def running(cluster: dict[str, str], service: str, on: str = "") -> int:
     """How many tasks of `service` run (on node `on`, if given), as the manager sees them."""
     return sum("Running" in t["CurrentState"] and on in ("", t["Node"])
@@ -334,7 +341,7 @@ def test_a_node_lost_under_load_its_tasks_come_back_and_up_converges_after(swarm
     names = cluster["SWARM_NODE_NAMES"].split()
     # Spread through every release so far: node 2 runs an app task (and the data services).
     spread = sorted(t["Node"] for t in tasks(cluster, "app"))
-    assert spread == sorted(names), diagnosis(cluster, time.time() - 600)
+    assert spread == sorted(names), (diagnosis(cluster, time.time() - 600), step_out(swarm))
     env = {**CLUSTER_ENV}
     with entry_load(cluster, 1) as load:  # node 1's entry: node 2 is the one that dies
         t0 = time.monotonic()
