@@ -341,7 +341,9 @@ def test_a_node_lost_under_load_its_tasks_come_back_and_up_converges_after(swarm
     names = cluster["SWARM_NODE_NAMES"].split()
     # Spread through every release so far: node 2 runs an app task (and the data services).
     spread = sorted(t["Node"] for t in tasks(cluster, "app"))
-    assert spread == sorted(names), (diagnosis(cluster, time.time() - 600), step_out(swarm))
+    if spread != sorted(names):
+        print(diagnosis(cluster, time.time() - 600), step_out(swarm), sep="\n")
+    assert spread == sorted(names)
     env = {**CLUSTER_ENV}
     with entry_load(cluster, 1) as load:  # node 1's entry: node 2 is the one that dies
         t0 = time.monotonic()
