@@ -284,8 +284,9 @@ def test_a_rollout_swarm_rolls_back_fails_up_with_the_reason_and_the_old_build_s
     assert load.failures(live) == {}, load.builds
     vectors.check("swarm: state after a rollout Swarm rolled back", state(swarm, cluster))
     assert set(served_builds(cluster).values()) == {live}
-    # Swarm says "rollback completed" once the rollback's tasks were told to run: the old task it
-    # restarted may still be in its chain (the other one serves meanwhile). Both come back.
+    # The provider reports "rollback completed" once every replica runs during the rollback,
+    # maybe before Swarm has finished it: the old task it restarted may still be in its chain
+    # (the other one serves meanwhile). Both come back.
     back = time.monotonic()
     wait_for(
         lambda: task_builds(cluster, live) == [live, live], 120, 2, "both tasks on the old build"
