@@ -22,7 +22,7 @@ from .public_init import PublicInit
 from .stack import public_base_url, registry_auth
 from .swarm.cluster import ClusterBase
 from .swarm.data import SwarmData
-from .swarm.release import AfterRollout, BeforeRollout, Finish
+from .swarm.release import AfterRollout, BeforeRollout, Finish, rollout_key
 from .swarm.web import SwarmWeb
 from .swarm.workers import SwarmWorkers
 
@@ -89,7 +89,8 @@ class SwarmStack(pulumi.ComponentResource):
             opts=child,
         )
         web = SwarmWeb("web", cfg, build, env, base, storage, after=before.done, opts=child)
-        after = AfterRollout("after-rollout", cfg, build, web.app, web.app.id, opts=child)
+        rollout = rollout_key(web.app.id, web.app_spec, before.canary)
+        after = AfterRollout("after-rollout", cfg, build, web.app, web.app.id, rollout, opts=child)
         workers = SwarmWorkers(
             "workers", cfg, build, env, base, storage, after=[after.switch], opts=child
         )

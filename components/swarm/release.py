@@ -23,6 +23,7 @@ from .. import commands, files
 from ..common import deploy_engine
 from ..config import StackConfig
 from . import commands as swarm
+from . import services
 from .commands import secret_env
 
 #: how often rollout-wait asks Swarm how the rollout goes
@@ -48,7 +49,18 @@ def step(
     )
 
 
+def rollout_key(
+    app_id: pulumi.Input[str], app_spec: pulumi.Input[str], canary: command.local.Command
+) -> pulumi.Output[str]:
+    """What one rollout of the app service is: the service, its declared spec (a change updates
+    it) and the canary before it. A release replaces the canary, so the `up` after one that
+    Swarm rolled back has a new key too: that `up` updates the service back to the declared
+    inputs (the state holds the failed ones), and Swarm replaces every task again."""
+    return services.fingerprint(app_id, app_spec, canary.id)
+
+
 class BeforeRollout(pulumi.ComponentResource):
+    canary: command.local.Command
     done: list[pulumi.Resource]
 
     def __init__(
@@ -126,6 +138,7 @@ class BeforeRollout(pulumi.ComponentResource):
             [clear],
             pulumi.Output.secret(swarm.bundle(swarm.canary_files(secrets))),
         )  # fmt: skip
+        self.canary = canary
         self.done = [canary]
         self.register_outputs({})
 
@@ -141,8 +154,11 @@ class AfterRollout(pulumi.ComponentResource):
         build: pulumi.Output[str],
         app: pulumi.Resource,
         app_id: pulumi.Input[str],
+        rollout: pulumi.Input[str],
         opts: pulumi.ResourceOptions | None = None,
     ):
+        """`rollout` changes with every update of the app service (rollout_key): its wait and
+        fleet check run after each one, not only a new build's."""
         super().__init__("laravel-stack:index:AfterRollout", name, None, opts)
         host, net = deploy_engine(cfg), cfg.network_name
         health = cfg.health
@@ -157,7 +173,7 @@ class AfterRollout(pulumi.ComponentResource):
                                        cfg.swarm.converge_timeout, ROLLOUT_POLL_SECONDS)
                 )
             ),
-            [build, app_id],
+            [build, rollout],
             [app],
         )  # fmt: skip
         self.fleet = step(
@@ -175,7 +191,7 @@ class AfterRollout(pulumi.ComponentResource):
                     )
                 )
             ),
-            [build, app_id],
+            [build, rollout],
             [self.rollout],
         )  # fmt: skip
         public = f"{cfg.name}-public"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from typing import Any
 
 import pulumi
 import pulumi_docker as docker
@@ -87,6 +88,25 @@ def attach(network: pulumi.Input[str]) -> list[docker.ServiceTaskSpecNetworksAdv
     # Upstream's Read records the id instead: after a `pulumi refresh` the next `up` replaces
     # every service (README); `up` alone never does.
     return [docker.ServiceTaskSpecNetworksAdvancedArgs(name=network)]
+
+
+def fingerprint(*values: Any) -> pulumi.Output[str]:
+    """A short digest of declared values (plain, Inputs, args classes), for a step's triggers:
+    it changes exactly when one of them does, and is unknown in a preview while one is."""
+    text = pulumi.Output.json_dumps(_plain(list(values)), sort_keys=True)
+    return text.apply(lambda t: hashlib.sha256(t.encode()).hexdigest()[:16])
+
+
+def _plain(value: Any) -> Any:
+    """Args classes as dicts of their set fields (Output.from_input would build them anew, and
+    a deprecated field's constructor warns once more)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (str, int, float, bool, type(None), pulumi.Output)):
+        return value
+    return {k: _plain(v) for k, v in vars(value).items()}
 
 
 def config_name(stack: str, name: str, content: str) -> str:

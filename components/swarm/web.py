@@ -14,6 +14,8 @@ traffic, and nginx on every node in front of them.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pulumi
 import pulumi_docker as docker
 
@@ -84,6 +86,7 @@ def rollout_order(replicas: int) -> str:
 
 class SwarmWeb(pulumi.ComponentResource):
     app: docker.Service
+    app_spec: pulumi.Output[str]
     nginx: docker.Service
 
     def __init__(
@@ -102,8 +105,7 @@ class SwarmWeb(pulumi.ComponentResource):
         health = app_health(cfg)
         monitor, order = monitor_seconds(), rollout_order(web.replicas)
         spread = docker.ServiceTaskSpecPlacementArgs(max_replicas=cfg.swarm.max_per_node)
-        self.app = docker.Service(
-            "app",
+        app_args: dict[str, Any] = dict(
             name=cfg.container("app"),
             task_spec=docker.ServiceTaskSpecArgs(
                 container_spec=docker.ServiceTaskSpecContainerSpecArgs(
@@ -133,8 +135,14 @@ class SwarmWeb(pulumi.ComponentResource):
             rollback_config=services.rollback_policy(order, monitor),
             endpoint_spec=docker.ServiceEndpointSpecArgs(mode="dnsrr"),
             converge_config=services.converge(cfg),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=after),
         )
+        self.app = docker.Service(
+            "app", **app_args, opts=pulumi.ResourceOptions(parent=self, depends_on=after)
+        )
+        # Any update of the service makes Swarm replace every task: upstream sends the env in Go
+        # map order, so Swarm sees a new spec even when nothing else changed. What triggers
+        # release.AfterRollout's steps, so that `up` waits for each such rollout.
+        self.app_spec = services.fingerprint(app_args)
         self.nginx = docker.Service(
             "nginx",
             name=cfg.container("web"),

@@ -293,9 +293,30 @@ def test_a_rollout_swarm_rolls_back_fails_up_with_the_reason_and_the_old_build_s
     )
     figure["seconds until both tasks serve again"] = round(time.monotonic() - back, 1)
     controller.write_text(good)
+    waited = step_ids(swarm)
+    # This `up` updates the service back to the live build (the state holds the failed one's
+    # inputs). Upstream sends the env in a new order, so Swarm replaces every task again, one
+    # by one: `up` returns when Swarm has finished (rollout-wait ran again), every task proven.
     swarm.up()
     assert swarm.outputs()["image"] == live
+    assert update_state(cluster, "app") in ("completed", ""), diagnosis(cluster, time.time() - 300)
+    assert task_builds(cluster, live) == [live, live]
+    assert step_ids(swarm).isdisjoint(waited), step_out(swarm)  # ran again, for this rollout
+    assert f"runs {live}" in step_out(swarm), step_out(swarm)
     swarm.run("preview", "--expect-no-changes", "--diff")
+
+
+def update_state(cluster: dict[str, str], service: str) -> str:
+    """Swarm's own account of the service's last update ("" if it has not been updated)."""
+    return node(
+        cluster,
+        1,
+        "service",
+        "inspect",
+        "--format",
+        "{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}",
+        f"{NAME}-{service}",
+    ).strip()
 
 
 def diagnosis(cluster: dict[str, str], since: float) -> str:
@@ -320,6 +341,12 @@ def step_out(swarm: Pulumi, step: str = "rollout-wait") -> str:
     resources = swarm.state()["deployment"]["resources"]
     outs = [r.get("outputs", {}) for r in resources if r["urn"].endswith(f"::{step}")]
     return f"{step}: " + " / ".join(str(o.get("stdout", "")) for o in outs)
+
+
+def step_ids(swarm: Pulumi, steps: tuple[str, ...] = ("rollout-wait", "fleet-check")) -> set[str]:
+    """The ids of the steps' resources in the stack's state (a step run anew has a new one)."""
+    resources = swarm.state()["deployment"]["resources"]
+    return {r["id"] for r in resources if r["urn"].rsplit("::", 1)[-1] in steps}
 
 
 def running(cluster: dict[str, str], service: str, on: str = "") -> int:

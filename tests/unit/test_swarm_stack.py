@@ -7,6 +7,7 @@ import base64
 import re
 import shlex
 from typing import Any
+from unittest import mock
 
 import pytest
 
@@ -14,7 +15,7 @@ from components.config import ConfigError, parse, swarm_warnings
 from components.swarm import commands as swarm
 from components.swarm.services import short_duration
 
-from .harness import SECRET_KEYS, Run, run_program
+from .harness import SECRET_KEYS, Recorder, Run, run_program
 from .test_config import with_
 
 SHARED = {"type": "nfs", "o": "addr=10.0.0.5,rw", "device": ":/export/shop"}
@@ -168,6 +169,40 @@ def test_the_rollout_is_done_when_swarm_says_so_not_when_every_replica_runs(run)
     assert build.startswith("registry.example.com/acme/shop@sha256:")
     assert (timeout, interval) == ("300", "2")  # swarm.converge_timeout
     assert script == "components/scripts/rollout_wait.sh"
+
+
+def rollout_triggers(run: Run) -> list[Any]:
+    """rollout-wait's triggers; the fleet check has the same."""
+    wait, fleet = (Run.plain(run.one("command:local:Command", n).inputs["triggers"])
+                   for n in ("rollout-wait", "fleet-check"))  # fmt: skip
+    assert wait == fleet
+    return wait
+
+
+def test_every_update_of_the_app_service_is_waited_for_and_fleet_checked(run, monkeypatch):
+    # Upstream sends the env in Go map order: any update of the app service makes Swarm replace
+    # every task, so rollout-wait and the fleet check run after each, not only a new build's.
+    build, key = rollout_triggers(run)
+    assert build.startswith("registry.example.com/acme/shop@sha256:")
+    assert re.fullmatch(r"[0-9a-f]{16}", key)
+    for change in ({"app__extra_env": {"SESSION_DRIVER": "redis", "CACHE_DRIVER": "redis",
+                                       "MAIL_MAILER": "log"}},
+                   {"web__replicas": 3}, {"swarm__converge_timeout": 240}):  # fmt: skip
+        assert rollout_triggers(run_program(swarm_config(**change))) == [build, mock.ANY], change
+        assert rollout_triggers(run_program(swarm_config(**change)))[1] != key, change
+    # A change of the workers only is not the app's rollout.
+    assert rollout_triggers(run_program(swarm_config(queue__replicas=3))) == [build, key]
+    # The `up` after a release Swarm rolled back: same build and spec as the last good release,
+    # but its canary ran again (replaced: a new id), and the service is updated back.
+    new_resource = Recorder.new_resource
+
+    def canary_replaced(self, args):
+        rid, state = new_resource(self, args)
+        return ("canary-id-2" if args.name == "canary" else rid), state
+
+    monkeypatch.setattr(Recorder, "new_resource", canary_replaced)
+    assert rollout_triggers(run_program(swarm_config())) == [build, mock.ANY]
+    assert rollout_triggers(run_program(swarm_config()))[1] != key
 
 
 def test_migrate_is_a_one_shot_of_the_new_digest_on_the_overlay_with_env_on_stdin(run):

@@ -509,7 +509,8 @@ func serviceSpec(in resource.PropertyMap) map[string]any {
 		for k, v := range env {
 			kv = append(kv, k+"="+fmt.Sprint(v))
 		}
-		sort.Strings(kv) // upstream sends Go map order; sorted keeps a spec from changing for nothing
+		// Go map order, as upstream's mapTypeMapValsToStringSlice (container_structures.go): Swarm
+		// then sees a new spec in every update, and replaces every task.
 		c["Env"] = kv
 	}
 	hc := map[string]any{}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -225,5 +226,25 @@ func TestSwarmReadBackFormats(t *testing.T) {
 		"taskSpec": map[string]any{}, "mode": map[string]any{"global": true}, "convergeConfig": map[string]any{"timeout": "1m"}}))
 	if err == nil || err.Error() != `"mode.0.global": conflicts with converge_config` {
 		t.Errorf("global with convergeConfig: %v", err)
+	}
+}
+
+// Upstream builds the spec's Env from the map in Go map order (container_structures.go:218),
+// so Swarm sees a new spec on every update, even one that changes nothing else, and replaces
+// every task. The stand-in must not sort it (the swarm e2e's `up` after a rollback shows it).
+func TestServiceEnvInGoMapOrder(t *testing.T) {
+	env := map[string]any{}
+	for _, k := range []string{"A", "B", "C", "D", "E", "F", "G", "H", "I", "J", "K", "L"} {
+		env[k] = "1"
+	}
+	news := props(map[string]any{"name": "app", "taskSpec": map[string]any{
+		"containerSpec": map[string]any{"image": "r/app@sha256:" + strings.Repeat("0", 64), "env": env}}})
+	orders := map[string]bool{}
+	for i := 0; i < 50; i++ {
+		c := serviceSpec(news)["TaskTemplate"].(map[string]any)["ContainerSpec"].(map[string]any)
+		orders[strings.Join(c["Env"].([]string), ",")] = true
+	}
+	if len(orders) < 2 {
+		t.Errorf("Env in one order over 50 specs: %v", orders)
 	}
 }
