@@ -71,12 +71,19 @@ if [ "${LARAVEL_STACK_DRAIN_SECONDS:-0}" -gt 0 ]; then
   # handler, so the forwarded QUIT is still its graceful stop)
   "$@" &
   child=$!
+  traps=0
   # shellcheck disable=SC2064 # expand now: the child's pid
-  trap "sleep ${LARAVEL_STACK_DRAIN_SECONDS}; kill -QUIT ${child} 2>/dev/null" QUIT
+  trap "traps=\$((traps + 1)); sleep ${LARAVEL_STACK_DRAIN_SECONDS}; kill -QUIT ${child} 2>/dev/null" QUIT
   # shellcheck disable=SC2064
-  trap "sleep ${LARAVEL_STACK_DRAIN_SECONDS}; kill -TERM ${child} 2>/dev/null" TERM
-  status=0
-  while kill -0 "$child" 2>/dev/null; do wait "$child" && status=0 || status=$?; done
+  trap "traps=\$((traps + 1)); sleep ${LARAVEL_STACK_DRAIN_SECONDS}; kill -TERM ${child} 2>/dev/null" TERM
+  # A trapped signal ends `wait` early (status > 128): wait again, for the child's own status
+  # (the shell keeps it until waited for, even once it has reaped the child itself).
+  seen=0
+  while :; do
+    wait "$child" && status=0 || status=$?
+    if [ "$status" -le 128 ] || [ "$traps" -eq "$seen" ]; then break; fi
+    seen=$traps
+  done
   exit "$status"
 fi
 # The service's command replaces the image's entrypoint: keep tini as PID 1 where the image has
