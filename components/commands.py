@@ -29,6 +29,7 @@ RELEASE_SCRIPTS = (
     "artisan_batch.php",
     "fpm_reload.sh",
     "health_probe.php",
+    "build_header.php",
     "maintenance.php",
     "hook.php",
 )
@@ -336,6 +337,22 @@ def probe_args(
 def health_probe(host: Engine, container: str, user: str, url: str, **probe: Any) -> Argv:
     """The probe run in `container` as `user` (`probe`: probe_args' keywords)."""
     return docker_exec(host, container, user, ["php", HEALTH_PROBE, *probe_args(url, **probe)])
+
+
+def app_probe(host: Engine, container: str, user: str, args: Sequence[str]) -> Argv:
+    """The `health` step (app_probe.sh): the probe in `container` with health_probe.php's
+    `args`; when the app answered a wrong status or nothing, its last log lines after the
+    verdict."""
+    return host_script(host, "app_probe.sh", [container, user, *args])
+
+
+def build_header_ini(health_path: str) -> dict[str, str]:
+    """The php.ini lines of health.build_from `header`: build_header.php prepended to every
+    script, naming the build on the health path (its path part: the probe's query is not)."""
+    return {
+        "auto_prepend_file": release_script("build_header.php"),
+        "laravel_stack.health_path": '"' + health_path.split("?", 1)[0] + '"',
+    }
 
 
 def app_health_test(

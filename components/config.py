@@ -576,9 +576,19 @@ class ReleaseConfig(Model):
     skip: list[StepName] = []
 
 
+#: the response header in which an FPM worker names the build it serves (build_from: header)
+BUILD_HEADER = "X-Laravel-Stack-Build"
+
+
 class HealthConfig(Model):
     path: Annotated[str, StringConstraints(pattern=r"^/\S*$")] = "/up"
     expected_status: Annotated[int, Field(ge=100, le=599)] = 200
+    #: where the probe reads the served build: `header`, the stack's own (the FPM worker that
+    #: answered `path` names its `config('app.build')` in X-Laravel-Stack-Build: any route, the
+    #: built-in `health: '/up'` of Laravel 11+ included); `body`, the JSON field `build_field` of
+    #: the app's own route (Octane, swarm stacks, and stacks that keep their route). None: header
+    #: for FPM on one engine, body elsewhere.
+    build_from: Literal["header", "body"] | None = None
     build_field: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.]+$")] = "build"
     retries: Annotated[int, Field(ge=1, le=120)] = 30
     interval: Annotated[float, Field(gt=0, le=60)] = 2
@@ -628,6 +638,20 @@ class StackConfig(Model):
 
     def container(self, role: str) -> str:
         return f"{self.name}-{role}"
+
+    @property
+    def build_from(self) -> str:
+        """health.build_from as it applies: header for FPM on one engine, unless set."""
+        if self.health.build_from is not None:
+            return self.health.build_from
+        return "header" if self.web.runtime == "fpm" and not self.swarm.enabled else "body"
+
+    @property
+    def probe_field(self) -> str:
+        """health_probe.php's FIELD: `header:<name>` or the JSON body's dotted key."""
+        if self.build_from == "header":
+            return f"header:{BUILD_HEADER}"
+        return self.health.build_field
 
     def steps(self) -> list[str]:
         """The release steps that run, in chain order."""
@@ -725,6 +749,23 @@ def cross_checks(cfg: StackConfig) -> list[str]:
             )
     problems += tls_checks(cfg)
     problems += swarm_checks(cfg)
+    if cfg.health.build_from == "header" and (cfg.web.runtime != "fpm" or cfg.swarm.enabled):
+        where = "a swarm stack" if cfg.swarm.enabled else "web.runtime octane"
+        problems.append(
+            f"health.build_from: header needs PHP-FPM on one engine (the stack's build header is "
+            f"added by the FPM worker); in {where} use body: a route answering JSON with "
+            f"{cfg.health.build_field!r} = config('app.build')"
+        )
+    if cfg.build_from == "header" and any(c in cfg.health.path for c in '"$\\'):
+        problems.append(
+            'health.path: no ", $ or \\ with health.build_from header (it goes into php.ini)'
+        )
+    prepend = cfg.web.php_ini.get("auto_prepend_file")
+    if cfg.build_from == "header" and prepend:
+        problems.append(
+            f"web.php_ini.auto_prepend_file: the stack's build header uses it ({prepend!r} "
+            "given); set health.build_from: body to keep yours"
+        )
     if cfg.release.maintenance and cfg.release.maintenance_secret is None:
         problems.append(
             "release.maintenance_secret: required with release.maintenance (the path that lets "

@@ -86,7 +86,7 @@ def _probe_args(t: Target, url: str) -> list[str]:
     args = commands.probe_args(
         url,
         expected_status=h.expected_status,
-        build_field=h.build_field,
+        build_field=t.cfg.probe_field,
         build="",
         retries=h.retries,
         interval=h.interval,
@@ -100,9 +100,7 @@ def _probe_args(t: Target, url: str) -> list[str]:
 
 def _probe(t: Target, url: str) -> Argv:
     a = _probe_args(t, url)
-    return commands.docker_exec(
-        t.host, t.container, t.user, ["php", commands.HEALTH_PROBE, *a[:3], t.build, *a[3:]]
-    )
+    return commands.app_probe(t.host, t.container, t.user, [*a[:3], t.build, *a[3:]])
 
 
 def _switch(t: Target) -> Argv:

@@ -47,9 +47,12 @@ class WebRuntime(pulumi.ComponentResource):
     ):
         super().__init__("laravel-stack:index:WebRuntime", name, None, opts)
         web = cfg.web
+        ini = dict(web.php_ini)
+        if cfg.build_from == "header":
+            ini.update(commands.build_header_ini(cfg.health.path))
         uploads = [
             docker.ContainerUploadArgs(
-                file=f"{web.php_ini_dir}/zz-laravel-stack.ini", content=files.php_ini(web.php_ini)
+                file=f"{web.php_ini_dir}/zz-laravel-stack.ini", content=files.php_ini(ini)
             ),
             # The chain's scripts (probe, contract, artisan batch, FPM reload) as files: each
             # step's command line stays one short line, its own output follows it on a failure.
@@ -81,7 +84,7 @@ class WebRuntime(pulumi.ComponentResource):
                 commands.app_health_test(
                     web.app_url("127.0.0.1", cfg.health.path),
                     expected_status=cfg.health.expected_status,
-                    build_field=cfg.health.build_field,
+                    build_field=cfg.probe_field,
                     timeout=cfg.health.timeout,
                     script=f"{web.app_root}/public/index.php",
                 ),

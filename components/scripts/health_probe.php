@@ -86,27 +86,92 @@ if (($u['scheme'] ?? '') === 'https' && !extension_loaded('openssl')) {
     fwrite(STDERR, "the image's PHP has no openssl extension: the https check needs it\n");
     exit(1);
 }
+// FIELD `header:<name>`: the build is that response header's value (build_header.php, the FPM
+// worker's own); otherwise the JSON body's dotted key (the app's own route).
+function served_build(string $field, string $body, array $headers) {
+    if (strncmp($field, 'header:', 7) === 0) {
+        $name = strtolower(substr($field, 7));
+        foreach ($headers as $h) {
+            [$k, $v] = array_pad(explode(':', (string) $h, 2), 2, null);
+            if ($v !== null && strtolower(trim($k)) === $name) { return trim($v); }
+        }
+        return null;
+    }
+    $got = json_decode($body, true);
+    foreach (explode('.', $field) as $k) { $got = is_array($got) ? ($got[$k] ?? null) : null; }
+    return $got;
+}
+// What the app said, in a few lines: the text of an HTML page, else the body as it is.
+function said(string $body, int $lines = 4): array {
+    if (preg_match('{<(html|body|div|p|title)\b}i', $body)) {
+        $body = preg_replace('{<(style|script|head)\b.*?</\1>}is', ' ', $body);
+        $body = html_entity_decode(strip_tags(preg_replace('{<(br|/p|/div|/h\d|/title|/li)\b[^>]*>}i', "\n", $body)));
+    }
+    $out = [];
+    foreach (preg_split('{\r?\n}', $body) as $line) {
+        $line = trim(preg_replace('{\s+}', ' ', $line));
+        if ($line === '' || ($out !== [] && end($out) === $line)) { continue; }
+        $out[] = strlen($line) > 200 ? substr($line, 0, 197) . '...' : $line;
+        if (count($out) === $lines) { break; }
+    }
+    return $out === [] ? ['(an empty body)'] : $out;
+}
+$by_header = strncmp($field, 'header:', 7) === 0;
+$where = $by_header ? 'no ' . substr($field, 7) . ' header' : "no JSON field $field";
+$fix = $by_header ? "is 'build' => env('APP_BUILD') in config/app.php?"
+    : "the route must answer JSON with $field = config('app.build')";
 $cert = null;
+$last = null;
+$same = 0;
+$flush = function () use (&$same, &$i) {
+    if ($same > 0) { fwrite(STDERR, '  ... the same ' . ($same === 1 ? 'once more' : "$same more times") . ', until attempt ' . ($i - 1) . "\n"); }
+    $same = 0;
+};
 for ($i = 1; $i <= (int) $tries; $i++) {
     $uri = ($u['path'] ?? '/') . (isset($u['query']) ? '?' . $u['query'] : '');
     [$code, $body, $headers] = ($u['scheme'] ?? '') === 'fcgi'
         ? fcgi_get($u['host'], (int) $u['port'], $uri, $script, (float) $timeout)
         : http_get($url, (float) $timeout, $cafile, $script, $cert);
-    $got = json_decode($body, true);
-    foreach (explode('.', $field) as $k) { $got = is_array($got) ? ($got[$k] ?? null) : null; }
+    $got = served_build($field, $body, $headers);
     if ($code === (int) $want && ($build === '' || $got === $build)) {
+        $flush();
         // Every probe (Docker's, the chain's) would start a session: files pile up.
         $cookies = preg_grep('{^Set-Cookie:}i', $headers);
         $names = preg_replace('{^Set-Cookie:\s*([^=;]*).*$}i', '$1', $cookies);
         $warn = $cookies ? '; warning: the health response sets a cookie ('
             . implode(', ', $names) . '): make the health route session-free' : '';
         $tls = $cert ? describe($cert, (int) $warn_days) : '';
-        echo "healthy: $url HTTP $code, $field=" . (is_string($got) ? $got : json_encode($got)) . " (attempt $i)$tls$warn\n";
+        $shown = $by_header ? 'build' : $field;
+        echo "healthy: $url HTTP $code, $shown=" . (is_string($got) ? $got : json_encode($got)) . " (attempt $i)$tls$warn\n";
         exit(0);
     }
-    fwrite(STDERR, "attempt $i/$tries: $url HTTP $code, $field=" . json_encode($got)
-        . ", want HTTP $want and $build" . ($code === 0 ? " ($body)" : '') . "\n");
+    $line = "$url HTTP $code, build=" . json_encode($got) . ", want HTTP $want and "
+        . ($build === '' ? 'any build' : $build) . ($code === 0 ? " ($body)" : '');
+    if ($line === $last) {
+        $same++;
+    } else {
+        $flush();
+        fwrite(STDERR, "attempt $i/$tries: $line\n");
+        $last = $line;
+    }
     if ($i < (int) $tries) { usleep((int) ((float) $interval * 1e6)); }
 }
-fwrite(STDERR, "health check failed: the served code is not the deployed build\n");
+$flush();
+// The verdict, from the last answer: no answer or a wrong status (exit 3: the step then shows
+// the container's last log lines), or the right status with another build (exit 1).
+if ($code === 0) {
+    fwrite(STDERR, "health check failed: the app did not answer ($body)\n");
+    exit(3);
+}
+if ($code !== (int) $want) {
+    fwrite(STDERR, "health check failed: the app answered HTTP $code, not $want; what it said:\n");
+    foreach (said($body) as $l) { fwrite(STDERR, "  | $l\n"); }
+    exit(3);
+}
+if ($got === null) {
+    fwrite(STDERR, "health check failed: the app answered HTTP $code without its build ($where): $fix\n");
+    exit(1);
+}
+fwrite(STDERR, 'health check failed: the served code is not the deployed build: it serves '
+    . (is_string($got) ? $got : json_encode($got)) . ", not $build\n");
 exit(1);

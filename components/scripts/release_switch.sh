@@ -22,12 +22,35 @@ shift 8
 url=$1 status=$2 field=$3 tries=$4
 shift 4
 lib=/usr/local/lib/laravel-stack
+app=${3%/public/index.php} # the probe's SCRIPT: the app root ("" when not given)
 
 probe() { # $1 container, $2 build, $3 tries, $4... the probe's other arguments
   c=$1 b=$2 t=$3
   shift 3
   docker exec --user "$user" "$c" php "$lib/health_probe.php" "$url" "$status" "$field" "$b" \
     "$t" "$@"
+}
+
+major() { # $1 container: the major version of its Laravel ("" when unknown)
+  [ -n "$1" ] && [ -n "$app" ] || return 0
+  docker exec --user "$user" --workdir "$app" "$1" php artisan --version 2> /dev/null \
+    | sed -n 's/^Laravel Framework \([0-9][0-9]*\)\..*/\1/p'
+}
+
+# A release that changes Laravel's major version (the two containers' own `artisan --version`):
+# majors change the default cache and Redis prefixes and the session cookie's name, so a switch
+# would log every user out and drop the cache unless the old values are pinned.
+upgrade_warning() { # $1 the container that served before
+  old=$(major "$1") new=$(major "$container")
+  [ -n "$old" ] && [ -n "$new" ] && [ "$old" != "$new" ] || return 0
+  printf '; warning: Laravel %s -> %s: pin CACHE_PREFIX, REDIS_PREFIX and SESSION_COOKIE to the old build'"'"'s values (app.extra_env), or users are logged out and the cache is dropped' "$old" "$new"
+}
+
+logs() { # $1 container: its last log lines, as app_probe.sh shows them
+  echo "the last lines the app container logged (docker logs $1):" >&2
+  docker logs --tail 300 "$1" 2>&1 \
+    | grep -Ev '^(#[0-9]+ |\[stacktrace\]|\[previous exception\]|"\}$)|NOTICE: ' \
+    | tail -n 5 | cut -c1-240 | sed 's/^/  log| /' >&2
 }
 
 back() { # $@ the probe's other arguments
@@ -58,9 +81,13 @@ back() { # $@ the probe's other arguments
 
 case "$mode" in
   verify)
-    docker exec --user 0 "$proxy" sh "$lib/proxy_switch.sh" to "$container" "$port" "$build" \
-      > /dev/null || back "$@"
-    probe "$container" "$build" "$tries" "$@" || back "$@"
+    switched=$(docker exec --user 0 "$proxy" sh "$lib/proxy_switch.sh" to "$container" "$port" \
+      "$build") || back "$@"
+    was=$(printf '%s\n' "$switched" | sed -n 's/^previous: .* container=//p')
+    # A wrong status or no answer (the probe's exit 3): what the app logged, then back.
+    receipt=$(probe "$container" "$build" "$tries" "$@") \
+      || { [ $? -ne 3 ] || logs "$container"; back "$@"; }
+    echo "$receipt$(upgrade_warning "$was")"
     ;;
   back) back "$@" ;;
   *)

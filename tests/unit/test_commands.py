@@ -229,7 +229,7 @@ def test_every_step_targets_the_configured_host_and_container():
     where = {"switch": "shop-web", "public-prune": "reg@sha256:" + "a" * 64}
     for step in STEPS:
         for argv in step.argv(t):
-            if step.name in ("retention", "verify", "backup"):  # a script of docker commands
+            if step.name in ("retention", "verify", "backup", "health"):  # scripts of docker
                 assert argv[:3] == ["sh", "-s", "--"], argv
                 engine = "tcp://docker.example.com:2376"
                 assert (
@@ -238,6 +238,7 @@ def test_every_step_targets_the_configured_host_and_container():
                         "retention": [engine, "5", REPO],
                         "verify": [engine, "verify", "shop-web"],
                         "backup": [engine, "shop-mysql", "mysql:8.0"],
+                        "health": [engine, "shop-app-0123456789ab", "www-data"],
                     }[step.name]
                 )
                 assert " < components/scripts/" in step_script(step, t)
@@ -255,9 +256,10 @@ def test_over_ssh_every_step_runs_docker_on_the_pinned_server_in_one_shared_conn
             assert set(argv[1:-7:2]) == {"-o"}, argv  # only options before the target
             assert argv[-7:-1] == ["-p", "2222", "-l", "deploy", "--", "vps.example.com"]
             remote = shlex.split(argv[-1])  # the server's shell sees exactly the docker argv
-            if step.name in ("retention", "verify", "backup"):  # scripts run on the server
+            if step.name in ("retention", "verify", "backup", "health"):  # run on the server
                 want = {"retention": ["", "5", REPO], "verify": ["", "verify", "shop-web"],
-                        "backup": ["", "shop-mysql", "mysql:8.0"]}[step.name]  # fmt: skip
+                        "backup": ["", "shop-mysql", "mysql:8.0"],
+                        "health": ["", "shop-app-0123456789ab", "www-data"]}[step.name]  # fmt: skip
                 assert remote[:3] == ["sh", "-s", "--"] and remote[3:6] == want, remote
                 # the script goes through ssh on its stdin, from the project
                 assert " < components/scripts/" in step_script(step, t)
@@ -302,11 +304,19 @@ def test_docker_over_ssh_quotes_the_remote_command():
 def test_health_step_checks_the_deployed_build():
     steps = {s.name: s for s in STEPS}
     [direct] = steps["health"].argv(target())
-    assert direct[5:7] == ["www-data", "shop-app-0123456789ab"]
-    assert direct[-8:] == ["fcgi://127.0.0.1:9000/up", "200", "build", "reg@sha256:" + "a" * 64,
-                           "30", "2", "5", "/var/www/html/public/index.php"]  # fmt: skip
+    # app_probe.sh on stdin: the probe in the new container, then its logs on a wrong status
+    assert direct[4:6] == ["shop-app-0123456789ab", "www-data"]
+    assert isinstance(direct, commands.FromScript)
+    assert direct.script == "components/scripts/app_probe.sh"
+    # FPM: the build the worker names in the stack's header (build_header.php), any route
+    assert direct[-8:] == ["fcgi://127.0.0.1:9000/up", "200", "header:X-Laravel-Stack-Build",
+                           "reg@sha256:" + "a" * 64, "30", "2", "5",
+                           "/var/www/html/public/index.php"]  # fmt: skip
     [public] = steps["verify"].argv(target())
-    assert public[11:14] == ["http://shop-web:80/up", "200", "build"]
+    assert public[11:14] == ["http://shop-web:80/up", "200", "header:X-Laravel-Stack-Build"]
+    # the old way, kept: the JSON field of the app's own route
+    [direct] = steps["health"].argv(target(health={"build_from": "body"}))
+    assert direct[-6] == "build"
 
 
 def _fake(tmp_path, name: str, body: str) -> None:
@@ -381,7 +391,7 @@ def test_steps_past_verify_run_only_while_the_build_is_live_and_switch_back_on_f
                                f"shop-web sh {files.PROXY_SWITCH} is {t.build} && ")  # fmt: skip
         assert back.startswith("{ sh -s -- unix:///var/run/docker.sock back shop-web www-data "
                                f"shop-app-0123456789ab 9000 {t.build} '' http://shop-web:80/up 200 "
-                               "build 30 2 5 ")  # fmt: skip
+                               "header:X-Laravel-Stack-Build 30 2 5 ")  # fmt: skip
         assert back.endswith(" < components/scripts/release_switch.sh; }"), back
     [verify] = next(s for s in STEPS if s.name == "verify").argv(t)
     assert verify[3:7] == ["unix:///var/run/docker.sock", "verify", "shop-web", "www-data"]
@@ -437,6 +447,152 @@ def test_verify_switches_back_and_checks_the_old_build_from_its_own_container(tm
     nothing = "echo 'nothing to switch back to: no build served' >&2; exit 3"
     res = _release_switch(tmp_path, "back", nothing, "exit 0")
     assert res.returncode == 1 and res.stderr.startswith("not switched back: nothing to switch")
+
+
+def _app_probe(tmp_path, rc: int, logs: str) -> subprocess.CompletedProcess:
+    """app_probe.sh for real, with a fake docker: the probe prints and exits with `rc`, the
+    container's log is `logs`."""
+    (tmp_path / "log").write_text(logs)
+    failing = (
+        'echo "attempt 1/30: fcgi://127.0.0.1:9000/up HTTP 500, build=null, want HTTP 200" >&2\n'
+        '  echo "  ... the same 29 more times, until attempt 30" >&2\n'
+        '  echo "health check failed: the app answered HTTP 500, not 200; what it said:" >&2\n'
+        '  echo "  | Server Error" >&2\n'
+    )
+    _fake(
+        tmp_path,
+        "docker",
+        f"""echo "docker $*" >> {tmp_path}/calls
+case "$1" in
+  exec) {failing if rc else 'echo "healthy: fcgi://127.0.0.1:9000/up HTTP 200, build=b"'}
+    exit {rc} ;;
+  logs) cat {tmp_path}/log ;;
+esac""",
+    )
+    with open(commands.SCRIPTS / "app_probe.sh") as stdin:
+        return subprocess.run(
+            ["sh", "-s", "--", "", "shop-app-new", "www-data", "fcgi://127.0.0.1:9000/up", "200",
+             "header:X-Laravel-Stack-Build", B2, "30", "2", "5", "/var/www/html/public/index.php"],
+            stdin=stdin, env={"PATH": f"{tmp_path}/bin:/usr/bin:/bin"}, capture_output=True,
+            text=True,
+        )  # fmt: skip
+
+
+#: what `docker logs` of an FPM container shows when the app logs to stderr (LOG_CHANNEL=stderr,
+#: catch_workers_output = yes, decorate_workers_output = no): FPM's notices, the app's error with
+#: its stack trace
+APP_LOG = "\n".join([
+    "[07-Dec-2026 16:00:00] NOTICE: fpm is running, pid 1",
+    "[07-Dec-2026 16:00:00] NOTICE: ready to handle connections",
+    '[2026-12-07 16:00:05] production.ERROR: Session store not set on request. '
+    '{"exception":"[object] (RuntimeException(code: 0): Session store not set on request. at '
+    '/usr/share/php/Illuminate/Http/Request.php:612)',
+    "[stacktrace]",
+    *(f"#{i} /usr/share/php/Illuminate/Pipeline/Pipeline.php({100 + i}): handle()"
+      for i in range(40)),
+    "#40 {main}",
+    '"}',
+    "[07-Dec-2026 16:00:07] NOTICE: Reloading in progress ...",
+]) + "\n"  # fmt: skip
+
+
+def test_a_health_step_that_got_a_wrong_status_shows_the_apps_log_in_few_lines(tmp_path):
+    res = _app_probe(tmp_path, 3, APP_LOG)
+    assert res.returncode == 3
+    lines = res.stderr.splitlines()
+    assert lines[2].startswith("health check failed: the app answered HTTP 500"), lines
+    assert lines[4] == "the last lines the app container logged (docker logs shop-app-new):"
+    # the app's error, not FPM's notices nor the trace's 40 frames
+    assert lines[5].startswith("  log| [2026-12-07 16:00:05] production.ERROR: Session store")
+    assert len(lines[5]) <= len("  log| ") + 240
+    assert len(lines) == 6 and len(res.stdout.splitlines() + lines) <= 15, lines
+    calls = (tmp_path / "calls").read_text().splitlines()
+    assert calls[0].startswith("docker exec --user www-data shop-app-new php "
+                               "/usr/local/lib/laravel-stack/health_probe.php fcgi://")  # fmt: skip
+    assert calls[1] == "docker logs --tail 300 shop-app-new"
+
+
+def test_a_health_step_that_got_another_build_or_passed_shows_no_log(tmp_path):
+    res = _app_probe(tmp_path, 1, APP_LOG)
+    assert res.returncode == 1 and "log|" not in res.stderr
+    assert "docker logs" not in (tmp_path / "calls").read_text()
+    (tmp_path / "calls").unlink()
+    res = _app_probe(tmp_path, 0, APP_LOG)
+    assert res.returncode == 0 and res.stdout.startswith("healthy: ") and res.stderr == ""
+
+
+def test_verify_warns_when_the_release_changes_laravels_major_version(tmp_path):
+    switch = (
+        'echo "switched: build=b container=shop-app-new"; '
+        'echo "previous: build=a container=shop-app-old"'
+    )
+    _fake(
+        tmp_path,
+        "docker",
+        f"""echo "docker $*" >> {tmp_path}/calls
+case "$*" in
+  *proxy_switch.sh*) {switch} ;;
+  *health_probe.php*) echo "healthy: http://shop-web:80/up HTTP 200, build=b (attempt 1)" ;;
+  *"shop-app-old php artisan --version"*) echo "Laravel Framework $OLD" ;;
+  *"shop-app-new php artisan --version"*) echo "Laravel Framework 13.31.0" ;;
+esac""",
+    )
+
+    def verify(old: str) -> subprocess.CompletedProcess:
+        with open(commands.SCRIPTS / "release_switch.sh") as stdin:
+            return subprocess.run(
+                ["sh", "-s", "--", "", "verify", "shop-web", "www-data", "shop-app-new", "9000",
+                 B2, "", "http://shop-web:80/up", "200", "header:X-Laravel-Stack-Build", "30",
+                 "1", "2", "/var/www/html/public/index.php"],
+                stdin=stdin, env={"PATH": f"{tmp_path}/bin:/usr/bin:/bin", "OLD": old},
+                capture_output=True, text=True,
+            )  # fmt: skip
+
+    res = verify("12.40.1")
+    assert res.returncode == 0, res.stderr
+    # one line, the receipt: the check, then the warning naming the keys to pin
+    assert res.stdout == (
+        "healthy: http://shop-web:80/up HTTP 200, build=b (attempt 1); warning: Laravel 12 -> 13: "
+        "pin CACHE_PREFIX, REDIS_PREFIX and SESSION_COOKIE to the old build's values "
+        "(app.extra_env), or users are logged out and the cache is dropped\n"
+    )
+    calls = (tmp_path / "calls").read_text()
+    assert ("docker exec --user www-data --workdir /var/www/html shop-app-old php artisan "
+            "--version") in calls  # fmt: skip
+    res = verify("13.2.0")  # the same major: no warning
+    assert res.stdout == "healthy: http://shop-web:80/up HTTP 200, build=b (attempt 1)\n"
+
+
+def test_verify_shows_the_apps_log_when_the_public_check_gets_a_wrong_status(tmp_path):
+    back = f'[ "$7" = back ] && echo "live: build={B1} container=shop-app-old" || echo switched'
+    probe = (
+        '[ "${10}" = ' + B1 + ' ] && echo "healthy: old" || '
+        '{ echo "health check failed: the app answered HTTP 500" >&2; exit 3; }'
+    )
+    _fake(
+        tmp_path,
+        "docker",
+        f"""echo "docker $*" >> {tmp_path}/calls
+case "$*" in
+  *proxy_switch.sh*) {back} ;;
+  *health_probe.php*) {probe} ;;
+  logs*) echo "production.ERROR: boom" ;;
+esac""",
+    )
+    with open(commands.SCRIPTS / "release_switch.sh") as stdin:
+        res = subprocess.run(
+            ["sh", "-s", "--", "", "verify", "shop-web", "www-data", "shop-app-new", "9000", B2,
+             "", "http://shop-web:80/up", "200", "build", "30", "1", "2", ""],
+            stdin=stdin, env={"PATH": f"{tmp_path}/bin:/usr/bin:/bin"}, capture_output=True,
+            text=True,
+        )  # fmt: skip
+    assert res.returncode == 1
+    assert res.stderr.splitlines() == [
+        "health check failed: the app answered HTTP 500",
+        "the last lines the app container logged (docker logs shop-app-new):",
+        "  log| production.ERROR: boom",
+        f"switched back to {B1} (shop-app-old): healthy: old",
+    ]
 
 
 def test_php_ini_is_production():

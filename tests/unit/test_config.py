@@ -204,6 +204,30 @@ BAD: list[tuple[str, dict[str, Any], tuple[str, ...], str]] = [
         SECRET_KEYS,
         "web_user.uid: Input should be greater than or equal to 1",
     ),
+    (
+        "build header with octane",
+        with_("health.build_from", "header", with_("web.runtime", "octane")),
+        SECRET_KEYS,
+        "health.build_from: header needs PHP-FPM on one engine",
+    ),
+    (
+        "build header and the app's own auto_prepend_file",
+        with_("web.php_ini", {"auto_prepend_file": "/app/prepend.php"}),
+        SECRET_KEYS,
+        "web.php_ini.auto_prepend_file: the stack's build header uses it",
+    ),
+    (
+        "build header with a health path php.ini cannot carry",
+        with_("health.path", '/up"x'),
+        SECRET_KEYS,
+        'health.path: no ", $ or \\ with health.build_from header',
+    ),
+    (
+        "unknown build source",
+        with_("health.build_from", "json"),
+        SECRET_KEYS,
+        "health.build_from: Input should be 'header' or 'body'",
+    ),
 ]
 
 
@@ -399,3 +423,17 @@ def test_backup_follows_migrate_unless_set():
     with pytest.raises(ConfigError) as err:
         parse(with_("release.keep_backups", 0, valid_config()), SECRET_KEYS)
     assert err.value.problems[0].startswith("release.keep_backups:")
+
+
+def test_the_build_is_read_from_the_stacks_header_for_fpm_and_from_the_route_elsewhere():
+    fpm = parse(valid_config(), SECRET_KEYS)
+    assert (fpm.build_from, fpm.probe_field) == ("header", "header:X-Laravel-Stack-Build")
+    octane = parse(with_("web.runtime", "octane"), SECRET_KEYS)
+    assert (octane.build_from, octane.probe_field) == ("body", "build")
+    # the old way on FPM: the app's own route, its JSON field (and its own auto_prepend_file)
+    kept = with_(
+        "web.php_ini",
+        {"auto_prepend_file": "/app/prepend.php"},
+        with_("health.build_from", "body", with_("health.build_field", "meta.build")),
+    )
+    assert parse(kept, SECRET_KEYS).probe_field == "meta.build"

@@ -151,9 +151,12 @@ def test_each_step_is_triggered_by_the_digest(fpm):
 
 
 def test_steps_run_in_the_web_workers_container_as_the_web_user(fpm):
-    for name in ["migrate", "cache-clear", "cache-rebuild", "workers-restart", "health"]:
+    for name in ["migrate", "cache-clear", "cache-rebuild", "workers-restart"]:
         create = fpm.line(fpm.one("command:local:Command", name))
         assert f"exec --user www-data {APP} " in create, name
+    # app_probe.sh runs the probe in that container as that user
+    create = fpm.line(fpm.one("command:local:Command", "health"))
+    assert create.startswith(f"sh -s -- unix:///var/run/docker.sock {APP} www-data "), create
     reset = fpm.line(fpm.one("command:local:Command", "opcache-reset"))
     assert reset == (f"docker --host unix:///var/run/docker.sock exec --user 0 {APP} "
                      "sh /usr/local/lib/laravel-stack/fpm_reload.sh")  # fmt: skip
@@ -257,8 +260,16 @@ def test_the_chain_not_a_health_wait_judges_a_new_container_by_default(fpm):
     assert probe[:3] == ["CMD", "php", "/usr/local/lib/laravel-stack/health_probe.php"]
     uploads = {u["file"]: u["content"] for u in fpm.value(app, "uploads")}
     assert uploads[probe[2]] == (commands.SCRIPTS / "health_probe.php").read_text()
-    assert probe[3:] == ["fcgi://127.0.0.1:9000/up", "200", "build", "", "1", "0", "5",
-                         "/var/www/html/public/index.php"]  # fmt: skip
+    assert probe[3:] == ["fcgi://127.0.0.1:9000/up", "200", "header:X-Laravel-Stack-Build", "",
+                         "1", "0", "5", "/var/www/html/public/index.php"]  # fmt: skip
+    # the header comes from build_header.php, prepended by the stack's php.ini on the health path
+    ini = uploads["/usr/local/etc/laravel-stack/php/zz-laravel-stack.ini"]
+    assert "auto_prepend_file = /usr/local/lib/laravel-stack/build_header.php\n" in ini
+    assert 'laravel_stack.health_path = "/up"\n' in ini
+    assert (
+        uploads["/usr/local/lib/laravel-stack/build_header.php"]
+        == (commands.SCRIPTS / "build_header.php").read_text()
+    )
     run = run_program(with_("web.wait_healthy", True))
     app = run.one("container:Container", "shop-app")
     assert run.value(app, "wait") is True and run.value(app, "waitTimeout") == 120
