@@ -118,12 +118,15 @@ if [ -n "$FPM_PORT" ]; then
       if [ "$(setting "$pool" clear_env | cut -f 3)" != no ]; then
         fail "pool $pool: clear_env = yes: set \`clear_env = no\` in the pool (the FPM workers must see the container env: APP_KEY, APP_BUILD, DB_*)"
       fi
+      if [ "$(setting "$pool" catch_workers_output | cut -f 3)" != yes ]; then
+        fail "pool $pool: catch_workers_output = no: set \`catch_workers_output = yes\` and \`decorate_workers_output = no\` in the pool (the app's log on stderr, LOG_CHANNEL=stderr, then reaches \`docker logs\`, and a failed health check shows it)"
+      fi
     done
     pct=$(setting global process_control_timeout | cut -f 3)
     case "${pct%s}" in
       '' | 0 | *[!0-9]*) fail "process_control_timeout = $pct: set \`process_control_timeout = 30s\` in PHP-FPM's [global] section (a graceful reload or stop waits that long for in-flight requests)" ;;
     esac
-    summary="FPM pool$pools on *:$FPM_PORT, clear_env = no, process_control_timeout = $pct"
+    summary="FPM pool$pools on *:$FPM_PORT, clear_env = no, catch_workers_output = yes, process_control_timeout = $pct"
   fi
 
   # A LISTEN socket (state 0A) on *:PORT in the container's network namespace (not reported

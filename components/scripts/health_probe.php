@@ -101,9 +101,13 @@ function served_build(string $field, string $body, array $headers) {
     foreach (explode('.', $field) as $k) { $got = is_array($got) ? ($got[$k] ?? null) : null; }
     return $got;
 }
-// What the app said, in a few lines: the text of an HTML page, else the body as it is.
-function said(string $body, int $lines = 4): array {
-    if (preg_match('{<(html|body|div|p|title)\b}i', $body)) {
+// What the app said, in a few lines: JSON on one line, the text of an HTML page, else the body
+// as it is.
+function said(string $body, int $lines = 3): array {
+    $json = json_decode($body, true);
+    if (is_array($json)) {
+        $body = json_encode($json, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE);
+    } elseif (preg_match('{<(html|body|div|p|title)\b}i', $body)) {
         $body = preg_replace('{<(style|script|head)\b.*?</\1>}is', ' ', $body);
         $body = html_entity_decode(strip_tags(preg_replace('{<(br|/p|/div|/h\d|/title|/li)\b[^>]*>}i', "\n", $body)));
     }

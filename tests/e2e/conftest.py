@@ -372,8 +372,9 @@ def new_project(tmp_path_factory, stack: str, base_config: str = "Pulumi.local.y
     # The suite's own builds: a file only its images hold. The same context as another stack's
     # (the user's local stack) gives the same image, which that stack's container keeps alive
     # against this suite's retention.
-    for app in ("laravel-app", "laravel10-app"):
+    for app in ("laravel-app", "laravel10-app", "laravel13-app"):
         marker = project / f"examples/{app}/config/e2e_suite.php"
+        marker.parent.mkdir(parents=True, exist_ok=True)
         marker.write_text(f"<?php\n\nreturn ['stack' => {json.dumps(stack)}];\n")
     shutil.copy(project / base_config, project / f"Pulumi.{stack}.yaml")
     env = {

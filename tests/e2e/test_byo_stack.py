@@ -66,9 +66,10 @@ def test_the_contract_names_each_missing_piece_before_any_traffic(byo):
         "PHP-FPM does not listen on TCP port 9000",
         "clear_env = yes: set `clear_env = no`",
         "set `process_control_timeout = 30s`",
+        "catch_workers_output = no: set `catch_workers_output = yes`",
     ):
         assert any(missing in line for line in lines), (missing, lines, out[-3000:])
-    assert "image contract: 3 problem(s) above; the release stops before any traffic" in lines
+    assert "image contract: 4 problem(s) above; the release stops before any traffic" in lines
     # Nothing after the contract ran, and the proxy never got an upstream.
     assert [s for _, s in steps_seen(release_events(recorded.lines))] == ["contract"]
     status, _ = served()
