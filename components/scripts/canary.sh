@@ -25,7 +25,11 @@ php "${dir}/health_probe.php" "$url" "$want" "$field" "$build" "$tries" "$interv
   "$script" || status=$?
 kill -TERM "$pid" 2>/dev/null || true
 wait "$pid" 2>/dev/null || true
-if [ "$status" -ne 0 ]; then
+# The probe's verdict is above (exit 3: no answer or a wrong status; the app's own log lines are
+# in this one-shot's output too, the task's FPM writes them here).
+if [ "$status" -eq 3 ]; then
+  echo "canary: the new build does not answer its health check as it should; the service is unchanged" >&2
+elif [ "$status" -ne 0 ]; then
   echo "canary: health check failed: the new build does not serve its own build; the service is unchanged" >&2
 fi
 exit "$status"

@@ -21,7 +21,12 @@ for _ in $(seq 1 30); do
 done
 [ "$n" -eq "$want" ] || { echo "fleet check: ${n} tasks in ${name}, want ${want}: ${tasks}" >&2; exit 1; }
 for task in $tasks; do
-  php /tmp/laravel-stack-probe.php "$(echo "$url" | sed "s/{task}/${task}/")" "$@" \
-    || { echo "fleet check: the task at ${task} does not serve the deployed build" >&2; exit 1; }
+  rc=0
+  php /tmp/laravel-stack-probe.php "$(echo "$url" | sed "s/{task}/${task}/")" "$@" || rc=$?
+  case $rc in
+    0) ;;
+    3) echo "fleet check: the task at ${task} does not answer its health check as it should (docker service logs shows what it logged)" >&2; exit 1 ;;
+    *) echo "fleet check: the task at ${task} does not serve the deployed build" >&2; exit 1 ;;
+  esac
 done
 echo "fleet check: all ${n} tasks of ${name#tasks.} serve the deployed build (${tasks% })"

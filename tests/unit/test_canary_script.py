@@ -12,7 +12,7 @@ SCRIPTS = Path(__file__).parents[2] / "components" / "scripts"
 BUILD = "r@sha256:" + "d" * 64
 
 
-def setup(tmp_path: Path, probe_ok: bool) -> tuple[Path, Path]:
+def setup(tmp_path: Path, probe_ok: bool, fail_rc: int = 1) -> tuple[Path, Path]:
     files = tmp_path / "files"
     files.mkdir()
     for name in ("canary.sh", "task_start.sh"):
@@ -22,7 +22,7 @@ def setup(tmp_path: Path, probe_ok: bool) -> tuple[Path, Path]:
     bin_dir.mkdir()
     # the probe (health_probe.php retries until FPM answers): passes once the command started
     ok = f"for _ in $(seq 50); do grep -q ^fpm {log} && exit 0; sleep 0.2; done; exit 1"
-    probe = ok if probe_ok else 'echo "attempt 1/1: HTTP 500" >&2; exit 1'
+    probe = ok if probe_ok else f'echo "attempt 1/1: HTTP 500" >&2; exit {fail_rc}'
     fakes = {
         # artisan batches pass; the probe (health_probe.php) passes or fails
         "php": f'echo "php $*" >> {log}\ncase "$1" in *health_probe.php) {probe} ;; esac\n',
@@ -63,6 +63,15 @@ def test_a_build_that_fails_its_probe_fails_the_canary_with_the_cause(tmp_path):
     assert res.returncode == 1
     assert "attempt 1/1: HTTP 500" in res.stderr
     assert "canary: health check failed" in res.stderr
+
+
+def test_a_build_that_answers_a_wrong_status_is_not_called_another_build(tmp_path):
+    # the probe's exit 3: no answer or a wrong status (its verdict and the app's log are above)
+    files, bin_dir = setup(tmp_path, probe_ok=False, fail_rc=3)
+    res = run(files, bin_dir)
+    assert res.returncode == 3
+    assert "canary: the new build does not answer its health check as it should" in res.stderr
+    assert "does not serve its own build" not in res.stderr
 
 
 def test_usage_is_refused_without_the_separator(tmp_path):
