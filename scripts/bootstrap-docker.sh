@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Bring up everything the local laravel-stack needs without any image hub:
-#   1. Debian packages: docker.io, docker-registry, debootstrap (+ curl, keyring)
+#   1. Debian packages: docker.io, docker-registry, debootstrap (+ curl, keyring), php-cli
 #   2. dockerd (started in the background when `docker info` fails; no systemd needed)
 #   3. Debian's docker-registry on 127.0.0.1:5000 (storage under the cache dir), and a
 #      second one on 127.0.0.1:5001 that needs a login (htpasswd) for the app image
-#   4. base image debian:bookworm-slim, built with debootstrap (tarball cached)
+#   4. base images debian:bookworm-slim, debian:trixie-slim and debian:sid-slim, built
+#      with debootstrap (tarballs cached)
 #   5. support images built from examples/images/* and pushed to the registry:
 #        127.0.0.1:5000/laravel-stack/nginx:bookworm
 #        127.0.0.1:5000/laravel-stack/mariadb:10.11
@@ -110,6 +111,8 @@ command -v mkfs.ext4 >/dev/null 2>&1 || need_pkgs+=(e2fsprogs)
 [ -x /usr/sbin/sshd ] || need_pkgs+=(openssh-server)
 command -v ssh-agent >/dev/null 2>&1 || need_pkgs+=(openssh-client)
 command -v socat >/dev/null 2>&1 || need_pkgs+=(socat)
+# The unit tests run the release's PHP scripts (health_probe.php) with a PHP CLI of this machine.
+command -v php >/dev/null 2>&1 || need_pkgs+=(php-cli)
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
   log "installing: ${need_pkgs[*]}"
   apt_install() {
@@ -308,7 +311,7 @@ host_mirror() { # suite
 }
 
 base_image() { # suite image recipe: debian:<suite>-slim built with debootstrap, cached
-  local SUITE=$1 BASE_IMAGE=$2 BASE_RECIPE=$3 TARBALL SAVED rootfs mirror sec_mirror main_uri
+  local SUITE=$1 BASE_IMAGE=$2 BASE_RECIPE=$3 TARBALL SAVED rootfs mirror sec_mirror main_uri suites
   local -a keyring_args
   part_begin "base image ${BASE_IMAGE}"
   # Two cache levels: the rootfs tarball (debootstrap output) and the imported
@@ -331,6 +334,11 @@ base_image() { # suite image recipe: debian:<suite>-slim built with debootstrap,
       rm -rf "$rootfs"
       mirror="$(host_mirror "$SUITE" || true)"
       sec_mirror="$(host_mirror "${SUITE}-security" || true)"
+      # Debian unstable has no -updates and no -security suite: list only the suite itself.
+      suites="$SUITE ${SUITE}-updates"
+      case "$SUITE" in
+        sid|unstable) suites="$SUITE"; sec_mirror="" ;;
+      esac
       keyring_args=()
       [ -e /usr/share/keyrings/debian-archive-keyring.gpg ] \
         && keyring_args=(--keyring=/usr/share/keyrings/debian-archive-keyring.gpg)
@@ -342,13 +350,14 @@ base_image() { # suite image recipe: debian:<suite>-slim built with debootstrap,
         die "debootstrap failed (see $CACHE/base/debootstrap.log)"
       fi
       # apt sources inside the image: the mirror debootstrap used (as it wrote it),
-      # plus -updates and, when this machine has one, the security archive.
+      # plus -updates and, when this machine has one, the security archive (neither
+      # exists for sid).
       main_uri="$(awk '$1 == "deb" { print $2; exit }' "$rootfs/etc/apt/sources.list")"
       [ -n "$main_uri" ] || die "no mirror in the debootstrapped sources.list"
       rm -f "$rootfs/etc/apt/sources.list"
       {
-        printf 'Types: deb\nURIs: %s\nSuites: %s %s-updates\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
-          "$main_uri" "$SUITE" "$SUITE"
+        printf 'Types: deb\nURIs: %s\nSuites: %s\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+          "$main_uri" "$suites"
         if [ -n "$sec_mirror" ]; then
           printf '\nTypes: deb\nURIs: %s\nSuites: %s-security\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
             "$sec_mirror" "$SUITE"
@@ -377,6 +386,17 @@ EOF
       printf 'Acquire::Languages "none";\n' >"$rootfs/etc/apt/apt.conf.d/docker-no-languages"
       printf 'Acquire::GzipIndexes "true";\n' >"$rootfs/etc/apt/apt.conf.d/docker-gzip-indexes"
       printf 'Apt::AutoRemove::SuggestsImportant "false";\n' >"$rootfs/etc/apt/apt.conf.d/docker-autoremove-suggests"
+      case "$SUITE" in
+        sid|unstable)
+          # This machine's mirror serves a frozen copy of sid whose Release file is past
+          # its Valid-Until date: without this every apt-get update in an image build
+          # fails ("Release file ... is expired").  Released suites need no such line.
+          cat >"$rootfs/etc/apt/apt.conf.d/docker-no-check-valid-until" <<'EOF'
+// The mirror's sid Release file is past its Valid-Until date: accept it anyway.
+Acquire::Check-Valid-Until "false";
+EOF
+          ;;
+      esac
       # Packages installed in image builds must not try to start their services.
       printf '#!/bin/sh\nexit 101\n' >"$rootfs/usr/sbin/policy-rc.d"
       chmod 0755 "$rootfs/usr/sbin/policy-rc.d"
@@ -419,6 +439,7 @@ EOF
 
 base_image "$SUITE" "$BASE_IMAGE" "$BASE_RECIPE"
 base_image trixie debian:trixie-slim "trixie-minbase-slim-v1"
+base_image sid debian:sid-slim "sid-minbase-slim-v1"
 
 [ "${LARAVEL_STACK_SKIP_IMAGES:-0}" = 1 ] && { echo "(skipping support images)"; exit 0; }
 
