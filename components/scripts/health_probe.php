@@ -149,7 +149,7 @@ for ($i = 1; $i <= (int) $tries; $i++) {
         echo "healthy: $url HTTP $code, $shown=" . (is_string($got) ? $got : json_encode($got)) . " (attempt $i)$tls$warn\n";
         exit(0);
     }
-    $line = "$url HTTP $code, build=" . json_encode($got) . ", want HTTP $want and "
+    $line = "$url HTTP $code, build=" . json_encode($got, JSON_UNESCAPED_SLASHES) . ", want HTTP $want and "
         . ($build === '' ? 'any build' : $build) . ($code === 0 ? " ($body)" : '');
     if ($line === $last) {
         $same++;
@@ -177,5 +177,5 @@ if ($got === null) {
     exit(1);
 }
 fwrite(STDERR, 'health check failed: the served code is not the deployed build: it serves '
-    . (is_string($got) ? $got : json_encode($got)) . ", not $build\n");
+    . (is_string($got) ? $got : json_encode($got, JSON_UNESCAPED_SLASHES)) . ", not $build\n");
 exit(1);

@@ -48,9 +48,12 @@ upgrade_warning() { # $1 the container that served before
 
 logs() { # $1 container: its last log lines, as app_probe.sh shows them
   echo "the last lines the app container logged (docker logs $1):" >&2
-  docker logs --tail 300 "$1" 2>&1 \
-    | grep -Ev '^(#[0-9]+ |\[stacktrace\]|\[previous exception\]|"\}$)|NOTICE: ' \
-    | tail -n 5 | cut -c1-240 | sed 's/^/  log| /' >&2
+  docker logs --tail 300 "$1" 2>&1 | awk '
+    /NOTICE: / { next }
+    /^(\[[0-9]|\{)/ { r[++n] = $0; next }
+    !/^(#[0-9]+ |\[stacktrace\]|\[previous exception\]|"\}$)/ { o[++m] = $0 }
+    END { if (!n) { for (i in o) r[i] = o[i]; n = m }; for (i = n > 5 ? n - 4 : 1; i <= n; i++) print r[i] }' \
+    | cut -c1-240 | sed 's/^/  log| /' >&2
 }
 
 back() { # $@ the probe's other arguments

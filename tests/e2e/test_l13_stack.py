@@ -176,7 +176,8 @@ def test_code_change_under_load_has_no_failed_and_no_stale_response(l13, deploye
     assert http("/opcache", base=BASE)[1]["code"] == "v2"
     # the release hook ran in its place: after health, before the switch
     events = release_events(recorded.lines)
-    warm = [ts for ts, _, cmd in events if " hook.php warm " in f" {cmd} "]
+    hook = "php /usr/local/lib/laravel-stack/hook.php warm "
+    warm = [ts for ts, _, cmd in events if cmd.startswith(hook)]
     first: dict[str, int] = {}
     for ts, step in steps_seen(events):
         first.setdefault(step, ts)

@@ -490,7 +490,11 @@ APP_LOG = "\n".join([
     "[stacktrace]",
     *(f"#{i} /usr/share/php/Illuminate/Pipeline/Pipeline.php({100 + i}): handle()"
       for i in range(40)),
-    "#40 {main}",
+    # a frame of a serialized closure (the route cache's) spans lines of source code
+    "#40 laravel-serializable-closure://function (\\Illuminate\\Http\\Request $request) {",
+    "                    $exception = null;",
+    "                }(6): Illuminate\\Support\\Facades\\Facade::__callStatic()",
+    "#41 {main}",
     '"}',
     "[07-Dec-2026 16:00:07] NOTICE: Reloading in progress ...",
 ]) + "\n"  # fmt: skip
