@@ -25,7 +25,9 @@
         } catch (Throwable $e) {
             return;
         }
-        $value = is_string($build) ? $build : json_encode($build);
-        header('X-Laravel-Stack-Build: ' . str_replace(["\r", "\n"], '', (string) $value));
+        // No build (a config cached without APP_BUILD): no header, and the check says so.
+        if (is_string($build) && $build !== '') {
+            header('X-Laravel-Stack-Build: ' . str_replace(["\r", "\n"], '', $build));
+        }
     });
 })();

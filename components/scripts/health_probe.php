@@ -122,8 +122,11 @@ function said(string $body, int $lines = 3): array {
 }
 $by_header = strncmp($field, 'header:', 7) === 0;
 $where = $by_header ? 'no ' . substr($field, 7) . ' header' : "no JSON field $field";
-$fix = $by_header ? "is 'build' => env('APP_BUILD') in config/app.php?"
-    : "the route must answer JSON with $field = config('app.build')";
+// A config cache made without APP_BUILD (baked into the image at build time: incident A) answers
+// without a build too.
+$fix = 'a config cache made without APP_BUILD (baked into the image?), or '
+    . ($by_header ? "no 'build' => env('APP_BUILD') in config/app.php"
+        : "a route that does not answer JSON with $field = config('app.build')");
 $cert = null;
 $last = null;
 $same = 0;
@@ -173,7 +176,8 @@ if ($code !== (int) $want) {
     exit(3);
 }
 if ($got === null) {
-    fwrite(STDERR, "health check failed: the app answered HTTP $code without its build ($where): $fix\n");
+    fwrite(STDERR, "health check failed: the served code is not the deployed build: HTTP $code without a build ($where): $fix; what it said:\n");
+    foreach (said($body) as $l) { fwrite(STDERR, "  | $l\n"); }
     exit(1);
 }
 fwrite(STDERR, 'health check failed: the served code is not the deployed build: it serves '

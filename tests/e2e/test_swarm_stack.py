@@ -230,7 +230,10 @@ def test_a_build_that_fails_its_health_check_never_reaches_the_service(swarm, cl
         res = swarm.up(check=False)
     out = res.stdout + res.stderr
     assert res.returncode != 0
-    assert "canary: health check failed" in out and "HTTP 500" in out, out[-3000:]
+    # the verdict (the status, what the app said), then the canary's: not called another build
+    assert "health check failed: the app answered HTTP 500, not 200" in out, out[-3000:]
+    assert '  | {"message":"boom: broken health"}' in out, out[-3000:]
+    assert "canary: the new build does not answer its health check as it should" in out
     assert load.failures(live) == {}, load.builds  # 0 failed requests, only the old build
     assert set(served_builds(cluster).values()) == {live}
     assert task_builds(cluster, live) == [live, live]

@@ -115,12 +115,15 @@ def test_another_build_is_the_served_code_not_being_the_deployed_build(app):
         f"not {BUILD}"
     )
     # no build at all: the one line the app needs
-    url = app((200, {}, "ok"))
-    last = probe(url, HEADER, BUILD).stderr.splitlines()[-1]
-    assert last == (
-        "health check failed: the app answered HTTP 200 without its build (no "
-        "X-Laravel-Stack-Build header): is 'build' => env('APP_BUILD') in config/app.php?"
-    )
+    # no build at all (a static file at the health path, say): the one line the app needs, and
+    # what answered
+    url = app((200, {}, '{"build": "static"}\n'))
+    assert probe(url, HEADER, BUILD).stderr.splitlines()[-2:] == [
+        "health check failed: the served code is not the deployed build: HTTP 200 without a "
+        "build (no X-Laravel-Stack-Build header): a config cache made without APP_BUILD (baked "
+        "into the image?), or no 'build' => env('APP_BUILD') in config/app.php; what it said:",
+        '  | {"build":"static"}',
+    ]
 
 
 def test_no_answer_says_so_and_a_change_of_answer_starts_a_new_line(app):
