@@ -1,12 +1,12 @@
-"""laravel-stack: config -> LaravelStack -> outputs."""
+"""laravel-stack: config -> EngineStack (one Docker engine) or SwarmStack (a Swarm) -> outputs."""
 
 import pulumi
 
-from components import preflight
-from components.common import build_engine, deploy_engine
 from components.config import ConfigError, from_pulumi, swarm_warnings
-from components.stack import LaravelStack
-from components.swarm_stack import SwarmStack
+from components.core import preflight
+from components.core.common import build_engine, deploy_engine
+from components.engine.stack import EngineStack
+from components.swarm.stack import SwarmStack
 
 try:
     config = from_pulumi()  # validated before any resource is declared
@@ -19,7 +19,7 @@ for warning in swarm_warnings(config):
     pulumi.log.warn(warning)
 
 # One engine, or a Swarm (swarm.enabled): each runtime composes the concerns it needs.
-runtime = SwarmStack if config.swarm.enabled else LaravelStack
+runtime = SwarmStack if config.swarm.enabled else EngineStack
 stack = runtime(pulumi.get_stack(), config)
 
 pulumi.export("web_url", stack.web_url)

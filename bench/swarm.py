@@ -62,7 +62,7 @@ NGINX_IMAGE = "127.0.0.1:5000/laravel-stack/nginx:bookworm"
 REDIS_IMAGE = "127.0.0.1:5000/laravel-stack/redis:7"
 APP = "examples/laravel-app"
 
-#: the compose way's nginx: swarm_nginx_conf (components/files.py) without the shared public/
+#: the compose way's nginx: swarm_nginx_conf (components/core/files.py) without the shared public/
 #: (GET /up is PHP alone): `tasks.<app>` resolved per request, at most a second old.
 NGINX_CONF = """server {
     listen 80 default_server;

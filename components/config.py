@@ -846,7 +846,7 @@ def swarm_warnings(cfg: StackConfig) -> list[str]:
 
 
 def tls_checks(cfg: StackConfig) -> list[str]:
-    from . import tls
+    from .core import tls
 
     t = cfg.web.tls
     if not t.on:

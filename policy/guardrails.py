@@ -237,7 +237,8 @@ def no_debug_in_production(type_: str, props: Mapping[str, Any]) -> list[str]:
     return []
 
 
-#: what a hook step is: a release-chain command named hook-<point>-<name> (components/release.py)
+#: what a hook step is: a release-chain command named hook-<point>-<name>
+#: (components/engine/release.py)
 HOOK_STEP = re.compile(
     r"laravel-stack:index:ReleaseChain\$command:local:Command::(hook-[a-z0-9-]+)$"
 )

@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 
 from components.config import HOOK_POINTS
-from components.release import HOOK_SLOTS, HOOK_WHEN, STEPS, hook_prefix
+from components.engine.release import HOOK_SLOTS, HOOK_WHEN, STEPS, hook_prefix
 
 PROJECT = "laravel-stack"
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's "known after apply" string

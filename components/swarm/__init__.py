@@ -1,5 +1,2 @@
-"""The swarm runtime's concerns (swarm.enabled): the app as Swarm services across the nodes.
-
-`components/swarm_stack.py` composes them; what both runtimes share (config, image, command
-builders, the probe, the scripts) stays in `components/`.
-"""
+"""The Swarm runtime (swarm.enabled): the app as Swarm services across the nodes. `stack.py`
+composes it; what the one-engine runtime shares lives in `components/core/`."""

@@ -9,10 +9,11 @@ import base64
 import pulumi
 import pulumi_docker as docker
 
-from .. import commands, files
+from .. import commands
+from ..commands.swarm import SECRET_ENV_FILE, TASK_DIR, secret_env
 from ..config import StackConfig
+from ..core import files
 from . import services
-from .commands import SECRET_ENV_FILE, TASK_DIR, secret_env
 
 #: the scripts every app, worker and scheduler task runs from (task_start.sh: the task's chain)
 TASK_SCRIPTS = ("task_start.sh", "artisan_batch.php", "health_probe.php")

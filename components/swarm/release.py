@@ -19,12 +19,13 @@ from collections.abc import Mapping, Sequence
 import pulumi
 import pulumi_command as command
 
-from .. import commands, files
-from ..common import deploy_engine
+from .. import commands
+from ..commands import swarm
+from ..commands.swarm import secret_env
 from ..config import StackConfig
-from . import commands as swarm
+from ..core import files
+from ..core.common import deploy_engine
 from . import services
-from .commands import secret_env
 
 #: how often rollout-wait asks Swarm how the rollout goes
 ROLLOUT_POLL_SECONDS = 2

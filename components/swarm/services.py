@@ -10,8 +10,8 @@ from typing import Any
 import pulumi
 import pulumi_docker as docker
 
-from ..common import go_duration
 from ..config import StackConfig
+from ..core.common import go_duration
 
 
 def short_duration(seconds: int) -> str:

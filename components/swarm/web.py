@@ -19,10 +19,10 @@ from typing import Any
 import pulumi
 import pulumi_docker as docker
 
+from ..commands.swarm import SECRET_ENV_FILE, health_shell, task_command, web_command
 from ..config import StackConfig
 from . import services
 from .cluster import ClusterBase
-from .commands import SECRET_ENV_FILE, health_shell, task_command, web_command
 
 #: seconds a stopping app task keeps serving before its server gets the stop signal
 DRAIN_SECONDS = 3

@@ -7,10 +7,10 @@ from __future__ import annotations
 import pulumi
 import pulumi_docker as docker
 
+from ..commands.swarm import SECRET_ENV_FILE, task_command
 from ..config import StackConfig
 from . import services
 from .cluster import ClusterBase
-from .commands import SECRET_ENV_FILE, task_command
 
 
 class SwarmWorkers(pulumi.ComponentResource):

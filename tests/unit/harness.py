@@ -19,8 +19,8 @@ from google.protobuf import json_format
 from pulumi.runtime import config as runtime_config
 from pulumi.runtime import mocks, settings
 
-from components import preflight
 from components.commands import Engine
+from components.core import preflight
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"

@@ -9,9 +9,10 @@ import subprocess
 
 import pytest
 
-from components import commands, files
+from components import commands
 from components.config import DEFAULT_PHP_INI
-from components.release import STEPS, Target, step_script
+from components.core import files
+from components.engine.release import STEPS, Target, step_script
 
 from .harness import SECRET_KEYS, valid_config
 

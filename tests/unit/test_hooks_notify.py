@@ -19,7 +19,7 @@ import release_plan as rp
 
 from components import commands
 from components.config import ConfigError, parse
-from components.release import chain
+from components.engine.release import chain
 
 from .harness import SECRET_KEYS, run_program
 from .test_commands import KNOWN

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from components import preflight
 from components.commands import Engine, engine
+from components.core import preflight
 
 HOST = "ssh://deploy@vps.example.com"
 KNOWN = ["vps.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI"]

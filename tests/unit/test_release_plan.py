@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import release_plan as rp
 
-from components.release import STEPS
+from components.engine.release import STEPS
 
 STACK = "prod"
 ROOT = f"urn:pulumi:{STACK}::laravel-stack::laravel-stack:index:LaravelStack"

@@ -7,8 +7,7 @@ import shlex
 import subprocess
 from pathlib import Path
 
-from components.commands import Engine, FromScript
-from components.swarm import commands as swarm
+from components.commands import Engine, FromScript, swarm
 
 SCRIPT = Path(__file__).parents[2] / "components" / "scripts" / "rollout_wait.sh"
 NEW = "r@sha256:" + "b" * 64

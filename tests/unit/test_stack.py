@@ -10,7 +10,7 @@ import shlex
 import pytest
 
 from components import commands
-from components.common import go_duration, healthcheck
+from components.core.common import go_duration, healthcheck
 
 from .harness import Run, fake_digest, run_program, valid_config
 from .test_config import with_

@@ -11,8 +11,8 @@ from unittest import mock
 
 import pytest
 
+from components.commands import swarm
 from components.config import ConfigError, parse, swarm_warnings
-from components.swarm import commands as swarm
 from components.swarm.services import short_duration
 
 from .harness import SECRET_KEYS, Recorder, Run, run_program

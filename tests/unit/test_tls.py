@@ -8,8 +8,9 @@ from typing import Any
 import pulumi
 import pytest
 
-from components import commands, files, tls
+from components import commands
 from components.config import ConfigError, parse
+from components.core import files, tls
 from tests.e2e.certs import OwnCA
 
 from .harness import SECRET_KEYS, Run, run_program

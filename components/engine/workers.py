@@ -5,9 +5,9 @@ from __future__ import annotations
 import pulumi
 import pulumi_docker as docker
 
-from . import commands
-from .common import attach, env_list, healthcheck, labels, storage_mount
-from .config import StackConfig
+from .. import commands
+from ..config import StackConfig
+from ..core.common import attach, env_list, healthcheck, labels, storage_mount
 
 
 class Workers(pulumi.ComponentResource):

@@ -11,9 +11,9 @@ from __future__ import annotations
 import pulumi
 import pulumi_docker as docker
 
-from . import files
-from .common import labels
-from .config import StackConfig
+from ..config import StackConfig
+from ..core import files
+from ..core.common import labels
 
 
 class TlsEdge(pulumi.ComponentResource):

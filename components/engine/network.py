@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_docker as docker
 
-from .config import StackConfig
+from ..config import StackConfig
 
 
 class NetworkAndVolumes(pulumi.ComponentResource):

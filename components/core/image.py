@@ -6,9 +6,9 @@ import pulumi
 import pulumi_command as command
 import pulumi_docker as docker
 
-from . import commands
+from .. import commands
+from ..config import StackConfig
 from .common import deploy_engine
-from .config import StackConfig
 
 
 class AppImage(pulumi.ComponentResource):

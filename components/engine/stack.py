@@ -1,53 +1,27 @@
-"""LaravelStack: the whole deployment, composed from one component per concern."""
+"""EngineStack: the whole deployment, composed from one component per concern."""
 
 from __future__ import annotations
-
-from urllib.parse import urlsplit
 
 import pulumi
 import pulumi_docker as docker
 
-from . import commands
-from .commands import Engine
-from .common import app_env, build_engine, deploy_engine
-from .config import StackConfig
+from .. import commands
+from ..commands import Engine
+from ..config import StackConfig
+from ..core.common import app_env, build_engine, deploy_engine, public_base_url, registry_auth
+from ..core.image import AppImage
+from ..core.public_init import PublicInit
 from .database import Database
 from .edge import TlsEdge
-from .image import AppImage
 from .network import NetworkAndVolumes
-from .public_init import PublicInit
 from .release import ReleaseChain
 from .web import WebRuntime
 from .workers import Workers
 
 
-def public_base_url(cfg: StackConfig) -> str:
-    if cfg.app.url:
-        return cfg.app.url.rstrip("/")
-    if cfg.web.tls.on:
-        return cfg.web.tls.base_url
-    host = cfg.web.host
-    if host == "0.0.0.0":
-        # Published on every interface: name the Docker host itself.
-        host = urlsplit(cfg.docker.host).hostname or "127.0.0.1"
-    return f"http://{host}:{cfg.web.port}"
-
-
-def registry_auth(cfg: StackConfig) -> list[docker.ProviderRegistryAuthArgs]:
-    """The registry login for the providers (a secret end to end)."""
-    if not (cfg.registry and cfg.registry.password):
-        return []
-    return [
-        docker.ProviderRegistryAuthArgs(
-            address=cfg.registry.server,
-            username=cfg.registry.username,
-            password=pulumi.Output.secret(cfg.registry.password.get_secret_value()),
-        )
-    ]
-
-
-class LaravelStack(pulumi.ComponentResource):
-    """The whole deployment on one Docker engine."""
+class EngineStack(pulumi.ComponentResource):
+    """The whole deployment on one Docker engine. (Its type token keeps the name it was first
+    deployed with: a stack's resources keep their URNs.)"""
 
     def __init__(self, name: str, cfg: StackConfig, opts: pulumi.ResourceOptions | None = None):
         super().__init__("laravel-stack:index:LaravelStack", name, None, opts)

@@ -25,11 +25,12 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_command as command
 
-from . import commands, files
-from .commands import Argv, Engine
-from .common import deploy_engine
-from .config import HOOK_POINTS, STEP_NAMES, HookConfig, StackConfig
-from .tls import EXPIRY_WARNING_DAYS
+from .. import commands
+from ..commands import Argv, Engine
+from ..config import HOOK_POINTS, STEP_NAMES, HookConfig, StackConfig
+from ..core import files
+from ..core.common import deploy_engine
+from ..core.tls import EXPIRY_WARNING_DAYS
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import pulumi
 import pulumi_command as command
 
-from . import commands
+from .. import commands
+from ..config import StackConfig
 from .common import deploy_engine
-from .config import StackConfig
 
 
 class PublicInit(pulumi.ComponentResource):

@@ -15,16 +15,15 @@ from typing import Any
 import pulumi
 import pulumi_docker as docker
 
-from .common import app_env, build_engine, deploy_engine
-from .config import StackConfig
-from .image import AppImage
-from .public_init import PublicInit
-from .stack import public_base_url, registry_auth
-from .swarm.cluster import ClusterBase
-from .swarm.data import SwarmData
-from .swarm.release import AfterRollout, BeforeRollout, Finish, rollout_key
-from .swarm.web import SwarmWeb
-from .swarm.workers import SwarmWorkers
+from ..config import StackConfig
+from ..core.common import app_env, build_engine, deploy_engine, public_base_url, registry_auth
+from ..core.image import AppImage
+from ..core.public_init import PublicInit
+from .cluster import ClusterBase
+from .data import SwarmData
+from .release import AfterRollout, BeforeRollout, Finish, rollout_key
+from .web import SwarmWeb
+from .workers import SwarmWorkers
 
 #: app env keys whose values are secrets: a docker secret (the tasks) or stdin (one-shots)
 SECRET_ENV = ("APP_KEY", "DB_PASSWORD", "LARAVEL_STACK_MAINTENANCE_SECRET")

@@ -1,4 +1,4 @@
-"""Pure command builders of the swarm stack's cluster-wide steps, run on the manager.
+"""The Swarm one-shots: the cluster-wide steps' command builders, run on the manager.
 
 Each step is a one-shot container of the new digest on the manager (`docker run --rm` over the
 pinned ssh connection: its exit code gates the release), on the stack's attachable overlay so
@@ -15,9 +15,19 @@ import shlex
 import tarfile
 from collections.abc import Mapping, Sequence
 
-from .. import commands
-from ..commands import Argv, Engine, FromScript, project_script
 from ..config import WebConfig
+from . import app
+from .base import (
+    RELEASE_SCRIPTS_DIR,
+    SCRIPTS,
+    Argv,
+    Engine,
+    FromScript,
+    docker,
+    project_script,
+    ssh,
+)
+from .public import PUBLIC_MOUNT, public_job
 
 #: Laravel's cache files of a one-shot, where no baked cache can be (a config cache in the image
 #: would point migrate at another database: incident A)
@@ -29,7 +39,7 @@ ONESHOT_CACHES = {
 #: reads the secret part of the env (KEY='value' lines) from stdin, never from a command line
 WITH_SECRET_ENV = 'set -a; . /dev/stdin; set +a; exec "$@"'
 #: in every task: the scripts (docker configs) and the secret env (a docker secret)
-TASK_DIR = commands.RELEASE_SCRIPTS_DIR
+TASK_DIR = RELEASE_SCRIPTS_DIR
 SECRET_ENV_FILE = "/run/secrets/laravel-stack.env"
 
 
@@ -63,7 +73,7 @@ def oneshot(
         args += ["--entrypoint", "sh", image, "-c", WITH_SECRET_ENV, "laravel-stack", *argv]
     else:
         args += [image, *argv]
-    return commands.docker(host, *args)
+    return docker(host, *args)
 
 
 def artisan(host: Engine, image: str, network: str, env: Mapping[str, str], user: str,
@@ -93,7 +103,7 @@ def contract(host: Engine, image: str, network: str, app_root: str, user: str, u
     """The image contract (contract.sh, read on stdin), as root in a one-shot of the new image.
     Without its FPM checks: no FPM runs in a one-shot; every task's health check proves its
     server (FPM or Octane)."""
-    argv = ["sh", "-s", "--", app_root, "", user, str(uid), str(gid), commands.BUILD_CONFIG_KEY]
+    argv = ["sh", "-s", "--", app_root, "", user, str(uid), str(gid), app.BUILD_CONFIG_KEY]
     run = oneshot(host, image, network, {}, "0", argv, step="contract", secrets=False)
     return FromScript(run, project_script("contract.sh"))
 
@@ -106,8 +116,8 @@ def fleet_check(
     overlay (fleet_check.sh), must serve the deployed build (health_probe.php, read on stdin);
     exactly `replicas` of them. `url` holds `{task}`, each task's address: fcgi://{task}:9000/up
     (FPM), http://{task}:8000/up (Octane)."""
-    check = (commands.SCRIPTS / "fleet_check.sh").read_text()
-    probe_args = commands.probe_args(url, **probe)  # type: ignore[arg-type]
+    check = (SCRIPTS / "fleet_check.sh").read_text()
+    probe_args = app.probe_args(url, **probe)  # type: ignore[arg-type]
     argv = ["sh", "-c", check, "fleet_check", f"tasks.{service}", str(replicas), *probe_args]
     run = oneshot(host, image, network, {}, "0", argv, step="fleet-check", secrets=False)
     return FromScript(run, project_script("health_probe.php"))
@@ -118,17 +128,13 @@ def rollout_wait(host: Engine, service: str, build: str, timeout: int, interval:
     over ssh, else locally with DOCKER_HOST. Waits for Swarm to say the rollout of `build` is
     done; fails with Swarm's message when it rolled the service back."""
     argv = ["sh", "-s", "--", service, build, str(timeout), str(interval)]
-    run = commands.ssh(host, argv) if host.is_ssh else ["env", f"DOCKER_HOST={host.host}", *argv]
+    run = ssh(host, argv) if host.is_ssh else ["env", f"DOCKER_HOST={host.host}", *argv]
     return FromScript(run, project_script("rollout_wait.sh"))
 
 
 def public(host: Engine, image: str, volume: str, *args: str) -> Argv:
     """swarm_public.sh over the shared public volume (next DIR, switch DIR, prune KEEP)."""
-    run = commands.docker(host, "run", "--rm", "--interactive", "--pull", "never", "--user", "0",
-                          "--network", "none", "--entrypoint", "sh", "--volume",
-                          f"{volume}:{commands.PUBLIC_MOUNT}", image, "-s", "--",
-                          commands.PUBLIC_MOUNT, *args)  # fmt: skip
-    return FromScript(run, project_script("swarm_public.sh"))
+    return public_job(host, image, volume, "swarm_public.sh", PUBLIC_MOUNT, *args)
 
 
 #: where a canary unpacks its files (stdin: bundle())
@@ -165,7 +171,7 @@ def canary(
     """The new build once, as a task runs it (canary.sh: the task chain, then `command`), probed
     on its own server (`url`: fcgi://127.0.0.1:… to FPM, http://127.0.0.1:… to Octane); its
     files and the secret env on stdin (bundle())."""
-    args = commands.probe_args(url, **probe)[:8]  # type: ignore[arg-type]
+    args = app.probe_args(url, **probe)[:8]  # type: ignore[arg-type]
     argv = [f"{CANARY_DIR}/canary.sh", CANARY_DIR, *args, str(uid), str(gid), "--", *command]
     run = ["sh", "-c", UNPACK_SH, "canary", *argv]
     return oneshot(host, image, network, env, f"{uid}:{gid}", run, step="canary", secrets=False)
@@ -174,7 +180,7 @@ def canary(
 def canary_files(secrets: Mapping[str, str]) -> dict[str, str]:
     """What canary.sh needs beside it: the task's scripts and the secret env."""
     names = ("canary.sh", "task_start.sh", "artisan_batch.php", "health_probe.php")
-    files = {n: (commands.SCRIPTS / n).read_text() for n in names}
+    files = {n: (SCRIPTS / n).read_text() for n in names}
     files["secret.env"] = secret_env(secrets)
     return files
 
@@ -182,9 +188,9 @@ def canary_files(secrets: Mapping[str, str]) -> dict[str, str]:
 def health_shell(
     url: str, *, expected_status: int, build_field: str, timeout: float, script: str
 ) -> str:
-    """The app task's health check (CMD-SHELL): commands.app_health_test's probe, but requiring
+    """The app task's health check (CMD-SHELL): app.app_health_test's probe, but requiring
     the build in the task's own env (`$APP_BUILD`, the deployed digest), expanded by the shell."""
-    argv = commands.app_health_test(
+    argv = app.app_health_test(
         url, expected_status=expected_status, build_field=build_field, timeout=timeout,
         script=script,
     )[1:]  # fmt: skip
@@ -201,7 +207,7 @@ def web_command(web: WebConfig) -> list[str]:
         return list(web.command)
     if web.runtime != "octane":
         raise ValueError("web.command is required for web.runtime fpm")
-    return commands.octane_command(web.octane_port)
+    return app.octane_command(web.octane_port)
 
 
 def task_command(uid: int, gid: int, command: Sequence[str], web_user: bool = False) -> list[str]:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import subprocess
 from urllib.parse import urlsplit
 
-from . import commands
-from .commands import Engine
+from .. import commands
+from ..commands import Engine
 
 # (what ssh or docker prints, the cause in words); the first match wins.
 CAUSES: tuple[tuple[str, str], ...] = (

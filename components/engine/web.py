@@ -12,9 +12,10 @@ from __future__ import annotations
 import pulumi
 import pulumi_docker as docker
 
-from . import commands, files
-from .common import attach, env_list, healthcheck, labels, storage_mount
-from .config import StackConfig
+from .. import commands
+from ..config import StackConfig
+from ..core import files
+from ..core.common import attach, env_list, healthcheck, labels, storage_mount
 
 
 class WebRuntime(pulumi.ComponentResource):
