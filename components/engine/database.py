@@ -7,6 +7,7 @@ import pulumi_docker as docker
 
 from .. import commands
 from ..config import StackConfig
+from ..core import roles
 from ..core.common import attach, healthcheck, labels
 
 
@@ -28,10 +29,7 @@ class Database(pulumi.ComponentResource):
         db = cfg.database
         image = docker.RemoteImage("mysql", name=db.image, keep_locally=True, opts=child)
         envs = pulumi.Output.all(
-            f"MYSQL_DATABASE={db.database}",
-            f"MYSQL_USER={db.user}",
-            pulumi.Output.secret(f"MYSQL_PASSWORD={db.password.get_secret_value()}"),
-            pulumi.Output.secret(f"MYSQL_ROOT_PASSWORD={db.root_password.get_secret_value()}"),
+            *[pulumi.Output.concat(k, "=", v) for k, v in roles.mysql_env(cfg).items()]
         )
         mysql = docker.Container(
             "mysql",
@@ -42,14 +40,12 @@ class Database(pulumi.ComponentResource):
             volumes=[
                 docker.ContainerVolumeArgs(volume_name=volume, container_path="/var/lib/mysql")
             ],
-            healthcheck=healthcheck(
-                commands.db_healthcheck(), interval=3, timeout=5, retries=20, start_period=60
-            ),
+            healthcheck=healthcheck(commands.db_healthcheck(), **roles.MYSQL_HEALTH.kw()),
             # Dependents are created only once MySQL answers, not merely once it started.
             wait=True,
             wait_timeout=180,
             restart="unless-stopped",
-            destroy_grace_seconds=60,
+            destroy_grace_seconds=roles.MYSQL_STOP_SECONDS,
             labels=labels(cfg, "mysql"),
             opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["envs"]),
         )
@@ -66,9 +62,7 @@ class Database(pulumi.ComponentResource):
                 name=cfg.container("redis"),
                 image=redis_image.image_id,
                 networks_advanced=attach(network, "redis"),
-                healthcheck=healthcheck(
-                    commands.redis_healthcheck(), interval=3, timeout=3, retries=10, start_period=5
-                ),
+                healthcheck=healthcheck(commands.redis_healthcheck(), **roles.REDIS_HEALTH.kw()),
                 wait=True,
                 wait_timeout=60,
                 restart="unless-stopped",

@@ -6,6 +6,7 @@ import pulumi
 import pulumi_docker as docker
 
 from ..config import StackConfig
+from ..core import roles
 
 
 class NetworkAndVolumes(pulumi.ComponentResource):
@@ -48,12 +49,12 @@ class NetworkAndVolumes(pulumi.ComponentResource):
         # Uploads live in storage/app: kept on destroy like the database.
         storage = docker.Volume(
             "storage",
-            name=f"{cfg.name}-storage",
+            name=roles.storage_volume(cfg),
             labels=labels,
             opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
         )
         # Rebuilt from the image on every release by public-init: nothing to keep.
-        public = docker.Volume("public", name=f"{cfg.name}-public", labels=labels, opts=child)
+        public = docker.Volume("public", name=roles.public_volume(cfg), labels=labels, opts=child)
         self.db_volume = db.name
         self.storage_volume = storage.name
         self.public_volume = public.name

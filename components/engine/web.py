@@ -14,7 +14,7 @@ import pulumi_docker as docker
 
 from .. import commands
 from ..config import StackConfig
-from ..core import files
+from ..core import files, roles
 from ..core.common import attach, env_list, healthcheck, labels, storage_mount
 
 
@@ -89,16 +89,13 @@ class WebRuntime(pulumi.ComponentResource):
                     timeout=cfg.health.timeout,
                     script=f"{web.app_root}/public/index.php",
                 ),
-                interval=2,
-                timeout=int(cfg.health.timeout) + 1,
-                retries=3,
-                start_period=30,
+                **roles.app_health(cfg, start_period=30).kw(),
             ),
             # The stack's own health check: `up` waits until the new container answers.
             wait=web.wait_healthy,
             wait_timeout=web.wait_timeout,
             # FPM finishes in-flight requests on SIGQUIT; give it time before SIGKILL.
-            stop_signal="SIGQUIT" if fpm else "SIGTERM",
+            stop_signal=roles.app_stop_signal(web.runtime),
             destroy_grace_seconds=web.destroy_grace_seconds,
             labels=labels(cfg, role, build),
             opts=pulumi.ResourceOptions(
@@ -144,7 +141,7 @@ class WebRuntime(pulumi.ComponentResource):
                 storage_mount(cfg, storage_volume, read_only=True),
             ],
             restart="unless-stopped",
-            stop_signal="SIGQUIT",  # nginx's graceful shutdown
+            stop_signal=roles.NGINX_STOP_SIGNAL,
             destroy_grace_seconds=web.destroy_grace_seconds,
             labels=labels(cfg, "web"),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[public_ready]),

@@ -8,6 +8,7 @@ import pulumi_docker as docker
 from .. import commands
 from ..config import StackConfig
 from ..core.common import attach, env_list, healthcheck, labels, storage_mount
+from ..core.roles import WORKER_STOP_SIGNAL, worker_roles
 
 
 class Workers(pulumi.ComponentResource):
@@ -26,11 +27,13 @@ class Workers(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("laravel-stack:index:Workers", name, None, opts)
+        # One container per queue worker, each with its number; one scheduler.
         roles: list[tuple[str, list[str]]] = []
-        if cfg.queue.enabled:
-            roles += [(f"queue-{i}", cfg.queue.command) for i in range(1, cfg.queue.replicas + 1)]
-        if cfg.scheduler.enabled:
-            roles.append(("scheduler", cfg.scheduler.command))
+        for worker in worker_roles(cfg):
+            if worker.role == "queue":
+                roles += [(f"queue-{i}", worker.argv) for i in range(1, worker.replicas + 1)]
+            else:
+                roles.append((worker.role, worker.argv))
         self.containers = {}
         for role, argv in roles:
             queue = role.startswith("queue-")
@@ -48,8 +51,7 @@ class Workers(pulumi.ComponentResource):
                 volumes=[storage_mount(cfg, storage_volume)],
                 # queue:restart makes workers exit; the restart policy brings them back on new code.
                 restart="unless-stopped",
-                # SIGTERM lets queue:work finish its job (the image's STOPSIGNAL may target FPM).
-                stop_signal="SIGTERM",
+                stop_signal=WORKER_STOP_SIGNAL,
                 # Docker's init as PID 1 forwards the SIGTERM: `artisan schedule:work` as PID 1
                 # ignores it and every release would wait destroy_grace_seconds for a SIGKILL.
                 init=True,

@@ -12,7 +12,7 @@ import pulumi_docker as docker
 from .. import commands
 from ..commands.swarm import SECRET_ENV_FILE, TASK_DIR, secret_env
 from ..config import StackConfig
-from ..core import files
+from ..core import files, roles
 from . import services
 
 #: the scripts every app, worker and scheduler task runs from (task_start.sh: the task's chain)
@@ -51,7 +51,7 @@ class ClusterBase(pulumi.ComponentResource):
                 parent=self, ignore_changes=["options"] if encrypted else None
             ),
         )
-        public = f"{cfg.name}-public"
+        public = roles.public_volume(cfg)
         # Declared on the manager, where public-init fills it; every node's engine creates its
         # own with the same options when a task mounts it (services.shared_mount).
         self.public_volume = docker.Volume(

@@ -8,6 +8,7 @@ import pulumi_docker as docker
 
 from .. import commands
 from ..config import StackConfig
+from ..core import roles
 from . import services
 
 
@@ -28,12 +29,7 @@ class SwarmData(pulumi.ComponentResource):
             constraints=[f"node.labels.{key}=={value}"], max_replicas=0
         )
         db = cfg.database
-        env = {
-            "MYSQL_DATABASE": db.database,
-            "MYSQL_USER": db.user,
-            "MYSQL_PASSWORD": pulumi.Output.secret(db.password.get_secret_value()),
-            "MYSQL_ROOT_PASSWORD": pulumi.Output.secret(db.root_password.get_secret_value()),
-        }
+        env = roles.mysql_env(cfg)
         mysql = self._service(
             cfg,
             "mysql",
@@ -41,16 +37,14 @@ class SwarmData(pulumi.ComponentResource):
             env,
             network,
             on_data_node,
-            health=services.health(
-                commands.db_healthcheck(), interval=3, timeout=5, retries=20, start_period=60
-            ),
+            health=services.health(commands.db_healthcheck(), **roles.MYSQL_HEALTH.kw()),
             mounts=[
                 # Node-local on purpose: the data node's disk (pinned there by the constraint).
                 docker.ServiceTaskSpecContainerSpecMountArgs(
                     type="volume", source=cfg.db_volume, target="/var/lib/mysql"
                 )
             ],
-            grace=60,
+            grace=roles.MYSQL_STOP_SECONDS,
         )
         self.services = {"mysql": mysql}
         if cfg.redis.enabled:
@@ -61,9 +55,7 @@ class SwarmData(pulumi.ComponentResource):
                 {},
                 network,
                 on_data_node,
-                health=services.health(
-                    commands.redis_healthcheck(), interval=3, timeout=3, retries=10, start_period=5
-                ),
+                health=services.health(commands.redis_healthcheck(), **roles.REDIS_HEALTH.kw()),
                 mounts=[],
                 grace=10,
             )

@@ -16,6 +16,7 @@ import pulumi
 import pulumi_docker as docker
 
 from ..config import StackConfig
+from ..core import roles
 from ..core.common import app_env, build_engine, deploy_engine, public_base_url, registry_auth
 from ..core.image import AppImage
 from ..core.public_init import PublicInit
@@ -68,7 +69,7 @@ class SwarmStack(pulumi.ComponentResource):
 
         image = AppImage("image", cfg, build_provider, opts=child)
         build = image.repo_digest
-        storage = f"{cfg.name}-storage"
+        storage = roles.storage_volume(cfg)
         _, secrets = split_env(cfg, build, cfg.container("mysql"))
         base = ClusterBase("cluster", cfg, secrets, opts=child)
         data = SwarmData("data", cfg, base.network.name, opts=child)

@@ -21,13 +21,14 @@ import pulumi_docker as docker
 
 from ..commands.swarm import SECRET_ENV_FILE, health_shell, task_command, web_command
 from ..config import StackConfig
+from ..core import roles
 from . import services
 from .cluster import ClusterBase
 
 #: seconds a stopping app task keeps serving before its server gets the stop signal
 DRAIN_SECONDS = 3
-#: the app task's health check timings: a failing task is seen within RETRIES x INTERVAL
-INTERVAL, RETRIES, START_PERIOD = 2, 3, 60
+#: an app task builds its caches before its server starts: its health check waits longer
+START_PERIOD = 60
 
 
 def app_health(cfg: StackConfig) -> docker.ServiceTaskSpecContainerSpecHealthcheckArgs:
@@ -43,25 +44,14 @@ def app_health(cfg: StackConfig) -> docker.ServiceTaskSpecContainerSpecHealthche
     )
     return services.health(
         ["CMD-SHELL", shell],
-        interval=INTERVAL,
-        timeout=int(cfg.health.timeout) + 1,
-        retries=RETRIES,
-        start_period=START_PERIOD,
+        **roles.app_health(cfg, start_period=START_PERIOD).kw(),
     )
-
-
-def stop_signal(runtime: str) -> str:
-    """The app server's graceful stop (task_start.sh forwards it after the drain): FPM finishes
-    in-flight requests on SIGQUIT; Octane's command stops FrankenPHP through Caddy's admin API
-    (a graceful stop) on SIGTERM and does not handle SIGQUIT: the one-engine Octane container's
-    signal too."""
-    return "SIGQUIT" if runtime == "fpm" else "SIGTERM"
 
 
 def monitor_seconds() -> int:
     """The rollout's monitor window: at least retries x interval of the health check (a new
     task failing it within the window rolls the service back), plus a margin."""
-    return RETRIES * INTERVAL + 4
+    return roles.APP_HEALTH_RETRIES * roles.APP_HEALTH_INTERVAL + 4
 
 
 # Seconds between one app task's update and the next. Without a pause a failed task can take
@@ -121,7 +111,9 @@ class SwarmWeb(pulumi.ComponentResource):
                     secrets=base.task_secrets,
                     mounts=[services.shared_mount(cfg, storage_volume, f"{web.app_root}/storage")],
                     healthcheck=health,
-                    stop_signal=stop_signal(web.runtime),
+                    stop_signal=roles.app_stop_signal(
+                        web.runtime
+                    ),  # task_start.sh forwards it after the drain
                     stop_grace_period=services.short_duration(web.destroy_grace_seconds),
                 ),
                 networks_advanceds=services.attach(base.network.name),
@@ -152,11 +144,11 @@ class SwarmWeb(pulumi.ComponentResource):
                     configs=base.nginx_files,
                     mounts=[
                         services.shared_mount(
-                            cfg, f"{cfg.name}-public", f"{web.app_root}/public", True
+                            cfg, roles.public_volume(cfg), f"{web.app_root}/public", True
                         ),
                         services.shared_mount(cfg, storage_volume, f"{web.app_root}/storage", True),
                     ],
-                    stop_signal="SIGQUIT",  # nginx's graceful shutdown
+                    stop_signal=roles.NGINX_STOP_SIGNAL,
                     stop_grace_period=services.short_duration(web.destroy_grace_seconds),
                 ),
                 networks_advanceds=services.attach(base.network.name),

@@ -9,6 +9,7 @@ import pulumi_docker as docker
 
 from ..commands.swarm import SECRET_ENV_FILE, task_command
 from ..config import StackConfig
+from ..core.roles import WORKER_STOP_SIGNAL, worker_roles
 from . import services
 from .cluster import ClusterBase
 
@@ -29,15 +30,12 @@ class SwarmWorkers(pulumi.ComponentResource):
     ):
         super().__init__("laravel-stack:index:SwarmWorkers", name, None, opts)
         self.services = {}
-        roles = []
-        if cfg.queue.enabled:
-            # Several at once are fine: a new worker may start before an old one finishes its job.
-            roles.append(("queue", cfg.queue.command, cfg.queue.replicas, "start-first"))
-        if cfg.scheduler.enabled:
-            # Never two: the old task stops before the new one starts (no minute runs twice).
-            roles.append(("scheduler", cfg.scheduler.command, 1, "stop-first"))
         user = cfg.web_user
-        for role, argv, replicas, order in roles:
+        for worker in worker_roles(cfg):
+            role, argv, replicas = worker.role, worker.argv, worker.replicas
+            # Queue workers: a new one may start before an old one finishes its job. The
+            # scheduler: the old task stops before the new one starts (no minute runs twice).
+            order = "start-first" if role == "queue" else "stop-first"
             self.services[role] = docker.Service(
                 role,
                 name=cfg.container(role),
@@ -56,8 +54,7 @@ class SwarmWorkers(pulumi.ComponentResource):
                             )
                         ],
                         healthcheck=services.NO_HEALTHCHECK,
-                        # queue:work and schedule:work stop after the current job on SIGTERM.
-                        stop_signal="SIGTERM",
+                        stop_signal=WORKER_STOP_SIGNAL,
                         stop_grace_period=services.short_duration(cfg.swarm.stop_grace_seconds),
                     ),
                     networks_advanceds=services.attach(base.network.name),
