@@ -4,7 +4,7 @@ import pulumi
 
 from components.config import ConfigError, from_pulumi, swarm_warnings
 from components.core import preflight
-from components.core.common import build_engine, deploy_engine
+from components.core.engines import build_engine, deploy_engine
 from components.engine.stack import EngineStack
 from components.swarm.stack import SwarmStack
 

@@ -2,27 +2,10 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 import pulumi
 import pulumi_docker as docker
 
-from ..commands import Engine, engine
 from ..config import StackConfig
-
-
-def deploy_engine(cfg: StackConfig) -> Engine:
-    """The engine that runs every container and release step (docker.host)."""
-    d = cfg.docker
-    return engine(d.host, d.known_hosts, d.ssh_multiplex, cfg.name)
-
-
-def build_engine(cfg: StackConfig) -> Engine | None:
-    """The engine that builds and pushes (image.build_host); None: the local one."""
-    if cfg.image.build_host is None:
-        return None
-    d = cfg.docker
-    return engine(cfg.image.build_host, d.known_hosts, d.ssh_multiplex, f"{cfg.name}-build")
 
 
 def app_env(
@@ -119,28 +102,3 @@ def storage_mount(cfg: StackConfig, volume: pulumi.Input[str], read_only: bool =
         container_path=f"{cfg.web.app_root}/storage",
         read_only=read_only,
     )
-
-
-def public_base_url(cfg: StackConfig) -> str:
-    if cfg.app.url:
-        return cfg.app.url.rstrip("/")
-    if cfg.web.tls.on:
-        return cfg.web.tls.base_url
-    host = cfg.web.host
-    if host == "0.0.0.0":
-        # Published on every interface: name the Docker host itself.
-        host = urlsplit(cfg.docker.host).hostname or "127.0.0.1"
-    return f"http://{host}:{cfg.web.port}"
-
-
-def registry_auth(cfg: StackConfig) -> list[docker.ProviderRegistryAuthArgs]:
-    """The registry login for the providers (a secret end to end)."""
-    if not (cfg.registry and cfg.registry.password):
-        return []
-    return [
-        docker.ProviderRegistryAuthArgs(
-            address=cfg.registry.server,
-            username=cfg.registry.username,
-            password=pulumi.Output.secret(cfg.registry.password.get_secret_value()),
-        )
-    ]

@@ -8,7 +8,7 @@ import pulumi_docker as docker
 
 from .. import commands
 from ..config import StackConfig
-from .common import deploy_engine
+from .engines import deploy_engine
 
 
 class AppImage(pulumi.ComponentResource):

@@ -12,7 +12,7 @@ import pulumi_command as command
 
 from .. import commands
 from ..config import StackConfig
-from .common import deploy_engine
+from .engines import deploy_engine
 
 
 class PublicInit(pulumi.ComponentResource):

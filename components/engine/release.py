@@ -29,7 +29,7 @@ from .. import commands
 from ..commands import Argv, Engine
 from ..config import HOOK_POINTS, STEP_NAMES, HookConfig, StackConfig
 from ..core import files
-from ..core.common import deploy_engine
+from ..core.engines import deploy_engine
 from ..core.tls import EXPIRY_WARNING_DAYS
 
 

@@ -24,7 +24,7 @@ from ..commands import swarm
 from ..commands.swarm import secret_env
 from ..config import StackConfig
 from ..core import files
-from ..core.common import deploy_engine
+from ..core.engines import deploy_engine
 from . import services
 
 #: how often rollout-wait asks Swarm how the rollout goes
