@@ -1,53 +1,195 @@
-"""The swarm release's cluster-wide steps: pulumi-command resources on the manager, chained
-with `depends_on` and triggered by the digest, around the rollout (the app service's update):
-
-  before: public-init -> public-next -> contract -> migrate -> cache-clear -> canary
-  after:  rollout-wait -> fleet-check -> switch -> (workers' rollout) -> workers-restart
-          -> retention
+"""The Swarm release chain, whole: cluster-wide steps on the manager (pulumi-command resources
+chained with `depends_on`, triggered by the digest) around what Swarm does itself, the rollout
+of the app service and then of the workers' services.
 
 `migrate` runs exactly once per release, before the rollout: old tasks then run on the new
-schema (README: migrations must be backward compatible for one release). The canary runs the
-new build once as a task would and probes it: a build that cannot serve itself fails `up` with
-its own output before the service is touched (Swarm's rollback stays for what only shows on a
-node).
+schema (migrations must be backward compatible for one release). The canary runs the new build
+once as a task would and probes it: a build that cannot serve itself fails `up` with its own
+output before the service is touched (Swarm's rollback stays for what only shows on a node).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_command as command
 
 from .. import commands
-from ..commands import swarm
+from ..commands import Argv, Engine, swarm
 from ..commands.swarm import secret_env
 from ..config import StackConfig
 from ..core import files
+from ..core.chain import Phase, PhaseComponent, Step, declare
 from ..core.engines import deploy_engine
+from ..core.roles import public_volume
 from . import services
 
 #: how often rollout-wait asks Swarm how the rollout goes
 ROLLOUT_POLL_SECONDS = 2
 
 
-def step(
-    parent: pulumi.Resource,
-    name: str,
-    create: pulumi.Input[str],
-    triggers: Sequence[pulumi.Input[str]],
-    after: Sequence[pulumi.Resource],
-    stdin: pulumi.Input[str] | None = None,
-) -> command.local.Command:
-    return command.local.Command(
-        name,
-        create=create,
-        stdin=stdin,
-        triggers=list(triggers),
-        # Output is shown when a step fails; nothing is streamed into the logs.
-        logging=command.local.Logging.NONE,
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=list(after)),
-    )
+@dataclass(frozen=True)
+class Release:
+    """What the swarm release's commands are made of, as plain values."""
+
+    cfg: StackConfig
+    build: str  # the deployed repo digest
+    env: Mapping[str, str] = field(default_factory=dict)  # the app's plain env (with_env steps)
+
+    @property
+    def host(self) -> Engine:
+        return deploy_engine(self.cfg)
+
+    @property
+    def net(self) -> str:
+        return self.cfg.network_name
+
+    @property
+    def web_user(self) -> str:
+        return f"{self.cfg.web_user.uid}:{self.cfg.web_user.gid}"
+
+    def probe(self, url: str) -> dict[str, object]:
+        h, web = self.cfg.health, self.cfg.web
+        return {"url": url, "expected_status": h.expected_status, "build_field": h.build_field,
+                "build": self.build, "retries": h.retries, "interval": h.interval,
+                "timeout": h.timeout, "script": f"{web.app_root}/public/index.php"}  # fmt: skip
+
+
+def _public(r: Release, *args: str) -> list[Argv]:
+    return [swarm.public(r.host, r.build, public_volume(r.cfg), *args)]
+
+
+def _contract(r: Release) -> list[Argv]:
+    u = r.cfg.web_user
+    return [swarm.contract(r.host, r.build, r.net, r.cfg.web.app_root, u.name, u.uid, u.gid)]
+
+
+def _canary(r: Release) -> list[Argv]:
+    u, web = r.cfg.web_user, r.cfg.web
+    probe = r.probe(web.app_url("127.0.0.1", r.cfg.health.path))
+    return [swarm.canary(r.host, r.build, r.net, r.env, u.uid, u.gid, swarm.web_command(web),
+                         **probe)]  # type: ignore[arg-type]  # fmt: skip
+
+
+def _fleet_check(r: Release) -> list[Argv]:
+    c = r.cfg
+    probe = r.probe(c.web.app_url("{task}", c.health.path))
+    return [swarm.fleet_check(r.host, r.build, r.net, c.container("app"), c.web.replicas,
+                              **probe)]  # type: ignore[arg-type]  # fmt: skip
+
+
+#: the chain, in order; `rollout` is the app service's update (rollout_key), `app` the service
+PHASES: tuple[Phase[Release], ...] = (
+    Phase(
+        "before-rollout",
+        "once, on the manager, before the app service changes",
+        "laravel-stack:index:BeforeRollout",
+        (
+            Step(
+                "public-next",
+                "the new build's public/ into the shared public volume, beside the live one",
+                lambda r: _public(r, "next", files.public_dir(r.build)),
+            ),
+            Step(
+                "contract",
+                "the new image provides what the stack needs (a one-shot of it, as root)",
+                _contract,
+            ),
+            Step(
+                "migrate",
+                "run database migrations once, in a one-shot of the new build (the old tasks "
+                "serve on the new schema until the rollout)",
+                lambda r: [swarm.migrate(r.host, r.build, r.net, r.env, r.web_user)],
+                with_env=True,
+                stdin="secret-env",
+                when=lambda c: c.release.migrate and "migrate" not in c.release.skip,
+            ),
+            Step(
+                "cache-clear",
+                "clear the application cache (the cache store the tasks share)",
+                lambda r: [swarm.cache_clear(r.host, r.build, r.net, r.env, r.web_user)],
+                with_env=True,
+                stdin="secret-env",
+            ),
+            Step(
+                "canary",
+                "the new build once as a task runs it, probed: a build that cannot serve "
+                "itself stops here, before any task changes",
+                _canary,
+                with_env=True,
+                stdin="canary-files",
+            ),
+        ),
+    ),
+    Phase(
+        "rollout",
+        "Swarm updates the app service one task at a time: each task clears and rebuilds its "
+        "caches before its server starts (OPcache is new with it) and gets traffic only once "
+        "its health check proves the deployed build; a failed task rolls the service back",
+    ),
+    Phase(
+        "after-rollout",
+        "once Swarm's rollout of the app service is done",
+        "laravel-stack:index:AfterRollout",
+        (
+            Step(
+                "rollout-wait",
+                "Swarm's own account of the rollout says it completed (not rolled back)",
+                lambda r: [
+                    swarm.rollout_wait(
+                        r.host,
+                        r.cfg.container("app"),
+                        r.build,
+                        r.cfg.swarm.converge_timeout,
+                        ROLLOUT_POLL_SECONDS,
+                    )
+                ],
+                triggers=("build", "rollout"),
+            ),
+            Step(
+                "fleet-check",
+                "every app task, reached one by one, serves the deployed build",
+                _fleet_check,
+                triggers=("build", "rollout"),
+            ),
+            Step(
+                "switch",
+                "nginx serves the new build's public/ (the shared volume's pointer)",
+                lambda r: _public(r, "switch", files.public_dir(r.build)),
+                triggers=("build", "app"),
+            ),
+        ),
+        outputs={"fleet": "fleet-check"},
+    ),
+    Phase(
+        "workers",
+        "Swarm updates the queue workers' and the scheduler's services to the new build",
+    ),
+    Phase(
+        "finish",
+        "after the workers' rollout",
+        "laravel-stack:index:Finish",
+        (
+            Step(
+                "workers-restart",
+                "workers still on old code finish their job and restart (queue:restart)",
+                lambda r: [swarm.queue_restart(r.host, r.build, r.net, r.env, r.web_user)],
+                with_env=True,
+                stdin="secret-env",
+                when=lambda c: c.queue.enabled and "workers-restart" not in c.release.skip,
+            ),
+            Step(
+                "retention",
+                "remove the public/ of builds beyond release.keep",
+                lambda r: _public(r, "prune", str(r.cfg.release.keep)),
+            ),
+        ),
+        outputs={"retention": "retention"},
+    ),
+)
+PHASE = {p.name: p for p in PHASES}
 
 
 def rollout_key(
@@ -60,191 +202,42 @@ def rollout_key(
     return services.fingerprint(app_id, app_spec, canary.id)
 
 
-class BeforeRollout(pulumi.ComponentResource):
-    canary: command.local.Command
-    done: list[pulumi.Resource]
+class SwarmRelease:
+    """Declares the chain's phases as they come in the stack: each after what it waits for."""
 
     def __init__(
         self,
-        name: str,
         cfg: StackConfig,
         build: pulumi.Output[str],
         env: pulumi.Output[Mapping[str, str]],
         secrets: Mapping[str, str],
-        public_done: pulumi.Resource,
-        after: Sequence[pulumi.Resource],
-        opts: pulumi.ResourceOptions | None = None,
+        opts: pulumi.ResourceOptions,
     ):
-        super().__init__("laravel-stack:index:BeforeRollout", name, None, opts)
-        host, net, user = deploy_engine(cfg), cfg.network_name, cfg.web_user
-        web_user = f"{user.uid}:{user.gid}"
-        stdin = pulumi.Output.secret(secret_env(secrets))
-        public = f"{cfg.name}-public"
-        nxt = step(
-            self,
-            "public-next",
-            build.apply(lambda b: commands.script(swarm.public(host, b, public, "next",
-                                                               files.public_dir(b)))),
-            [build],
-            [public_done],
-        )  # fmt: skip
-        contract = step(
-            self,
-            "contract",
-            build.apply(
-                lambda b: commands.script(
-                    swarm.contract(
-                        host,
-                        b,
-                        net,
-                        cfg.web.app_root,
-                        user.name,
-                        user.uid,
-                        user.gid,
-                    )
-                )
-            ),
-            [build],
-            [*after, nxt],
-        )
-        previous: pulumi.Resource = contract
+        self.cfg, self.opts = cfg, opts
+        self.plain = build.apply(lambda b: Release(cfg, b))
+        self.with_env = pulumi.Output.all(build, env).apply(lambda a: Release(cfg, a[0], a[1]))
+        self.stdin = {
+            "secret-env": pulumi.Output.secret(secret_env(secrets)),
+            "canary-files": pulumi.Output.secret(swarm.bundle(swarm.canary_files(secrets))),
+        }
+        self.triggers: dict[str, pulumi.Input[str]] = {"build": build}
 
-        def artisan_step(name: str, build_argv, after: pulumi.Resource) -> command.local.Command:
-            """A one-shot artisan command of the new build, the secret env on stdin."""
-            create = pulumi.Output.all(build, env).apply(
-                lambda a: commands.script(build_argv(host, a[0], net, a[1], web_user))
-            )
-            return step(self, name, create, [build], [after], stdin)
+    def create(self, step: Step[Release]) -> pulumi.Output[str]:
+        release = self.with_env if step.with_env else self.plain
+        return release.apply(lambda r: commands.script(*step.argv(r)))
 
-        if cfg.release.migrate and "migrate" not in cfg.release.skip:
-            previous = artisan_step("migrate", swarm.migrate, previous)
-        clear = artisan_step("cache-clear", swarm.cache_clear, previous)
-        health = cfg.health
-        web_command = swarm.web_command(cfg.web)
-        canary = step(
-            self,
-            "canary",
-            pulumi.Output.all(build, env).apply(
-                lambda a: commands.script(
-                    swarm.canary(
-                        host, a[0], net, a[1], user.uid, user.gid, web_command,
-                        url=cfg.web.app_url("127.0.0.1", health.path),
-                        expected_status=health.expected_status, build_field=health.build_field,
-                        build=a[0], retries=health.retries, interval=health.interval,
-                        timeout=health.timeout, script=f"{cfg.web.app_root}/public/index.php",
-                    )
-                )
-            ),
-            [build],
-            [clear],
-            pulumi.Output.secret(swarm.bundle(swarm.canary_files(secrets))),
-        )  # fmt: skip
-        self.canary = canary
-        self.done = [canary]
-        self.register_outputs({})
-
-
-class AfterRollout(pulumi.ComponentResource):
-    fleet: command.local.Command
-    switch: command.local.Command
-
-    def __init__(
+    def phase(
         self,
         name: str,
-        cfg: StackConfig,
-        build: pulumi.Output[str],
-        app: pulumi.Resource,
-        app_id: pulumi.Input[str],
-        rollout: pulumi.Input[str],
-        opts: pulumi.ResourceOptions | None = None,
-    ):
-        """`rollout` changes with every update of the app service (rollout_key): its wait and
-        fleet check run after each one, not only a new build's."""
-        super().__init__("laravel-stack:index:AfterRollout", name, None, opts)
-        host, net = deploy_engine(cfg), cfg.network_name
-        health = cfg.health
-        # The service's converge may return between two tasks (every replica runs then, one of
-        # them still old): Swarm's own account of the rollout decides (rollout_wait.sh).
-        self.rollout = step(
-            self,
-            "rollout-wait",
-            build.apply(
-                lambda b: commands.script(
-                    swarm.rollout_wait(host, cfg.container("app"), b,
-                                       cfg.swarm.converge_timeout, ROLLOUT_POLL_SECONDS)
-                )
-            ),
-            [build, rollout],
-            [app],
+        after: list[pulumi.Resource],
+        also_after: Mapping[str, list[pulumi.Resource]] | None = None,
+        **triggers: pulumi.Input[str],
+    ) -> PhaseComponent:
+        self.triggers.update(triggers)
+        return PhaseComponent(
+            PHASE[name],
+            self.cfg,
+            lambda parent, steps: declare(parent, steps, self.create, self.triggers, after,
+                                          stdin=self.stdin, also_after=also_after),
+            opts=self.opts,
         )  # fmt: skip
-        self.fleet = step(
-            self,
-            "fleet-check",
-            build.apply(
-                lambda b: commands.script(
-                    swarm.fleet_check(
-                        host, b, net, cfg.container("app"), cfg.web.replicas,
-                        cfg.web.app_url("{task}", health.path),
-                        expected_status=health.expected_status,
-                        build_field=health.build_field, build=b, retries=health.retries,
-                        interval=health.interval, timeout=health.timeout,
-                        script=f"{cfg.web.app_root}/public/index.php",
-                    )
-                )
-            ),
-            [build, rollout],
-            [self.rollout],
-        )  # fmt: skip
-        public = f"{cfg.name}-public"
-        self.switch = step(
-            self,
-            "switch",
-            build.apply(lambda b: commands.script(swarm.public(host, b, public, "switch",
-                                                               files.public_dir(b)))),
-            [build, app_id],
-            [self.fleet],
-        )  # fmt: skip
-        self.register_outputs({"fleet": self.fleet.stdout})
-
-
-class Finish(pulumi.ComponentResource):
-    """After the workers' rollout: workers still on old code are told to restart; old builds'
-    public/ directories go (release.keep)."""
-
-    def __init__(
-        self,
-        name: str,
-        cfg: StackConfig,
-        build: pulumi.Output[str],
-        env: pulumi.Output[Mapping[str, str]],
-        secrets: Mapping[str, str],
-        after: Sequence[pulumi.Resource],
-        opts: pulumi.ResourceOptions | None = None,
-    ):
-        super().__init__("laravel-stack:index:Finish", name, None, opts)
-        host, net, user = deploy_engine(cfg), cfg.network_name, cfg.web_user
-        previous = list(after)
-        if cfg.queue.enabled and "workers-restart" not in cfg.release.skip:
-            restart = step(
-                self,
-                "workers-restart",
-                pulumi.Output.all(build, env).apply(
-                    lambda a: commands.script(
-                        swarm.queue_restart(host, a[0], net, a[1], f"{user.uid}:{user.gid}")
-                    )
-                ),
-                [build],
-                previous,
-                pulumi.Output.secret(secret_env(secrets)),
-            )
-            previous = [restart]
-        public = f"{cfg.name}-public"
-        self.retention = step(
-            self,
-            "retention",
-            build.apply(lambda b: commands.script(swarm.public(host, b, public, "prune",
-                                                               str(cfg.release.keep)))),
-            [build],
-            previous,
-        )  # fmt: skip
-        self.register_outputs({"retention": self.retention.stdout})

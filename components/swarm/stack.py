@@ -10,8 +10,6 @@ workers' rollout, queue:restart and retention.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pulumi
 
 from ..config import StackConfig
@@ -23,7 +21,7 @@ from ..core.outputs import Stack
 from ..core.public_init import PublicInit
 from .cluster import ClusterBase
 from .data import SwarmData
-from .release import AfterRollout, BeforeRollout, Finish, rollout_key
+from .release import SwarmRelease, rollout_key
 from .web import SwarmWeb
 from .workers import SwarmWorkers
 
@@ -63,32 +61,20 @@ class SwarmStack(Stack):
         public = PublicInit(
             "public-init", cfg, build, image.image_id, base.public_volume.name, opts=child
         )
-        env_values: pulumi.Output[Any] = pulumi.Output.all(**env)
-        before = BeforeRollout(
-            "before-rollout",
-            cfg,
-            build,
-            env_values,
-            secrets,
-            public.done,
-            after=list(data.services.values()),
-            opts=child,
+        # The chain (release.PHASES) around Swarm's own rollouts of the app and the workers.
+        chain = SwarmRelease(cfg, build, pulumi.Output.all(**env), secrets, opts=child)
+        before = chain.phase(
+            "before-rollout", [public.done], {"contract": list(data.services.values())}
         )
-        web = SwarmWeb("web", cfg, build, env, base, storage, after=before.done, opts=child)
-        rollout = rollout_key(web.app.id, web.app_spec, before.canary)
-        after = AfterRollout("after-rollout", cfg, build, web.app, web.app.id, rollout, opts=child)
+        canary = before.steps["canary"]
+        web = SwarmWeb("web", cfg, build, env, base, storage, after=[canary], opts=child)
+        rollout = rollout_key(web.app.id, web.app_spec, canary)
+        after = chain.phase("after-rollout", [web.app], rollout=rollout, app=web.app.id)
+        switch = after.steps["switch"]
         workers = SwarmWorkers(
-            "workers", cfg, build, env, base, storage, after=[after.switch], opts=child
+            "workers", cfg, build, env, base, storage, after=[switch], opts=child
         )
-        finish = Finish(
-            "finish",
-            cfg,
-            build,
-            env_values,
-            secrets,
-            after=[after.switch, *workers.services.values()],
-            opts=child,
-        )
+        finish = chain.phase("finish", [switch, *workers.services.values()])
 
         names: dict[str, pulumi.Input[str]] = {
             role: svc.name for role, svc in data.services.items()
@@ -96,5 +82,5 @@ class SwarmStack(Stack):
         names.update({"app": web.app.name, "web": web.nginx.name})
         names.update({role: svc.name for role, svc in workers.services.items()})
         # No release history or backups in a swarm stack yet (docs/operations/swarm.md).
-        self.publish(cfg, build, base.network.name, names, after.fleet.stdout)
-        self.retention = finish.retention.stdout
+        self.publish(cfg, build, base.network.name, names, after.steps["fleet-check"].stdout)
+        self.retention = finish.steps["retention"].stdout
