@@ -34,8 +34,8 @@ class Step(Generic[T]):
     argv: Callable[[T], list[Argv]]
     #: after `verify`: the new build serves (the engine's steps then re-assert the switch)
     past_verify: bool = False
-    #: what re-runs it besides a new build (names of the phase's triggers)
-    triggers: tuple[str, ...] = ("build",)
+    #: what re-runs it besides the phase's own triggers (names `declare` is given)
+    also_triggered_by: tuple[str, ...] = ()
     #: its commands carry the app's env (a Swarm one-shot), and read `stdin` (a secret)
     with_env: bool = False
     stdin: str = ""
@@ -59,25 +59,30 @@ class Phase(Generic[T]):
 def declare(
     parent: pulumi.Resource,
     steps: Sequence[Step[T]],
-    create: Callable[[Step[T]], pulumi.Input[str]],
-    triggers: Mapping[str, pulumi.Input[Any]],
+    create: Callable[[Step[T], Mapping[str, command.local.Command]], pulumi.Input[str]],
+    triggers: Sequence[pulumi.Input[Any]],
     after: Sequence[pulumi.Resource],
     *,
-    interpreter: Callable[[Step[T]], pulumi.Input[list[str]]] | None = None,
+    interpreter: Callable[[Step[T], Mapping[str, command.local.Command]], pulumi.Input[list[str]]]
+    | None = None,
     stdin: Mapping[str, pulumi.Input[str]] | None = None,
     also_after: Mapping[str, Sequence[pulumi.Resource]] | None = None,
+    extra_triggers: Mapping[str, pulumi.Input[Any]] | None = None,
 ) -> dict[str, command.local.Command]:
     """The steps as command resources, in order: each depends on the one before it (the first
-    on `after`; `also_after` adds a step's own), re-runs when one of its triggers changes."""
+    on `after`; `also_after` adds a step's own), re-runs when one of `triggers` (or of its
+    `also_triggered_by` in `extra_triggers`) changes.
+    `create` (and `interpreter`) make a step's command from the step and the ones declared
+    before it (a later step may need an earlier one's output)."""
     out: dict[str, command.local.Command] = {}
     previous: list[pulumi.Resource] = list(after)
     for step in steps:
         resource = command.local.Command(
             step.name,
-            create=create(step),
-            interpreter=interpreter(step) if interpreter else None,
+            create=create(step, out),
+            interpreter=interpreter(step, out) if interpreter else None,
             stdin=(stdin or {})[step.stdin] if step.stdin else None,
-            triggers=[triggers[t] for t in step.triggers],
+            triggers=[*triggers, *((extra_triggers or {})[t] for t in step.also_triggered_by)],
             # Output is shown when a step fails; nothing is streamed into the logs.
             logging=command.local.Logging.NONE,
             opts=pulumi.ResourceOptions(

@@ -19,7 +19,7 @@ import dataclasses
 import functools
 import json
 import shlex
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -29,6 +29,7 @@ from .. import commands
 from ..commands import Argv, Engine
 from ..config import HOOK_POINTS, STEP_NAMES, HookConfig, StackConfig
 from ..core import files
+from ..core.chain import Phase, Step, declare
 from ..core.engines import deploy_engine
 from ..core.tls import EXPIRY_WARNING_DAYS
 
@@ -62,14 +63,6 @@ class Target:
         c = self.cfg
         return commands.Database(c.container("mysql"), c.database.image, c.network_name,
                                  c.database.database, c.backups_volume, self.stack)  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Step:
-    name: str
-    description: str
-    argv: Callable[[Target], list[Argv]]
-    past_verify: bool = False
 
 
 def _ownership(t: Target) -> list[Argv]:
@@ -115,7 +108,7 @@ def _release_switch(t: Target, mode: str) -> Argv:
     return commands.release_switch(t.host, mode, t.proxy, t.user, new, probe, lift)
 
 
-STEPS: tuple[Step, ...] = (
+STEPS: tuple[Step[Target], ...] = (
     Step(
         "contract",
         "the new image provides what the stack needs (FPM on TCP, clear_env, the build key, …)",
@@ -236,6 +229,18 @@ STEPS: tuple[Step, ...] = (
 )
 
 
+#: the chain, whole: one phase against the new app container while the old one serves, then the
+#: switch and what follows it (release.hooks go in at their points: chain())
+PHASES: tuple[Phase[Target], ...] = (
+    Phase(
+        "release",
+        "the new app container is prepared and proven, then gets the traffic",
+        "laravel-stack:index:ReleaseChain",
+        STEPS,
+    ),
+)
+
+
 #: the steps that run while the site is in maintenance (release.maintenance), before `verify`
 #: (whose switch back ends it too): a failure in one of them ends maintenance on the old build
 IN_MAINTENANCE = STEP_NAMES[STEP_NAMES.index("maintenance-down") : STEP_NAMES.index("verify")]
@@ -259,7 +264,7 @@ def hook_prefix(point: str) -> str:
     return f"hook-{point.replace('_', '-')}-"
 
 
-def hook_step(point: str, hook: HookConfig) -> Step:
+def hook_step(point: str, hook: HookConfig) -> Step[Target]:
     who = f"as root: {hook.reason}" if hook.as_root else "as the web user"
     return Step(
         hook_prefix(point) + hook.name,
@@ -270,10 +275,10 @@ def hook_step(point: str, hook: HookConfig) -> Step:
     )
 
 
-def chain(cfg: StackConfig) -> list[Step]:
+def chain(cfg: StackConfig) -> list[Step[Target]]:
     """The steps that run, in order: the built-in ones the config keeps, the hooks in place."""
     wanted = set(cfg.steps())
-    out: list[Step] = []
+    out: list[Step[Target]] = []
     for i, step in enumerate((*STEPS, None)):
         for point in HOOK_POINTS:
             if HOOK_SLOTS[point] == i:
@@ -283,11 +288,11 @@ def chain(cfg: StackConfig) -> list[Step]:
     return out
 
 
-def in_maintenance(step: Step) -> bool:
+def in_maintenance(step: Step[Target]) -> bool:
     return step.name in IN_MAINTENANCE or step.name.startswith(hook_prefix("before_switch"))
 
 
-def step_script(step: Step, t: Target) -> str:
+def step_script(step: Step[Target], t: Target) -> str:
     if not step.past_verify:
         line = commands.script(*step.argv(t))
         if t.cfg.release.maintenance and in_maintenance(step):
@@ -303,7 +308,7 @@ def step_script(step: Step, t: Target) -> str:
     return commands.or_else(work, commands.script(_release_switch(t, "back")))
 
 
-def step_context(step: Step, t: Target, final: bool) -> dict[str, object]:
+def step_context(step: Step[Target], t: Target, final: bool) -> dict[str, object]:
     """What release_step.py needs to report this step's outcome (no secret in it)."""
     c = t.cfg
     ctx: dict[str, object] = {
@@ -323,7 +328,7 @@ def step_context(step: Step, t: Target, final: bool) -> dict[str, object]:
     return ctx
 
 
-def interpreter(step: Step, final: bool, t: Target) -> list[str]:
+def interpreter(step: Step[Target], final: bool, t: Target) -> list[str]:
     return commands.release_interpreter(step_context(step, t, final))
 
 
@@ -366,8 +371,6 @@ class ReleaseChain(pulumi.ComponentResource):
                 stack=f"{pulumi.get_project()}/{pulumi.get_stack()}",
             )
         )
-        self.steps = []
-        self.by_name = {}
         host = deploy_engine(cfg)
         # The webhooks (a secret, on stdin) into the releases volume on the deploy engine, where
         # every step's report finds them: no step's command or output carries a URL.
@@ -386,38 +389,41 @@ class ReleaseChain(pulumi.ComponentResource):
             logging=command.local.Logging.NONE,
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(after)),
         )
-        previous: list[pulumi.Resource] = [*after, self.notify_config]
         steps = chain(cfg)
-        self.receipt: pulumi.Output[str] = pulumi.Output.from_input("")
-        for n, step in enumerate(steps):
-            final = n == len(steps) - 1
-            at = target
-            if step.past_verify and "switch" in self.by_name:
-                at = pulumi.Output.all(at, self.by_name["switch"].stdout).apply(
+        final = steps[-1].name if steps else ""
+
+        def at(step: Step[Target], done: Mapping[str, command.local.Command]) -> pulumi.Output:
+            """The target as this step sees it: after `verify`, with the build the switch
+            replaced; the last step, with the release's receipt."""
+            t = target
+            if step.past_verify and "switch" in done:
+                t = pulumi.Output.all(t, done["switch"].stdout).apply(
                     lambda a: dataclasses.replace(a[0], switched_from=commands.switched_from(a[1]))
                 )
-            if final:
-                at = pulumi.Output.all(at, self.receipt).apply(
+            if step.name == final:
+                t = pulumi.Output.all(t, self._receipt(done)).apply(
                     lambda a: dataclasses.replace(a[0], receipt=a[1])
                 )
-            resource = command.local.Command(
-                step.name,
-                create=at.apply(functools.partial(step_script, step)),
-                interpreter=at.apply(functools.partial(interpreter, step, final)),
-                # A new digest or a recreated web container (new env) re-runs the whole chain.
-                triggers=[build, container_id],
-                # Output is shown when a step fails; nothing is streamed into the logs.
-                logging=command.local.Logging.NONE,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=previous),
-            )
-            self.steps.append(resource)
-            self.by_name[step.name] = resource
-            previous = [resource]
-            self.receipt = self._receipt()
+            return t
+
+        self.by_name = declare(
+            self,
+            steps,
+            lambda step, done: at(step, done).apply(functools.partial(step_script, step)),
+            # A new digest or a recreated web container (new env) re-runs the whole chain.
+            [build, container_id],
+            [*after, self.notify_config],
+            interpreter=lambda step, done: at(step, done).apply(
+                functools.partial(interpreter, step, step.name == final)
+            ),
+        )
+        self.steps = list(self.by_name.values())
+        self.receipt = self._receipt(self.by_name)
         self.register_outputs({"steps": [s.stdout for s in self.steps]})
 
-    def _receipt(self) -> pulumi.Output[str]:
-        checks = [self.by_name[s] for s in ("verify", "health") if s in self.by_name]
+    @staticmethod
+    def _receipt(done: Mapping[str, command.local.Command]) -> pulumi.Output[str]:
+        checks = [done[s] for s in ("verify", "health") if s in done]
         check = checks[0].stdout if checks else pulumi.Output.from_input("")
-        backup = self.by_name["backup"].stdout if "backup" in self.by_name else ""
+        backup = done["backup"].stdout if "backup" in done else ""
         return pulumi.Output.all(check, backup).apply(lambda a: receipt(a[0], a[1]))

@@ -80,7 +80,8 @@ def _fleet_check(r: Release) -> list[Argv]:
                               **probe)]  # type: ignore[arg-type]  # fmt: skip
 
 
-#: the chain, in order; `rollout` is the app service's update (rollout_key), `app` the service
+#: the chain, in order; `rollout` is the app service's update (rollout_key), `app` the service:
+#: what re-runs the steps that check or follow it
 PHASES: tuple[Phase[Release], ...] = (
     Phase(
         "before-rollout",
@@ -124,7 +125,7 @@ PHASES: tuple[Phase[Release], ...] = (
         ),
     ),
     Phase(
-        "rollout",
+        "app-rollout",
         "Swarm updates the app service one task at a time: each task clears and rebuilds its "
         "caches before its server starts (OPcache is new with it) and gets traffic only once "
         "its health check proves the deployed build; a failed task rolls the service back",
@@ -146,25 +147,25 @@ PHASES: tuple[Phase[Release], ...] = (
                         ROLLOUT_POLL_SECONDS,
                     )
                 ],
-                triggers=("build", "rollout"),
+                also_triggered_by=("rollout",),
             ),
             Step(
                 "fleet-check",
                 "every app task, reached one by one, serves the deployed build",
                 _fleet_check,
-                triggers=("build", "rollout"),
+                also_triggered_by=("rollout",),
             ),
             Step(
                 "switch",
                 "nginx serves the new build's public/ (the shared volume's pointer)",
                 lambda r: _public(r, "switch", files.public_dir(r.build)),
-                triggers=("build", "app"),
+                also_triggered_by=("app",),
             ),
         ),
         outputs={"fleet": "fleet-check"},
     ),
     Phase(
-        "workers",
+        "workers-rollout",
         "Swarm updates the queue workers' and the scheduler's services to the new build",
     ),
     Phase(
@@ -220,9 +221,10 @@ class SwarmRelease:
             "secret-env": pulumi.Output.secret(secret_env(secrets)),
             "canary-files": pulumi.Output.secret(swarm.bundle(swarm.canary_files(secrets))),
         }
-        self.triggers: dict[str, pulumi.Input[str]] = {"build": build}
+        self.build = build
+        self.triggers: dict[str, pulumi.Input[str]] = {}
 
-    def create(self, step: Step[Release]) -> pulumi.Output[str]:
+    def create(self, step: Step[Release], _: object = None) -> pulumi.Output[str]:
         release = self.with_env if step.with_env else self.plain
         return release.apply(lambda r: commands.script(*step.argv(r)))
 
@@ -234,10 +236,9 @@ class SwarmRelease:
         **triggers: pulumi.Input[str],
     ) -> PhaseComponent:
         self.triggers.update(triggers)
-        return PhaseComponent(
-            PHASE[name],
-            self.cfg,
-            lambda parent, steps: declare(parent, steps, self.create, self.triggers, after,
-                                          stdin=self.stdin, also_after=also_after),
-            opts=self.opts,
-        )  # fmt: skip
+
+        def steps(parent: PhaseComponent, kept: list[Step[Release]]) -> dict:
+            return declare(parent, kept, self.create, [self.build], after, stdin=self.stdin,
+                           also_after=also_after, extra_triggers=self.triggers)  # fmt: skip
+
+        return PhaseComponent(PHASE[name], self.cfg, steps, opts=self.opts)

@@ -15,11 +15,11 @@ from typing import Any, ClassVar
 
 import guardrails as g
 import pytest
-import release_plan as rp
 
 from components import commands
 from components.config import ConfigError, parse
 from components.engine.release import chain
+from tools import release_plan as rp
 
 from .harness import SECRET_KEYS, run_program
 from .test_commands import KNOWN

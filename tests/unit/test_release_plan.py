@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import release_plan as rp
 
 from components.engine.release import STEPS
+from tools import release_plan as rp
 
 STACK = "prod"
 ROOT = f"urn:pulumi:{STACK}::laravel-stack::laravel-stack:index:LaravelStack"

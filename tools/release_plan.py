@@ -25,14 +25,20 @@ from typing import Any
 import yaml
 
 from components.config import HOOK_POINTS
-from components.engine.release import HOOK_SLOTS, HOOK_WHEN, STEPS, hook_prefix
+from components.core.chain import Phase
+from components.engine import release as engine
+from components.engine.release import HOOK_SLOTS, HOOK_WHEN, hook_prefix
+from components.swarm import release as swarm
 
 PROJECT = "laravel-stack"
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's "known after apply" string
 CHANGED = {"create", "update", "delete", "replace", "create-replacement", "delete-replaced"}
 REMOVED = {"delete", "replace", "create-replacement", "delete-replaced"}
-#: what a release-chain step is: a command under the ReleaseChain component
-CHAIN = "laravel-stack:index:ReleaseChain$command:local:Command"
+#: each runtime's chain, in phases (components/engine/release.py, components/swarm/release.py)
+RUNTIMES: dict[str, tuple[Phase[Any], ...]] = {"engine": engine.PHASES, "swarm": swarm.PHASES}
+#: what a release-chain step is: a command under the component of one of those phases
+COMMAND = "command:local:Command"
+PHASE_OF = {p.component: p for phases in RUNTIMES.values() for p in phases if p.component}
 DB_SECRETS = ("database.password", "database.root_password")
 RAW_LIMIT = 20_000  # characters of raw diff; a PR comment holds 65,536
 VALUE_LIMIT = 160
@@ -69,6 +75,14 @@ class Step:
                 if isinstance(lab, dict) and lab.get("label") == key:
                     return str(lab.get("value"))
         return None
+
+    @property
+    def phase(self) -> Phase[Any] | None:
+        """The chain phase this step is a command of (None: not a release-chain step)."""
+        types = self.urn.split("::")[2].split("$")
+        if len(types) < 2 or types[-1] != COMMAND:
+            return None
+        return PHASE_OF.get(types[-2])
 
     @property
     def role(self) -> str:
@@ -393,11 +407,15 @@ def hook_argv(step: Step) -> str:
 
 def chain_order(chain: list[Step]) -> list[tuple[str, str]]:
     """(name, what it does) of each step that runs, in the chain's order (not the preview's):
-    the built-in steps as release.STEPS, each hook at its point, hooks in the preview's order."""
+    the runtime's phases in order, the built-in steps as its table lists them, each hook at its
+    point (hooks in the preview's order), and what Swarm does itself between two phases when
+    the phase after it runs."""
+    if any(s.phase and s.phase.component in {p.component for p in swarm.PHASES} for s in chain):
+        return phases_order(swarm.PHASES, chain)
     ran = {s.name for s in chain}
     hooks = [s for s in chain if hook_point(s.name)]
     out: list[tuple[str, str]] = []
-    for i, st in enumerate((*STEPS, None)):
+    for i, st in enumerate((*engine.STEPS, None)):
         for h in hooks:
             point = hook_point(h.name)
             if point and HOOK_SLOTS[point] == i:
@@ -406,6 +424,23 @@ def chain_order(chain: list[Step]) -> list[tuple[str, str]]:
                 out.append((h.name, what))
         if st is not None and st.name in ran:
             out.append((st.name, st.description))
+    return out
+
+
+def phases_order(phases: tuple[Phase[Any], ...], chain: list[Step]) -> list[tuple[str, str]]:
+    ran = {(s.phase.component, s.name) for s in chain if s.phase}
+    out: list[tuple[str, str]] = []
+    between: list[Phase[Any]] = []  # the rollouts before the next phase of steps
+    for phase in phases:
+        if not phase.steps:
+            between.append(phase)
+            continue
+        steps = [(st.name, st.description) for st in phase.steps
+                 if (phase.component, st.name) in ran]  # fmt: skip
+        if steps:
+            out += [(p.name, p.description) for p in between]
+        between = []
+        out += steps
     return out
 
 
@@ -424,7 +459,7 @@ def render(plan: Plan, override: bool, log: str | None = None) -> str:
     if not changed:
         return "\n".join([*out, "**Nothing to release**: the preview changes nothing.", ""])
 
-    chain = [s for s in changed if CHAIN in s.urn and s.op in ("create", "replace")]
+    chain = [s for s in changed if s.phase and s.op in ("create", "replace")]
     if chain:
         ran = {s.name for s in chain}
         listed = chain_order(chain)
@@ -440,7 +475,7 @@ def render(plan: Plan, override: bool, log: str | None = None) -> str:
             ]
     else:
         out.append("**The release chain does not run** (no new build, no new app container).")
-    if any(s.name == "notify-config" and CHAIN in s.urn for s in changed):
+    if any(s.name == "notify-config" and s.phase for s in changed):
         out += ["", "**Notifications:** the webhooks of `release.notify` are written to the "
                 "deploy engine (their URLs are secrets: not shown here)."]  # fmt: skip
     out.append("")
@@ -453,7 +488,7 @@ def render(plan: Plan, override: bool, log: str | None = None) -> str:
         for s in sorted(containers, key=lambda s: (s.role, s.name)):
             out.append(f"| `{s.name}` | {s.role} | {s.op} |")
         out.append("")
-    others = [s for s in changed if s not in containers and CHAIN not in s.urn]
+    others = [s for s in changed if s not in containers and not s.phase]
     if others:
         out.append(
             "**Other resources:** "
