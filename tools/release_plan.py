@@ -38,6 +38,7 @@ REMOVED = {"delete", "replace", "create-replacement", "delete-replaced"}
 RUNTIMES: dict[str, tuple[Phase[Any], ...]] = {"engine": engine.PHASES, "swarm": swarm.PHASES}
 #: what a release-chain step is: a command under the component of one of those phases
 COMMAND = "command:local:Command"
+CONTAINER, SERVICE = "docker:index/container:Container", "docker:index/service:Service"
 PHASE_OF = {p.component: p for phases in RUNTIMES.values() for p in phases if p.component}
 DB_SECRETS = ("database.password", "database.root_password")
 RAW_LIMIT = 20_000  # characters of raw diff; a PR comment holds 65,536
@@ -465,7 +466,7 @@ def render(plan: Plan, override: bool, log: str | None = None) -> str:
         listed = chain_order(chain)
         out.append(f"**The release chain runs** ({len(listed)} steps, in this order):")
         out += [f"{i}. `{name}`: {what}" for i, (name, what) in enumerate(listed, 1)]
-        if "migrate" in ran:
+        if "migrate" in ran and not any(s.phase in swarm.PHASES for s in chain):
             out += ["", backup_line(plan, "backup" in ran)]
         if "maintenance-down" in ran:
             out += [
@@ -480,7 +481,7 @@ def render(plan: Plan, override: bool, log: str | None = None) -> str:
                 "deploy engine (their URLs are secrets: not shown here)."]  # fmt: skip
     out.append("")
 
-    containers = [s for s in changed if s.type == "docker:index/container:Container"]
+    containers = [s for s in changed if s.type in (CONTAINER, SERVICE)]
     if containers:
         # Why each one changes is in the raw diff below: which inputs a provider reports
         # (a set element, the whole list) is its own business, the operation is the plan's.

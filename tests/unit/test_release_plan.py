@@ -141,6 +141,39 @@ def test_code_change_lists_the_build_and_the_chain_in_order(tmp_path):
     assert md.index("<details>") < md.index("+ triggers: [")
 
 
+def test_a_swarm_release_lists_its_phases_with_the_rollouts_in_between(tmp_path):
+    """The Swarm chain (components/swarm/release.py's PHASES), rendered from its own table: the
+    steps of each phase in order, and what Swarm does itself between two of them."""
+    from components.swarm.release import PHASES
+
+    steps = [code_change()[0]]
+    for phase in PHASES:
+        for st in phase.steps:
+            steps += [step("replace", "command:local:Command", st.name, phase.component,
+                           old={"triggers": [DIGEST]}, new={"triggers": [rp.UNKNOWN]},
+                           diff=["triggers"])]  # fmt: skip
+    service = "docker:index/service:Service"
+    steps.append(step("update", service, "app", "laravel-stack:index:SwarmWeb",
+                      old={"taskSpec": {}}, new={"taskSpec": {}}, diff=["taskSpec"]))  # fmt: skip
+    random.Random(3).shuffle(steps)
+    code, md = run(tmp_path, preview(steps))
+    assert code == 0, md
+    listed = [line.split("`")[1] for line in md.splitlines() if line[:1].isdigit()]
+    assert listed == [
+        "public-next", "contract", "migrate", "cache-clear", "canary", "app-rollout",
+        "rollout-wait", "fleet-check", "switch", "workers-rollout", "workers-restart", "retention",
+    ]  # fmt: skip
+    assert "`app-rollout`: Swarm updates the app service one task at a time" in md
+    assert "| `app` | app | update |" in md
+    # the engine chain's step of the same name is not what a swarm `switch` does
+    assert "`switch`: nginx serves the new build's public/" in md
+    # without the rollout (the app service unchanged, only a new tag): no rollout listed
+    tail = [s for s in steps if s["urn"].endswith(("::retention", "::workers-restart"))]
+    _, md = run(tmp_path, preview(tail))
+    listed = [line.split("`")[1] for line in md.splitlines() if line[:1].isdigit()]
+    assert listed == ["workers-rollout", "workers-restart", "retention"]
+
+
 def test_skipped_steps_are_not_listed_and_release_skip_is_a_danger(tmp_path):
     names = [n for n in rp_names() if n != "opcache-reset"]
     config = {**CONFIG, "laravel-stack:release": json.dumps({"skip": ["opcache-reset"]})}
