@@ -1,17 +1,10 @@
-"""Stack configuration: one pydantic model tree, validated before any resource exists.
-
-Every key lives in the `laravel-stack` config namespace (`laravel-stack:<key>`), structured
-keys are objects (`pulumi config set --path database.user app`). Secrets are given with
-`pulumi config set --secret --path <key> <value>`; a secret field whose top-level key is not
-a Pulumi secret is rejected, so a password can never sit in plain text in `Pulumi.<stack>.yaml`.
-"""
+"""The stack's config as one pydantic model tree: every key, its type, default and meaning."""
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterable, Mapping
-from typing import Annotated, Any, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -20,12 +13,11 @@ from pydantic import (
     Field,
     SecretStr,
     StringConstraints,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
-NAMESPACE = "laravel-stack"
+from . import checks
 
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$")]
 Port = Annotated[int, Field(ge=1, le=65535)]
@@ -60,23 +52,6 @@ DEFAULT_PHP_INI: dict[str, str] = {
     "expose_php": "Off",
 }
 
-STEP_NAMES = (
-    "contract",
-    "ownership",
-    "backup",
-    "maintenance-down",
-    "migrate",
-    "cache-clear",
-    "opcache-reset",
-    "cache-rebuild",
-    "workers-restart",
-    "health",
-    "switch",
-    "verify",
-    "maintenance-up",
-    "public-prune",
-    "retention",
-)
 StepName = Literal[
     "contract",
     "ownership",
@@ -94,6 +69,8 @@ StepName = Literal[
     "public-prune",
     "retention",
 ]
+#: the release chain's steps, in chain order (`release.skip` names them)
+STEP_NAMES: tuple[str, ...] = get_args(StepName)
 
 
 class Model(BaseModel):
@@ -173,8 +150,7 @@ class RegistryConfig(Model):
 
     @model_validator(mode="after")
     def _credentials_together(self) -> RegistryConfig:
-        if (self.username is None) != (self.password is None):
-            raise ValueError("username and password go together (password as a secret)")
+        checks.registry_credentials(self)
         return self
 
 
@@ -196,11 +172,6 @@ def _engine_url(v: str) -> str:
 KNOWN_HOSTS_LINE = re.compile(
     r"^(?P<hosts>[A-Za-z0-9.:\[\],_-]+) (?P<type>(ssh|ecdsa|sk)-[a-z0-9@.-]+) [A-Za-z0-9+/]+={0,2}$"
 )
-
-
-def known_hosts_name(host: str, port: int | None) -> str:
-    """How known_hosts names a server: `host`, or `[host]:port` for a port other than 22."""
-    return host if port in (None, 22) else f"[{host}]:{port}"
 
 
 class DockerConfig(Model):
@@ -233,8 +204,7 @@ class NetworkConfig(Model):
 
     @model_validator(mode="after")
     def _external_needs_name(self) -> NetworkConfig:
-        if self.external and not self.name:
-            raise ValueError("an external network must be given by name (network.name)")
+        checks.network_external(self)
         return self
 
 
@@ -293,29 +263,7 @@ class TlsConfig(Model):
 
     @model_validator(mode="after")
     def _mode_needs(self) -> TlsConfig:
-        need: dict[str, tuple[str, ...]] = {
-            "off": (),
-            "files": ("domains", "certificate", "key"),
-            "acme": ("domains", "email"),
-        }
-        missing = [k for k in need[self.mode] if not getattr(self, k)]
-        if missing:
-            raise ValueError(f"mode {self.mode} needs {', '.join(missing)}")
-        if self.mode == "acme":
-            if self.certificate or self.key:
-                raise ValueError("mode acme issues its own certificate: remove certificate and key")
-            wild = [d for d in self.domains if d.startswith("*.")]
-            if wild:
-                raise ValueError(
-                    f"mode acme cannot issue {', '.join(wild)}: HTTP-01 proves single names "
-                    "(use mode files for a wildcard certificate)"
-                )
-        if len(set(self.domains)) != len(self.domains):
-            raise ValueError("domains lists a name twice")
-        if self.on and not self.site_name:
-            raise ValueError(
-                "domains needs one name without `*.`: the release's verify step requests it"
-            )
+        checks.tls_mode(self)
         return self
 
     @property
@@ -510,14 +458,7 @@ class HookConfig(Model):
 
     @model_validator(mode="after")
     def _one_command(self) -> HookConfig:
-        if (self.run is None) == (self.script is None):
-            raise ValueError("give exactly one of run (an argv list) or script (a path)")
-        if self.run is not None and not self.run:
-            raise ValueError("run: an empty argv")
-        if self.as_root and len(self.reason.strip()) < 10:
-            raise ValueError("as_root: true needs a reason (why the web user cannot run it)")
-        if self.reason and not self.as_root:
-            raise ValueError("reason: only with as_root: true")
+        checks.hook_command(self)
         return self
 
     @property
@@ -532,10 +473,7 @@ class HooksConfig(Model):
 
     @model_validator(mode="after")
     def _unique(self) -> HooksConfig:
-        names = [h.name for point in HOOK_POINTS for h in getattr(self, point)]
-        twice = sorted({n for n in names if names.count(n) > 1})
-        if twice:
-            raise ValueError(f"hook names must be unique: {', '.join(twice)}")
+        checks.hooks_unique(self, HOOK_POINTS)
         return self
 
 
@@ -665,230 +603,3 @@ class StackConfig(Model):
         if not self.queue.enabled:
             skipped.add("workers-restart")
         return [s for s in STEP_NAMES if s not in skipped]
-
-
-class ConfigError(Exception):
-    """Invalid stack config; `problems` holds one line per problem, each naming its key path."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__("invalid stack config:\n" + "\n".join(f"  {p}" for p in problems))
-
-
-def _loc(loc: Iterable[int | str]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _message(err: Any) -> str:
-    kind, msg = err["type"], err["msg"]
-    if kind == "extra_forbidden":
-        return "unknown key"
-    if kind == "missing":
-        return "required key is missing"
-    return msg.removeprefix("Value error, ")
-
-
-def _at(value: Any, parts: list[str], path: str) -> Iterable[tuple[str, Any]]:
-    """(key path, value) of each value at `parts` (`name[]`: every element of a list)."""
-    if not parts:
-        yield path, value
-        return
-    part, rest = parts[0], parts[1:]
-    key = part.removesuffix("[]")
-    value = value.get(key) if isinstance(value, Mapping) else None
-    if part.endswith("[]"):
-        for i, item in enumerate(value if isinstance(value, list) else []):
-            yield from _at(item, rest, f"{path}.{key}[{i}]")
-    else:
-        yield from _at(value, rest, f"{path}.{key}")
-
-
-def parse(raw: Mapping[str, Any], secret_keys: Iterable[str] = ()) -> StackConfig:
-    """Validate raw config (top-level key -> value, namespace stripped); raise ConfigError.
-
-    `secret_keys` are the top-level keys Pulumi holds as secrets.
-    """
-    secret_keys = set(secret_keys)
-    problems: list[str] = []
-    for top, field in SECRET_FIELDS:
-        for path, value in _at(raw.get(top), field.split("."), top):
-            if value is not None and top not in secret_keys:
-                problems.append(
-                    f"{path}: given in plain text; set it with "
-                    f"`pulumi config set --secret --path {path} <value>`"
-                )
-    try:
-        config = StackConfig.model_validate(dict(raw))
-    except ValidationError as exc:
-        for err in exc.errors():
-            problems.append(f"{_loc(err['loc']) or '(top level)'}: {_message(err)}")
-        raise ConfigError(problems) from None
-    problems += cross_checks(config)
-    if problems:
-        raise ConfigError(problems)
-    return config
-
-
-def cross_checks(cfg: StackConfig) -> list[str]:
-    """Rules that span sections, reported against the key the user has to change."""
-    problems = []
-    for key, host in (("docker.host", cfg.docker.host), ("image.build_host", cfg.image.build_host)):
-        url = urlsplit(host or "")
-        if url.scheme != "ssh" or not url.hostname:
-            continue
-        name = known_hosts_name(url.hostname, url.port)
-        pinned = any(name in line.split(" ", 1)[0].split(",") for line in cfg.docker.known_hosts)
-        if not pinned:
-            problems.append(
-                f"docker.known_hosts: no line for {name} ({key} {host}): pin the server's host "
-                f"key (`ssh-keyscan -t ed25519{'' if url.port in (None, 22) else f' -p {url.port}'}"
-                f" {url.hostname}`, checked out of band); it is never trusted on first use"
-            )
-    problems += tls_checks(cfg)
-    problems += swarm_checks(cfg)
-    if cfg.health.build_from == "header" and (cfg.web.runtime != "fpm" or cfg.swarm.enabled):
-        where = "a swarm stack" if cfg.swarm.enabled else "web.runtime octane"
-        problems.append(
-            f"health.build_from: header needs PHP-FPM on one engine (the stack's build header is "
-            f"added by the FPM worker); in {where} use body: a route answering JSON with "
-            f"{cfg.health.build_field!r} = config('app.build')"
-        )
-    if cfg.build_from == "header" and any(c in cfg.health.path for c in '"$\\'):
-        problems.append(
-            'health.path: no ", $ or \\ with health.build_from header (it goes into php.ini)'
-        )
-    prepend = cfg.web.php_ini.get("auto_prepend_file")
-    if cfg.build_from == "header" and prepend:
-        problems.append(
-            f"web.php_ini.auto_prepend_file: the stack's build header uses it ({prepend!r} "
-            "given); set health.build_from: body to keep yours"
-        )
-    if cfg.release.maintenance and cfg.release.maintenance_secret is None:
-        problems.append(
-            "release.maintenance_secret: required with release.maintenance (the path that lets "
-            "you in during maintenance): `pulumi config set --secret --path "
-            "release.maintenance_secret <a long random string>`"
-        )
-    if cfg.registry and not cfg.image.repository.startswith(cfg.registry.server + "/"):
-        problems.append(
-            f"image.repository: must live on registry.server ({cfg.registry.server}/...)"
-        )
-    return problems
-
-
-#: Laravel settings that keep state on the node that wrote it (and Laravel's defaults)
-NODE_LOCAL = {"SESSION_DRIVER": "file", "CACHE_DRIVER": "file", "CACHE_STORE": None}
-SHARED_DRIVERS = ("redis", "database")
-
-
-def swarm_checks(cfg: StackConfig) -> list[str]:
-    """A swarm stack is several nodes: nothing a request or a worker depends on may be local to
-    one of them. Keys only a swarm stack reads are refused elsewhere (they would do nothing)."""
-    sw = cfg.swarm
-    if not sw.enabled:
-        only = [("swarm.storage", sw.storage is not None),
-                ("web.replicas", cfg.web.replicas != 1),
-                ("network.encrypted", cfg.network.encrypted)]  # fmt: skip
-        return [f"{key}: only in a swarm stack (swarm.enabled)" for key, given in only if given]
-    problems = []
-    if sw.storage is None:
-        problems.append(
-            "swarm.storage.driver_options: required in a swarm stack: storage/ and each build's "
-            "public/ must be the same on every node, a node-local volume is not (NFS: "
-            "{type: nfs, o: addr=<server>,rw, device: ':/export/laravel'})"
-        )
-    if cfg.web.command is None and cfg.web.runtime == "fpm":
-        problems.append(
-            "web.command: required in a swarm stack with web.runtime fpm: the app image's FPM "
-            "command, which every task runs after its release chain (e.g. "
-            "[php-fpm8.2, --nodaemonize]; octane has a default)"
-        )
-    unsupported = [
-        ("web.tls.mode", cfg.web.tls.on, "TLS is not yet supported in a swarm stack"),
-        ("network.external", cfg.network.external, "a swarm stack creates its own overlay"),
-        ("release.maintenance", cfg.release.maintenance, "not yet supported in a swarm stack"),
-        ("release.backup", bool(cfg.release.backup), "not yet supported in a swarm stack"),
-        ("release.hooks", any(cfg.release.hooks.model_dump().values()),
-         "not yet supported in a swarm stack"),
-        ("release.notify", bool(cfg.release.notify), "not yet supported in a swarm stack"),
-    ]  # fmt: skip
-    problems += [f"{key}: {why}" for key, bad, why in unsupported if bad]
-    for key in NODE_LOCAL:
-        value = cfg.app.extra_env.get(key)
-        if value is not None and value not in SHARED_DRIVERS:
-            problems.append(
-                f"app.extra_env.{key}: {value!r} keeps its data on one node in a swarm stack; "
-                f"use {' or '.join(SHARED_DRIVERS)}"
-            )
-    return problems
-
-
-def swarm_warnings(cfg: StackConfig) -> list[str]:
-    """Unset drivers whose Laravel default is node-local: a warning, naming the key."""
-    if not cfg.swarm.enabled:
-        return []
-    env = cfg.app.extra_env
-    out = []
-    for key, default in NODE_LOCAL.items():
-        if (
-            default is not None
-            and key not in env
-            and not (key == "CACHE_DRIVER" and "CACHE_STORE" in env)
-        ):
-            out.append(
-                f"app.extra_env.{key}: unset, so Laravel's default {default!r}, which is "
-                f"node-local in a swarm stack: set it to {' or '.join(SHARED_DRIVERS)}"
-            )
-    return out
-
-
-def tls_checks(cfg: StackConfig) -> list[str]:
-    from .core import tls
-
-    t = cfg.web.tls
-    if not t.on:
-        return []
-    problems = []
-    if t.https_port == cfg.web.port:
-        problems.append(
-            f"web.tls.https_port: {t.https_port} is web.port too: HTTP and HTTPS need two ports"
-        )
-    if cfg.app.url and not cfg.app.url.startswith("https://"):
-        problems.append(f"app.url: {cfg.app.url} must be https:// with web.tls.mode {t.mode}")
-    if t.ca_roots is not None:
-        problems += tls.check_roots(t.ca_roots)
-    if t.mode == "files" and t.certificate and t.key:
-        problems += tls.check_files(t.certificate, t.key.get_secret_value(), t.domains)
-    return problems
-
-
-def decode(value: Any) -> Any:
-    """Pulumi hands structured config to programs as JSON text; scalars stay strings."""
-    if isinstance(value, str) and value[:1] in "{[":
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            return value
-    return value
-
-
-def from_pulumi() -> StackConfig:
-    """Read every `laravel-stack:*` key of the current stack and validate it."""
-    from pulumi.runtime import config as runtime_config
-
-    # The language host passes config in the environment, tests through set_all_config: read both.
-    values = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
-    secret_keys = set(runtime_config.get_config_secret_keys_env())
-    raw: dict[str, Any] = {}
-    secret: set[str] = set()
-    for full_key, value in values.items():
-        namespace, _, key = full_key.partition(":")
-        if namespace != NAMESPACE:
-            continue
-        raw[key] = decode(value)
-        if full_key in secret_keys or runtime_config.is_config_secret(full_key):
-            secret.add(key)
-    return parse(raw, secret)
