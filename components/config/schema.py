@@ -90,19 +90,41 @@ def _scalars_as_text(v: Any) -> Any:
 
 
 class ImageConfig(Model):
-    context: str = "."
-    dockerfile: str = "Dockerfile"
-    build_args: dict[str, str] = {}
-    target: str | None = None
-    platform: str = "linux/amd64"
-    # The engine that builds and pushes; none: the one `pulumi up` runs beside ($DOCKER_HOST or
-    # the local socket). The deploy engine (docker.host) only pulls the pushed digest.
-    build_host: str | None = None
-    repository: Annotated[str, StringConstraints(min_length=1)]
-    tag: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")]
-    # An already-pushed build of `repository` to deploy as it is (a rollback): nothing is built
-    # or pushed, the whole release chain runs for it.
-    digest: Annotated[str, StringConstraints(pattern=r"^sha256:[0-9a-f]{64}$")] | None = None
+    context: str = Field(default=".", description="Build context (relative to the project).")
+    dockerfile: str = Field(default="Dockerfile", description="The Dockerfile inside the context.")
+    build_args: dict[str, str] = Field(
+        default={}, description="Build args (numbers and booleans given in config become text)."
+    )
+    target: str | None = Field(
+        default=None, description="Multi-stage target; none: the last stage."
+    )
+    platform: str = Field(
+        default="linux/amd64",
+        description="The pinned platform the image is built for: `linux/amd64`, `linux/arm64`, "
+        "`linux/arm/v7`, `linux/386`, `linux/ppc64le` or `linux/s390x`.",
+    )
+    build_host: str | None = Field(
+        default=None,
+        description="The **build** engine that builds and pushes the image (`unix://…`, "
+        "`ssh://user@host[:port]`, `tcp://host:port`); none: the engine where `pulumi up` runs "
+        "(`$DOCKER_HOST` or the local socket: the CI runner, the laptop). The deploy engine "
+        "(`docker.host`) only pulls the pushed digest. An `ssh://` remote builder needs its "
+        "line in `docker.known_hosts`.",
+    )
+    repository: Annotated[str, StringConstraints(min_length=1)] = Field(
+        description="Registry repository of the app image, lowercase, without tag or digest "
+        "(e.g. `registry.example.com/team/app`); with `registry.server` set it must live on it."
+    )
+    tag: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")] = Field(
+        description="Release tag pushed alongside the digest (a git sha, a date: letters, digits, "
+        "`_`, `.`, `-`, up to 128); `latest` is rejected: containers run the pushed digest anyway."
+    )
+    digest: Annotated[str, StringConstraints(pattern=r"^sha256:[0-9a-f]{64}$")] | None = Field(
+        default=None,
+        description="Deploy this already-pushed build of `image.repository` (`sha256:…`) as it "
+        'is instead of building: a rollback (see "Roll back"). Nothing is built or pushed; '
+        "the whole release chain runs for it. None: build and push the project.",
+    )
 
     _build_args_text = field_validator("build_args", mode="before")(_scalars_as_text)
 
@@ -144,9 +166,18 @@ class ImageConfig(Model):
 
 
 class RegistryConfig(Model):
-    server: Annotated[str, StringConstraints(min_length=1)]
-    username: str | None = None
-    password: SecretStr | None = None
+    server: Annotated[str, StringConstraints(min_length=1)] = Field(
+        description="Registry host (e.g. `registry.example.com`); `image.repository` must live "
+        "on it."
+    )
+    username: str | None = Field(
+        default=None,
+        description="Registry login; none: no login (given together with the password).",
+    )
+    password: SecretStr | None = Field(
+        default=None,
+        description="Registry password or token (required with a username, and only with one).",
+    )
 
     @model_validator(mode="after")
     def _credentials_together(self) -> RegistryConfig:
@@ -175,9 +206,26 @@ KNOWN_HOSTS_LINE = re.compile(
 
 
 class DockerConfig(Model):
-    host: str = "unix:///var/run/docker.sock"
-    known_hosts: list[str] = []
-    ssh_multiplex: bool = True
+    host: str = Field(
+        default="unix:///var/run/docker.sock",
+        description="The **deploy** engine: every container and every release step run there "
+        "(it only pulls the pushed digest): `unix:///path/to/docker.sock`, "
+        "`ssh://user@host[:port]` or `tcp://host:port`. In a swarm stack, a manager.",
+    )
+    known_hosts: list[str] = Field(
+        default=[],
+        description="The server's host key, pinned: one `known_hosts` line per ssh:// engine "
+        "(`host ssh-ed25519 AAAA…`, as printed by `ssh-keyscan -t ed25519 host`; `[host]:port` "
+        "for a port other than 22). Required for each ssh:// `docker.host` and "
+        "`image.build_host`; the provider, the preflight and every release step trust only these "
+        "lines (never `~/.ssh/known_hosts`, never trust on first use).",
+    )
+    ssh_multiplex: bool = Field(
+        default=True,
+        description="One shared ssh connection per stack (`ControlMaster`, socket "
+        "`/tmp/laravel-stack-<name>-<hash of the pinned keys>-%C`, kept 60 s) instead of one "
+        "per command; a changed pin never reuses a connection opened under the old one.",
+    )
 
     @field_validator("host")
     @classmethod
@@ -197,10 +245,20 @@ class DockerConfig(Model):
 
 
 class NetworkConfig(Model):
-    name: Name | None = None
-    external: bool = False
-    #: swarm stacks: IPsec between nodes (the overlay's `encrypted` option; needs ESP)
-    encrypted: bool = False
+    name: Name | None = Field(
+        default=None, description="The network's name; none: `<name>-internal`."
+    )
+    external: bool = Field(
+        default=False,
+        description="Use an existing network (e.g. `docker_internal`, given by `network.name`, "
+        "which is then required) instead of creating one; refused in a swarm stack (it creates "
+        "its own overlay).",
+    )
+    encrypted: bool = Field(
+        default=False,
+        description="Swarm stacks only: IPsec between nodes (the overlay's `encrypted` option; "
+        "needs ESP between the nodes); refused outside a swarm stack.",
+    )
 
     @model_validator(mode="after")
     def _external_needs_name(self) -> NetworkConfig:
@@ -209,15 +267,26 @@ class NetworkConfig(Model):
 
 
 class DatabaseConfig(Model):
-    image: str = "mysql:8.0"
-    database: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_]{1,64}$")] = "laravel"
-    user: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_]{1,32}$")] = "laravel"
-    password: SecretStr
-    root_password: SecretStr
-    volume: Name | None = None
-    # retain: `pulumi destroy` leaves the data volume on the host; protect: destroy refuses.
-    retain_volume: bool = True
-    protect_volume: bool = True
+    image: str = Field(default="mysql:8.0", description="MySQL (or compatible) image.")
+    database: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_]{1,64}$")] = Field(
+        default="laravel",
+        description="Database created on first start (letters, digits, `_`; up to 64).",
+    )
+    user: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_]{1,32}$")] = Field(
+        default="laravel",
+        description="The application user (letters, digits, `_`; up to 32); not `root`.",
+    )
+    password: SecretStr = Field(description="The application user's password.")
+    root_password: SecretStr = Field(description="MySQL's root password.")
+    volume: Name | None = Field(
+        default=None, description="The data volume; none: `<name>-db-data`."
+    )
+    retain_volume: bool = Field(
+        default=True, description="`pulumi destroy` leaves the data volume on the host."
+    )
+    protect_volume: bool = Field(
+        default=True, description="Pulumi refuses to delete the data volume (destroy refuses)."
+    )
 
     @field_validator("user")
     @classmethod
@@ -228,8 +297,10 @@ class DatabaseConfig(Model):
 
 
 class RedisConfig(Model):
-    enabled: bool = False
-    image: str = "redis:7.4"
+    enabled: bool = Field(
+        default=False, description="Run Redis; sets `REDIS_HOST`/`REDIS_PORT` in the app's env."
+    )
+    image: str = Field(default="redis:7.4", description="Redis image.")
 
 
 # A DNS name the edge serves (lowercase; `*.` only for a certificate from files).
@@ -245,17 +316,62 @@ class TlsConfig(Model):
     """HTTPS at the edge (Caddy in front of the stable nginx): `off`, a certificate from
     secrets (`files`), or issued and renewed over ACME (`acme`)."""
 
-    mode: Literal["off", "files", "acme"] = "off"
-    domains: list[Domain] = []
-    email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
-    certificate: str | None = None  # PEM chain, leaf first (public: not required to be secret)
-    key: SecretStr | None = None
-    acme_directory: Annotated[str, StringConstraints(pattern=r"^https://\S+$")] | None = None
-    ca_roots: str | None = None
-    https_port: Port = 443
-    hsts_seconds: Annotated[int, Field(ge=0, le=63072000)] = 31536000
-    edge_image: str = "caddy:2.6"
-    volume: Name | None = None
+    mode: Literal["off", "files", "acme"] = Field(
+        default="off",
+        description="`off`, `files` (a certificate from secrets: needs `domains`, "
+        "`certificate` and `key`) or `acme` (issued and renewed over ACME: needs `domains` and "
+        '`email`, no certificate or key); see "HTTPS". On: the edge publishes `web.port` '
+        "(HTTP: redirects, ACME challenges) and `web.tls.https_port`, nginx none; `app.url`, "
+        "if set, must be https://. Refused in a swarm stack (not yet supported).",
+    )
+    domains: list[Domain] = Field(
+        default=[],
+        description="The names served (lowercase DNS names, each once); required when on. The "
+        "first one without `*.` is the URLs' and the verify step's name (one is required); "
+        "`*.` only in `files` (`acme` proves single names over HTTP-01).",
+    )
+    email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = Field(
+        default=None, description="`acme`: the ACME account's contact (expiry notices)."
+    )
+    certificate: str | None = Field(
+        default=None,
+        description="`files`: the PEM chain, leaf first (set through stdin; public: it need not "
+        "be a secret). Checked against the key and the domains.",
+    )
+    key: SecretStr | None = Field(
+        default=None,
+        description="`files`: the certificate's unencrypted PEM private key (`--secret`, "
+        "through stdin).",
+    )
+    acme_directory: Annotated[str, StringConstraints(pattern=r"^https://\S+$")] | None = Field(
+        default=None,
+        description="`acme`: another ACME directory URL (https://); none: Caddy's (Let's "
+        "Encrypt, ZeroSSL).",
+    )
+    ca_roots: str | None = Field(
+        default=None,
+        description="PEM roots trusted beyond the system's: by the edge for the ACME "
+        "directory's HTTPS, and by the verify step for the served certificate (a private CA).",
+    )
+    https_port: Port = Field(
+        default=443,
+        description="Published HTTPS port (the edge listens on the same ports inside); not "
+        "`web.port`. Shown in the URLs when not 443.",
+    )
+    hsts_seconds: Annotated[int, Field(ge=0, le=63072000)] = Field(
+        default=31536000,
+        description="`Strict-Transport-Security: max-age=…` on HTTPS responses; `0`: no header.",
+    )
+    edge_image: str = Field(
+        default="caddy:2.6",
+        description="The edge's image (the official image's layout: `/etc/caddy/Caddyfile`, "
+        "data in `/data`).",
+    )
+    volume: Name | None = Field(
+        default=None,
+        description="The edge's retained data volume (certificates, ACME account); none: "
+        "`<name>-tls`.",
+    )
 
     @property
     def on(self) -> bool:
@@ -279,26 +395,64 @@ class TlsConfig(Model):
 
 
 class WebConfig(Model):
-    runtime: Literal["fpm", "octane"] = "fpm"
-    nginx_image: str = "nginx:1.27"
-    host: str = "127.0.0.1"
-    port: Port = 8080
-    app_root: Path = "/var/www/html"
-    fpm_port: Port = 9000
-    octane_port: Port = 8000
-    php_ini: dict[str, str] = DEFAULT_PHP_INI
-    php_ini_dir: Path = "/usr/local/etc/laravel-stack/php"
-    destroy_grace_seconds: Annotated[int, Field(ge=0, le=600)] = 30
-    # Wait for the image's own HEALTHCHECK before the release chain touches the new container.
-    wait_healthy: bool = False
-    wait_timeout: Annotated[int, Field(ge=1, le=1800)] = 120
-    #: swarm stacks: app tasks (at most swarm.max_per_node on one node)
-    replicas: Annotated[int, Field(ge=1, le=64)] = 1
-    #: swarm stacks: the app's web command (the image's CMD: a service that starts through the
-    #: stack's task chain names it), e.g. [php-fpm8.2, --nodaemonize, --force-stderr]; octane:
-    #: the one-engine stack's `octane:frankenphp` command when unset
-    command: list[Annotated[str, StringConstraints(min_length=1)]] | None = None
-    tls: TlsConfig = TlsConfig()
+    runtime: Literal["fpm", "octane"] = Field(
+        default="fpm",
+        description="`fpm` (nginx + PHP-FPM: nginx passes FastCGI to `web.fpm_port`) or "
+        "`octane` (FrankenPHP + Octane: nginx proxies HTTP/1.1 to `web.octane_port`); both also "
+        'in a swarm stack, where nginx reaches `tasks.<app>` (see "Scale out: Docker Swarm").',
+    )
+    nginx_image: str = Field(
+        default="nginx:1.27", description="nginx image (the stable web entry)."
+    )
+    host: str = Field(
+        default="127.0.0.1",
+        description="IPv4 address the web entry is published on (e.g. `127.0.0.1` or `0.0.0.0`).",
+    )
+    port: Port = Field(default=8080, description="Published (HTTP) port.")
+    app_root: Path = Field(default="/var/www/html", description="The app's root inside the image.")
+    fpm_port: Port = Field(default=9000, description="PHP-FPM's TCP port in the app container.")
+    octane_port: Port = Field(default=8000, description="Octane's port in its container.")
+    php_ini: dict[str, str] = Field(
+        default=DEFAULT_PHP_INI,
+        description="php.ini settings, merged over the production defaults (listed below) "
+        "instead of replacing them; values become text. With `health.build_from` header the "
+        "stack uses `auto_prepend_file` itself (setting it is refused).",
+    )
+    php_ini_dir: Path = Field(
+        default="/usr/local/etc/laravel-stack/php",
+        description="Where the ini is uploaded in the app container; added to `PHP_INI_SCAN_DIR`.",
+    )
+    destroy_grace_seconds: Annotated[int, Field(ge=0, le=600)] = Field(
+        default=30, description="Seconds containers get to finish work before being killed."
+    )
+    wait_healthy: bool = Field(
+        default=False,
+        description="Also make `up` wait for the new app container's Docker health check (the "
+        "stack's own: the chain's probe of `health.path`, FastCGI for `fpm`; the image needs no "
+        "`HEALTHCHECK`) before the release chain touches it. Off: the chain's `contract` step "
+        "checks the image at once and its `health` step proves the container answers with the "
+        "build, so a broken image fails with its cause instead of a health-wait timeout.",
+    )
+    wait_timeout: Annotated[int, Field(ge=1, le=1800)] = Field(
+        default=120, description="Seconds to wait for it (`web.wait_healthy`)."
+    )
+    replicas: Annotated[int, Field(ge=1, le=64)] = Field(
+        default=1,
+        description="Swarm stacks only: app tasks (at most `swarm.max_per_node` on one node); "
+        "refused outside a swarm stack.",
+    )
+    command: list[Annotated[str, StringConstraints(min_length=1)]] | None = Field(
+        default=None,
+        description="Swarm stacks: the app image's web command (its CMD), run by every task "
+        "after its release chain (FPM's varies by image: `[php-fpm8.2, --nodaemonize]`). "
+        "Required with `fpm`; none with `octane`: `php artisan octane:frankenphp "
+        "--host=0.0.0.0 --port=<web.octane_port>` (the one-engine stack's command); for Octane "
+        "it must listen on `0.0.0.0:<web.octane_port>`.",
+    )
+    tls: TlsConfig = Field(
+        default=TlsConfig(),
+        description='HTTPS at the edge (Caddy in front of the stable nginx); see "HTTPS".',
+    )
 
     @property
     def app_port(self) -> int:
@@ -337,7 +491,12 @@ class SharedStorageConfig(Model):
     """A volume every node mounts the same: the local driver's options (NFS in production:
     {type: nfs, o: "addr=10.0.0.5,rw,nfsvers=4.1", device: ":/export/laravel"})."""
 
-    driver_options: dict[Annotated[str, StringConstraints(pattern=r"^[a-z0-9_.-]+$")], str]
+    driver_options: dict[Annotated[str, StringConstraints(pattern=r"^[a-z0-9_.-]+$")], str] = Field(
+        description="The local driver's options of the volume every node mounts the same: "
+        "`storage/` and each build's `public/`; needs `type` and `device`. NFS: `{type: nfs, "
+        'o: "addr=10.0.0.5,rw,nfsvers=4.1", device: ":/export/laravel"}`; the stack uses '
+        "`<device>/storage` and `<device>/public` (create both, owned by the web user)."
+    )
 
     @field_validator("driver_options")
     @classmethod
@@ -352,55 +511,120 @@ class SharedStorageConfig(Model):
 class SwarmConfig(Model):
     """A Docker Swarm: docker.host is a manager; the app runs as services across the nodes."""
 
-    enabled: bool = False
-    #: the node label MySQL and Redis are pinned to (their volumes live there)
-    data_label: LabelText = "laravel-stack.data=true"
-    #: app tasks on one node at most (0: no limit); a lost node's task comes back on another
-    #: node only where this leaves room
-    max_per_node: Annotated[int, Field(ge=0, le=64)] = 1
-    #: storage/ (uploads, storage/app/public) and each build's public/: the same on every node
-    storage: SharedStorageConfig | None = None
-    #: how long `up` waits for a service to converge (every task running and healthy)
-    converge_timeout: Annotated[int, Field(ge=30, le=3600)] = 300
-    #: workers and the scheduler: time between the stop signal and SIGKILL
-    stop_grace_seconds: Annotated[int, Field(ge=1, le=3600)] = 30
+    enabled: bool = Field(
+        default=False,
+        description="The swarm runtime: `docker.host` is a manager (ssh://, host key pinned); "
+        "the app runs as services across the nodes. Not yet supported with it: `web.tls`, "
+        "`network.external`, `release.maintenance`, `release.backup`, `release.hooks`, "
+        "`release.notify`.",
+    )
+    data_label: LabelText = Field(
+        default="laravel-stack.data=true",
+        description="The node label (`key=value`) MySQL and Redis are pinned to (their "
+        "volumes live there).",
+    )
+    max_per_node: Annotated[int, Field(ge=0, le=64)] = Field(
+        default=1,
+        description="App tasks on one node at most (`0`: no limit). With 1, a lost node's app "
+        'task waits for a node with room ("When a node dies"); 2 lets the survivors take it. '
+        "Several app tasks roll out `stop-first` for this reason: start-first needs a free slot "
+        "beside the old task, and with one per node and as many replicas as nodes Swarm has "
+        "nowhere to start it (seen: the rollout never converged).",
+    )
+    storage: SharedStorageConfig | None = Field(
+        default=None,
+        description="`storage/` (uploads, `storage/app/public`) and each build's `public/`: the "
+        "same on every node. Required in a swarm stack (a node-local volume is refused); "
+        "refused outside one.",
+    )
+    converge_timeout: Annotated[int, Field(ge=30, le=3600)] = Field(
+        default=300,
+        description="Seconds `up` waits for a service to converge (every task running and "
+        "healthy).",
+    )
+    stop_grace_seconds: Annotated[int, Field(ge=1, le=3600)] = Field(
+        default=30,
+        description="Workers and the scheduler: seconds between the stop signal (SIGTERM) and "
+        "SIGKILL.",
+    )
 
 
 class QueueConfig(Model):
-    enabled: bool = True
-    command: list[str] = [
-        "php",
-        "artisan",
-        "queue:work",
-        "--sleep=3",
-        "--tries=3",
-        "--max-time=3600",
-    ]
-    replicas: Annotated[int, Field(ge=1, le=32)] = 1
+    enabled: bool = Field(
+        default=True,
+        description="Run queue workers (off: the chain's `workers-restart` step does not run).",
+    )
+    command: list[str] = Field(
+        default=[
+            "php",
+            "artisan",
+            "queue:work",
+            "--sleep=3",
+            "--tries=3",
+            "--max-time=3600",
+        ],
+        description="The worker command (an argv list).",
+    )
+    replicas: Annotated[int, Field(ge=1, le=32)] = Field(
+        default=1, description="Number of workers."
+    )
 
 
 class SchedulerConfig(Model):
-    enabled: bool = True
-    command: list[str] = ["php", "artisan", "schedule:work"]
+    enabled: bool = Field(default=True, description="Run the scheduler.")
+    command: list[str] = Field(
+        default=["php", "artisan", "schedule:work"],
+        description="The scheduler command (an argv list).",
+    )
 
 
 class PublicInitConfig(Model):
-    public_path: Path = "/var/www/html/public"
-    storage_link: bool = True
+    public_path: Path = Field(
+        default="/var/www/html/public",
+        description="The image's public directory, copied into the public volume.",
+    )
+    storage_link: bool = Field(
+        default=True, description="Create `public/storage → ../storage/app/public` in the volume."
+    )
 
 
 class WebUserConfig(Model):
-    name: Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_-]{0,31}$")] = "www-data"
-    uid: Annotated[int, Field(ge=1, le=65534)] = 33
-    gid: Annotated[int, Field(ge=1, le=65534)] = 33
+    name: Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_-]{0,31}$")] = Field(
+        default="www-data",
+        description="The user artisan, workers, hooks and ownership checks use (a Unix user name).",
+    )
+    uid: Annotated[int, Field(ge=1, le=65534)] = Field(
+        default=33, description="The web user's uid."
+    )
+    gid: Annotated[int, Field(ge=1, le=65534)] = Field(
+        default=33, description="The web user's gid."
+    )
 
 
 class AppConfig(Model):
-    env: Annotated[str, StringConstraints(pattern=r"^[a-z]+$")] = "production"
-    key: SecretStr
-    debug: bool = False
-    url: str | None = None
-    extra_env: dict[EnvName, str] = {}
+    env: Annotated[str, StringConstraints(pattern=r"^[a-z]+$")] = Field(
+        default="production", description="`APP_ENV` (lowercase letters)."
+    )
+    key: SecretStr = Field(
+        description="`APP_KEY`: `base64:` + 32 bytes (`php artisan key:generate --show`)."
+    )
+    debug: bool = Field(default=False, description="`APP_DEBUG`.")
+    url: str | None = Field(
+        default=None,
+        description="`APP_URL`; also the base of the `web_url` output. Must be https:// with "
+        "`web.tls` on. None: with `web.tls` on, the site's https:// base (the first name of "
+        "`web.tls.domains` without `*.`, the port when not 443) for both; otherwise `APP_URL` "
+        "is not set and `web_url` is the published address.",
+    )
+    extra_env: dict[EnvName, str] = Field(
+        default={},
+        description="More env vars (`UPPER_CASE` names; values become text). The stack-managed "
+        "ones (`APP_KEY`, `APP_BUILD`, `DB_PASSWORD`, `DB_HOST`, `DB_DATABASE`, `DB_USERNAME`) "
+        "are rejected. In a swarm stack `SESSION_DRIVER`, `CACHE_DRIVER` and `CACHE_STORE` must "
+        "be `redis` or `database` (a node-local driver such as `file` or `array` is refused; "
+        "left unset, Laravel's default `file`, they are a warning naming the key); use the same "
+        "for `QUEUE_CONNECTION`.",
+    )
 
     _extra_env_text = field_validator("extra_env", mode="before")(_scalars_as_text)
 
@@ -449,12 +673,26 @@ class HookConfig(Model):
     """One of your own release steps: `run` (an argv, no shell) or `script` (an executable
     file inside the image), in the new app container, as the web user, with its env."""
 
-    name: HookName
-    run: list[Annotated[str, StringConstraints(min_length=1)]] | None = None
-    script: Path | None = None
-    timeout: Annotated[int, Field(ge=1, le=3600)] = 300
-    as_root: bool = False
-    reason: str = ""
+    name: HookName = Field(
+        description="The hook's name (`a-z0-9-`, up to 40), unique across the three points."
+    )
+    run: list[Annotated[str, StringConstraints(min_length=1)]] | None = Field(
+        default=None, description="An argv (no shell); exactly one of `run` and `script`."
+    )
+    script: Path | None = Field(
+        default=None,
+        description="An executable file's absolute path inside the image; exactly one of `run` "
+        "and `script`.",
+    )
+    timeout: Annotated[int, Field(ge=1, le=3600)] = Field(
+        default=300, description="Seconds the hook may take."
+    )
+    as_root: bool = Field(default=False, description="Run as root instead of the web user.")
+    reason: str = Field(
+        default="",
+        description="Why the web user cannot run it: required with `as_root: true` (at least 10 "
+        "characters), refused without it.",
+    )
 
     @model_validator(mode="after")
     def _one_command(self) -> HookConfig:
@@ -467,9 +705,17 @@ class HookConfig(Model):
 
 
 class HooksConfig(Model):
-    after_ownership: list[HookConfig] = []
-    before_switch: list[HookConfig] = []
-    after_verify: list[HookConfig] = []
+    after_ownership: list[HookConfig] = Field(
+        default=[], description="Hooks run after `ownership` (before the backup and `migrate`)."
+    )
+    before_switch: list[HookConfig] = Field(
+        default=[],
+        description="Hooks run after `health` (the new build checked, traffic still on the old).",
+    )
+    after_verify: list[HookConfig] = Field(
+        default=[],
+        description="Hooks run after `verify` (and `maintenance-up`: traffic on the new build).",
+    )
 
     @model_validator(mode="after")
     def _unique(self) -> HooksConfig:
@@ -480,8 +726,11 @@ class HooksConfig(Model):
 class WebhookConfig(Model):
     """A webhook told of every release outcome; the URL is a Pulumi secret."""
 
-    url: SecretStr
-    format: Literal["slack", "json"] = "json"
+    url: SecretStr = Field(description="The webhook's URL (http:// or https://).")
+    format: Literal["slack", "json"] = Field(
+        default="json",
+        description="The post's body: `json` or `slack` (an incoming webhook's message).",
+    )
 
     @field_validator("url")
     @classmethod
@@ -494,24 +743,57 @@ class WebhookConfig(Model):
 
 
 class ReleaseConfig(Model):
-    migrate: bool = True
-    # Builds of the app kept on the deploy engine (the last N released; the running one always).
-    keep: Annotated[int, Field(ge=1, le=100)] = 5
-    # A dump of the app database before `migrate` (default: when migrate is on), the last
-    # keep_backups kept in the backups volume on the deploy engine.
-    backup: bool | None = None
-    keep_backups: Annotated[int, Field(ge=1, le=100)] = 5
-    # `artisan down` (the app's 503 page, Retry-After, a bypass secret) from before `migrate`
-    # until after `verify`: for migrations the old build cannot run against.
-    maintenance: bool = False
-    maintenance_secret: SecretStr | None = None
-    maintenance_retry: Annotated[int, Field(ge=1, le=3600)] = 15
-    hooks: HooksConfig = HooksConfig()
-    notify: list[WebhookConfig] = []
-    # Each post is bounded by it: a receiver that is down or hangs never holds a release.
-    notify_timeout: Annotated[int, Field(ge=1, le=60)] = 10
-    # Turning a step off is for proving it matters (see README); production keeps them all.
-    skip: list[StepName] = []
+    migrate: bool = Field(default=True, description="Run `migrate --force` in the chain.")
+    keep: Annotated[int, Field(ge=1, le=100)] = Field(
+        default=5,
+        description="Builds of the app kept on the deploy engine and listed in `releases` (the "
+        "last N released; the running one always).",
+    )
+    backup: bool | None = Field(
+        default=None,
+        description="Dump the app database before `migrate` into the backups volume on the "
+        'deploy engine (see "Backups and restore"); none: `release.migrate`\'s value (off in a '
+        "swarm stack, where setting it is refused: not yet supported). Off outside a local stack "
+        "is a danger in the release plan.",
+    )
+    keep_backups: Annotated[int, Field(ge=1, le=100)] = Field(
+        default=5, description="Backups kept in the `<name>-backups` volume (the last N)."
+    )
+    maintenance: bool = Field(
+        default=False,
+        description="`artisan down` (the app's 503 page, `Retry-After`, a bypass secret) from "
+        "before `migrate` until after `verify`: for migrations the old build cannot run against "
+        '(see "Maintenance mode"); the release plan says so. Needs '
+        "`release.maintenance_secret`.",
+    )
+    maintenance_secret: SecretStr | None = Field(
+        default=None,
+        description="Required with `release.maintenance`: the bypass path (`/<secret>`) that "
+        "lets you in during maintenance (a long random string).",
+    )
+    maintenance_retry: Annotated[int, Field(ge=1, le=3600)] = Field(
+        default=15, description="The 503 page's `Retry-After`, in seconds."
+    )
+    hooks: HooksConfig = Field(
+        default=HooksConfig(),
+        description='Your own release steps, at three points of the chain (see "Hooks and '
+        'notifications"): each `run` (an argv, no shell) or `script` (an executable file '
+        "inside the image), in the new app container, as the web user, with its env.",
+    )
+    notify: list[WebhookConfig] = Field(
+        default=[],
+        description='Webhooks told of every release outcome (see "Hooks and notifications").',
+    )
+    notify_timeout: Annotated[int, Field(ge=1, le=60)] = Field(
+        default=10,
+        description="Seconds each post may take: a receiver that is down or hangs never holds "
+        "a release; all posts run at once.",
+    )
+    skip: list[StepName] = Field(
+        default=[],
+        description="Steps not to run; only to prove a step matters (see README), production "
+        "runs them all.",
+    )
 
 
 #: the response header in which an FPM worker names the build it serves (build_from: header)
@@ -519,37 +801,97 @@ BUILD_HEADER = "X-Laravel-Stack-Build"
 
 
 class HealthConfig(Model):
-    path: Annotated[str, StringConstraints(pattern=r"^/\S*$")] = "/up"
-    expected_status: Annotated[int, Field(ge=100, le=599)] = 200
-    #: where the probe reads the served build: `header`, the stack's own (the FPM worker that
-    #: answered `path` names its `config('app.build')` in X-Laravel-Stack-Build: any route, the
-    #: built-in `health: '/up'` of Laravel 11+ included); `body`, the JSON field `build_field` of
-    #: the app's own route (Octane, swarm stacks, and stacks that keep their route). None: header
-    #: for FPM on one engine, body elsewhere.
-    build_from: Literal["header", "body"] | None = None
-    build_field: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.]+$")] = "build"
-    retries: Annotated[int, Field(ge=1, le=120)] = 30
-    interval: Annotated[float, Field(gt=0, le=60)] = 2
-    timeout: Annotated[float, Field(gt=0, le=60)] = 5
+    path: Annotated[str, StringConstraints(pattern=r"^/\S*$")] = Field(
+        default="/up",
+        description='The health route (a path starting with `/`; no `"`, `$` or `\\` with '
+        "`health.build_from` header).",
+    )
+    expected_status: Annotated[int, Field(ge=100, le=599)] = Field(
+        default=200, description="The status the route must return."
+    )
+    build_from: Literal["header", "body"] | None = Field(
+        default=None,
+        description="Where the check reads the served build: `header`, the "
+        "`X-Laravel-Stack-Build` header that the FPM worker answering `health.path` adds (the "
+        "stack's `build_header.php`, PHP's `auto_prepend_file`, naming `config('app.build')`: "
+        "any route, the built-in `health: '/up'` of Laravel 11+ included; the app keeps its own "
+        "route, needs only `'build' => env('APP_BUILD')`), only with PHP-FPM on one engine; "
+        "`body`, the JSON field `health.build_field` of the app's own route (Octane, swarm "
+        "stacks, an app with its own `auto_prepend_file`). None: `header` with `web.runtime: "
+        'fpm` on one engine, else `body`. See "The one line your app adds".',
+    )
+    build_field: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.]+$")] = Field(
+        default="build",
+        description="With `build_from: body`: the JSON field (dotted path) that must equal the "
+        "deployed `repository@sha256:…` (`APP_BUILD`).",
+    )
+    retries: Annotated[int, Field(ge=1, le=120)] = Field(
+        default=30, description="Attempts (bounded)."
+    )
+    interval: Annotated[float, Field(gt=0, le=60)] = Field(
+        default=2, description="Seconds between attempts."
+    )
+    timeout: Annotated[float, Field(gt=0, le=60)] = Field(
+        default=5, description="Seconds per request."
+    )
 
 
 class StackConfig(Model):
-    name: Name = "laravel"
-    image: ImageConfig
-    registry: RegistryConfig | None = None
-    docker: DockerConfig = DockerConfig()
-    network: NetworkConfig = NetworkConfig()
-    database: DatabaseConfig
-    redis: RedisConfig = RedisConfig()
-    web: WebConfig = WebConfig()
-    queue: QueueConfig = QueueConfig()
-    scheduler: SchedulerConfig = SchedulerConfig()
-    public_init: PublicInitConfig = PublicInitConfig()
-    web_user: WebUserConfig = WebUserConfig()
-    app: AppConfig
-    release: ReleaseConfig = ReleaseConfig()
-    health: HealthConfig = HealthConfig()
-    swarm: SwarmConfig = SwarmConfig()
+    name: Name = Field(
+        default="laravel",
+        description="Prefix of every container, volume and the default network name (lowercase "
+        "letters, digits, `_`, `.`, `-`; up to 63).",
+    )
+    image: ImageConfig = Field(
+        description="The app image: built from the project and pushed (or a pushed build "
+        "deployed again by digest)."
+    )
+    registry: RegistryConfig | None = Field(
+        default=None,
+        description="The registry the app image is pushed to and pulled from, and its login; "
+        "none: no login.",
+    )
+    docker: DockerConfig = Field(
+        default=DockerConfig(), description="The deploy engine and how it is reached."
+    )
+    network: NetworkConfig = Field(
+        default=NetworkConfig(), description="The internal network the stack's containers share."
+    )
+    database: DatabaseConfig = Field(description="MySQL: image, database, users, data volume.")
+    redis: RedisConfig = Field(
+        default=RedisConfig(), description="An optional Redis beside the app."
+    )
+    web: WebConfig = Field(
+        default=WebConfig(),
+        description="The web entry (nginx), the app's server (PHP-FPM or Octane) and its php.ini.",
+    )
+    queue: QueueConfig = Field(default=QueueConfig(), description="Queue workers.")
+    scheduler: SchedulerConfig = Field(
+        default=SchedulerConfig(), description="Laravel's scheduler."
+    )
+    public_init: PublicInitConfig = Field(
+        default=PublicInitConfig(),
+        description="How each build's `public/` is put into the public volume.",
+    )
+    web_user: WebUserConfig = Field(
+        default=WebUserConfig(),
+        description="The user the app's commands run as (`name`, `uid`, `gid`).",
+    )
+    app: AppConfig = Field(description="The app's Laravel environment.")
+    release: ReleaseConfig = Field(
+        default=ReleaseConfig(),
+        description="The release chain that takes a new build live, and what it keeps.",
+    )
+    health: HealthConfig = Field(
+        default=HealthConfig(),
+        description="How the release chain checks the new build answers (and is the deployed "
+        "build).",
+    )
+    swarm: SwarmConfig = Field(
+        default=SwarmConfig(),
+        description="A Docker Swarm: `docker.host` is a manager; the app runs as services "
+        'across the nodes (see "Scale out: Docker Swarm").',
+    )
 
     @property
     def network_name(self) -> str:
