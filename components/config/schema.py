@@ -402,7 +402,9 @@ class WebConfig(Model):
         'in a swarm stack, where nginx reaches `tasks.<app>` (see "Scale out: Docker Swarm").',
     )
     nginx_image: str = Field(
-        default="nginx:1.27", description="nginx image (the stable web entry)."
+        default="nginx:1.27",
+        description="nginx image: the stable web entry in front of the app's server "
+        "(FastCGI to FPM, HTTP to Octane).",
     )
     host: str = Field(
         default="127.0.0.1",
