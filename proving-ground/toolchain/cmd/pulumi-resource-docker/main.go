@@ -2,7 +2,7 @@
 //
 // The upstream provider (module github.com/pulumi/pulumi-docker/provider/v5, which embeds
 // github.com/kreuzwerker/terraform-provider-docker) is not served by the Go module proxy this
-// project can reach, so scripts/bootstrap-pulumi.sh builds this one and installs it as plugin
+// project can reach, so proving-ground/bootstrap-pulumi.sh builds this one and installs it as plugin
 // `docker` at the version the pulumi-docker Python SDK asks for. It talks to the Docker Engine
 // API directly and mirrors upstream v5.1.0 for the resources and inputs this program uses —
 // defaults, read-back values, state shape, diff and replace behaviour — checked field by field
@@ -581,7 +581,7 @@ func (p *dockerProvider) Check(ctx context.Context, req *pulumirpc.CheckRequest)
 			failures = append(failures, &pulumirpc.CheckFailure{
 				Property: b,
 				Reason: fmt.Sprintf("%s: input %q is not supported by this stand-in of the docker provider "+
-					"(only the inputs verified against upstream are; see scripts/toolchain/README.md)", req.GetType(), b),
+					"(only the inputs verified against upstream are; see proving-ground/toolchain/README.md)", req.GetType(), b),
 			})
 		}
 		return &pulumirpc.CheckResponse{Failures: failures}, nil
