@@ -1,8 +1,8 @@
 // pulumi-resource-command: a minimal, protocol-compatible stand-in for the Pulumi Command provider.
 //
 // The upstream provider (module github.com/pulumi/pulumi-command/provider) is not served by the Go
-// module proxy this project can reach, so proving-ground/bootstrap-pulumi.sh builds this one and installs
-// it as plugin `command` at the version the pulumi-command Python SDK asks for. It implements what
+// module proxy this project can reach, so proving-ground/bootstrap-pulumi.sh builds this one and
+// installs it as plugin `command` at the version the pulumi-command Python SDK asks for. It implements what
 // the project uses, with upstream's semantics:
 //
 //   - command:local:Command: create/update/delete shell commands run through `interpreter`

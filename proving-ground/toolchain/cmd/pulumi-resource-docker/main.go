@@ -2,8 +2,8 @@
 //
 // The upstream provider (module github.com/pulumi/pulumi-docker/provider/v5, which embeds
 // github.com/kreuzwerker/terraform-provider-docker) is not served by the Go module proxy this
-// project can reach, so proving-ground/bootstrap-pulumi.sh builds this one and installs it as plugin
-// `docker` at the version the pulumi-docker Python SDK asks for. It talks to the Docker Engine
+// project can reach, so proving-ground/bootstrap-pulumi.sh builds this one and installs it as
+// plugin `docker` at the version the pulumi-docker Python SDK asks for. It talks to the Docker Engine
 // API directly and mirrors upstream v5.1.0 for the resources and inputs this program uses —
 // defaults, read-back values, state shape, diff and replace behaviour — checked field by field
 // against the state and previews recorded on the upstream plugins (tests/e2e/vectors/):
