@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Zero-downtime benchmark: laravel-stack vs the seeds' way, same code change, same machine.
 
-Run after `scripts/bootstrap` (the pulumi toolchain and Docker must be up):
+Run after `proving-ground/bootstrap` (the pulumi toolchain and Docker must be up):
 
     venv/bin/python bench/bench.py [--rate 20] [--out bench/results.json]
 

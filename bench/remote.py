@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Deploying to a server over SSH: one shared connection vs one connection per command.
 
-Run after `scripts/bootstrap` (root: it starts the test server of `scripts/remote-host`):
+Run after `proving-ground/bootstrap` (root: it starts the test server of
+`proving-ground/remote-host`):
 
     venv/bin/python bench/remote.py [--changes 2] [--out bench/remote.json]
 
@@ -81,7 +82,7 @@ def main() -> None:
     ap.add_argument("--changes", type=int, default=2, help="code changes per mode (default 2)")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "remote.json")
     args = ap.parse_args()
-    out = sh("bash", str(REPO / "scripts/remote-host"), "up").stdout
+    out = sh("bash", str(REPO / "proving-ground/remote-host"), "up").stdout
     server = {
         k: v.strip("'") for k, v in (ln.split("=", 1) for ln in out.splitlines() if "=" in ln)
     }

@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """A code change on Docker Swarm under load: the swarm stack's release vs `docker stack deploy`.
 
-Run as root after `scripts/bootstrap` (it starts a cluster of its own, LARAVEL_STACK_SWARM_ID=4):
+Run as root after `proving-ground/bootstrap` (it starts a cluster of its own,
+LARAVEL_STACK_SWARM_ID=4):
 
     . /var/cache/laravel-stack/toolchain/env.sh
     venv/bin/python bench/swarm.py [--runs 1] [--rev HEAD] [--out bench/swarm.json]
 
-`scripts/swarm-cluster` makes a Swarm of 2 nodes; two ways of running the example app live on
+`proving-ground/swarm-cluster` makes a Swarm of 2 nodes; two ways of running the example app live on
 it side by side: the swarm stack (`swarm.enabled`, name `lsbswarm`, port 18092, its release is
 `pulumi up --skip-preview` after `image.build_args.APP_CODE_VERSION` changed) and the Swarm users'
 own way as Spin by serversideup does it (`bench/swarm-compose.yml`, stack `lsbcompose`, port
@@ -57,7 +58,8 @@ COMPOSE, COMPOSE_PORT = "lsbcompose", 18093
 REGISTRY = "127.0.0.1:5001"
 STACK_REPO = f"{REGISTRY}/laravel-stack/bench-swarm"
 COMPOSE_REPO = f"{REGISTRY}/laravel-stack/bench-swarm-compose"
-REGISTRY_LOGIN = ("deploy", "local-registry-password")  # scripts/bootstrap-docker.sh's throwaway
+# proving-ground/bootstrap-docker.sh's throwaway
+REGISTRY_LOGIN = ("deploy", "local-registry-password")
 NGINX_IMAGE = "127.0.0.1:5000/laravel-stack/nginx:bookworm"
 REDIS_IMAGE = "127.0.0.1:5000/laravel-stack/redis:7"
 APP = "examples/laravel-app"
@@ -432,9 +434,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         try:
-            out = sh(
-                "bash", str(REPO / "scripts/swarm-cluster"), "up", env=CLUSTER_ENV, timeout=300
-            )
+            out = sh("bash", str(REPO / "proving-ground/swarm-cluster"), "up", env=CLUSTER_ENV,
+                     timeout=300)  # fmt: skip
             cluster = dict(
                 (k, v.strip("'"))
                 for k, v in (ln.split("=", 1) for ln in out.splitlines() if "=" in ln)
@@ -467,12 +468,12 @@ def main() -> None:
                 end_ssh_masters(cluster["SWARM_MANAGER"], cluster["SWARM_KNOWN_HOSTS"])
             if "SSH_AGENT_PID" in agent:
                 os.kill(int(agent["SSH_AGENT_PID"]), signal.SIGTERM)
-            sh("bash", str(REPO / "scripts/swarm-cluster"), "down", env=CLUSTER_ENV, timeout=300,
-               check=False)  # fmt: skip
+            sh("bash", str(REPO / "proving-ground/swarm-cluster"), "down", env=CLUSTER_ENV,
+               timeout=300, check=False)  # fmt: skip
     report = {
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "tree": tree.strip() + ("" if args.rev else " (working tree)"),
-        "cluster": "scripts/swarm-cluster, 2 nodes on this machine",
+        "cluster": "proving-ground/swarm-cluster, 2 nodes on this machine",
         "load": {
             "rate": args.rate,
             "timeout_s": 2,

@@ -1,6 +1,6 @@
 """End-to-end fixtures: the real `pulumi` CLI against the real Docker engine.
 
-Nothing here skips: a missing toolchain or engine is a failure (run scripts/bootstrap first;
+Nothing here skips: a missing toolchain or engine is a failure (run proving-ground/bootstrap first;
 scripts/test does).
 """
 
@@ -294,9 +294,10 @@ def restart_engine(server: bool = False) -> None:
     """Restart a Docker engine as a host reboot or a package upgrade does (SIGTERM: it stops its
     containers; started again the same way): this machine's, or the SSH test server's."""
     if server:
-        sh("bash", str(REPO / "scripts/remote-host"), "restart-engine", timeout=240)
+        sh("bash", str(REPO / "proving-ground/remote-host"), "restart-engine", timeout=240)
     else:
-        sh("bash", str(REPO / "scripts/bootstrap-docker.sh"), "--restart-dockerd", timeout=240)
+        sh("bash", str(REPO / "proving-ground/bootstrap-docker.sh"), "--restart-dockerd",
+           timeout=240)  # fmt: skip
 
 
 def stack_container_states(name: str, docker_host: str | None = None) -> dict[str, str]:
@@ -359,7 +360,7 @@ def vectors() -> Iterator[Vectors]:
 def new_project(tmp_path_factory, stack: str, base_config: str = "Pulumi.local.yaml") -> Pulumi:
     """A copy of the tracked project with a new stack (file backend in the copy's folder)."""
     for tool in ("pulumi", "docker"):
-        assert shutil.which(tool), f"{tool} not on PATH: run scripts/bootstrap"
+        assert shutil.which(tool), f"{tool} not on PATH: run proving-ground/bootstrap"
     work = tmp_path_factory.mktemp(stack)
     project = work / "project"
     # A copy of the tracked project, so tests may edit the example app like a developer would.

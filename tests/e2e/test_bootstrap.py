@@ -2,8 +2,8 @@
 used as it is, with its plugins, and nothing is built; where none is installed the stand-ins go to a
 Pulumi home of the proving ground's own. Either way nothing of the user's home is written.
 
-Each case runs `scripts/bootstrap pulumi` against a cache directory of its own, so the suite's
-own toolchain (and its env.sh) is never rewritten by a test.
+Each case runs `proving-ground/bootstrap pulumi` against a cache directory of its own, so the
+suite's own toolchain (and its env.sh) is never rewritten by a test.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def user_home(tmp_path: Path, with_cli: bool) -> Path:
         # A real CLI (this run's own build, copied): the user's installation.
         (home / ".pulumi/bin").mkdir()
         real = shutil.which("pulumi")
-        assert real, "no pulumi on PATH: run scripts/bootstrap"
+        assert real, "no pulumi on PATH: run proving-ground/bootstrap"
         shutil.copy2(real, home / ".pulumi/bin/pulumi")
     return home
 
@@ -68,7 +68,7 @@ def system_path() -> str:
 
 
 def bootstrap(env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", str(REPO / "scripts/bootstrap"), "pulumi"], env=env,
+    return subprocess.run(["bash", str(REPO / "proving-ground/bootstrap"), "pulumi"], env=env,
                           capture_output=True, text=True, timeout=600)  # fmt: skip
 
 

@@ -144,7 +144,7 @@ def test_the_registry_down_fails_before_any_container_changes(faults):
             res = faults.up(check=False)
     finally:
         t0 = time.monotonic()
-        sh("bash", str(REPO / "scripts/bootstrap-docker.sh"), timeout=600)
+        sh("bash", str(REPO / "proving-ground/bootstrap-docker.sh"), timeout=600)
         back = time.monotonic() - t0
     text = res.stdout + res.stderr
     assert res.returncode != 0

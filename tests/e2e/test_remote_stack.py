@@ -1,6 +1,7 @@
-"""A server reached only over SSH (scripts/remote-host: a second Docker engine in its own network
-namespace), deployed the way the field notes do it: the image is built and pushed here, the server
-pulls the digest; an existing network (`network.external`); Redis for cache, sessions and queue.
+"""A server reached only over SSH (proving-ground/remote-host: a second Docker engine in its own
+network namespace), deployed the way the field notes do it: the image is built and pushed here,
+the server pulls the digest; an existing network (`network.external`); Redis for cache, sessions
+and queue.
 
 Evidence comes from the server's engine (its own socket, which the test reads directly) and from
 inside its containers; this machine's engine must never run a container of this stack.
@@ -45,7 +46,7 @@ NETWORK = "lsrem_internal"  # created beforehand on the server, like `docker_int
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[dict[str, str]]:
-    out = sh("bash", str(REPO / "scripts/remote-host"), "up", timeout=180).stdout
+    out = sh("bash", str(REPO / "proving-ground/remote-host"), "up", timeout=180).stdout
     info = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
     info["REMOTE_KNOWN_HOSTS"] = info["REMOTE_KNOWN_HOSTS"].strip("'")
     # The deploying machine's ssh agent holds the key: it never enters config or state.
@@ -62,7 +63,7 @@ def server() -> Iterator[dict[str, str]]:
     # (its data-root stays, as a cache of the pulled images).
     subprocess.run(["pkill", "-f", f"laravel-stack-{NAME}-"], check=False)
     os.kill(int(env["SSH_AGENT_PID"]), signal.SIGTERM)
-    sh("bash", str(REPO / "scripts/remote-host"), "down", timeout=120)
+    sh("bash", str(REPO / "proving-ground/remote-host"), "down", timeout=120)
 
 
 def rdocker(server: dict[str, str], *args: str, check: bool = True) -> str:

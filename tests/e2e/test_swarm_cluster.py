@@ -1,4 +1,4 @@
-"""The Swarm test cluster (scripts/swarm-cluster, issue 21): two Docker engines in network
+"""The Swarm test cluster (proving-ground/swarm-cluster, issue 21): two Docker engines in network
 namespaces of their own, joined into one Swarm, the manager reached over SSH with a pinned host
 key. What the swarm stack will stand on, proven with the engines' own answers: every node Ready
 under its own hostname, the data node labelled, every node pulling from the registry that needs
@@ -21,10 +21,11 @@ import pytest
 
 from .conftest import REPO, http, sh, wait_for
 
-CLUSTER = str(REPO / "scripts/swarm-cluster")
+CLUSTER = str(REPO / "proving-ground/swarm-cluster")
 PROBE = "127.0.0.1:5001/laravel-stack/swarm-probe:e2e"  # the registry that needs a login
 PORT = 18180  # published in host mode by the probe service, on every node
-REGISTRY_LOGIN = ("deploy", "local-registry-password")  # scripts/bootstrap-docker.sh's throwaway
+# proving-ground/bootstrap-docker.sh's throwaway
+REGISTRY_LOGIN = ("deploy", "local-registry-password")
 
 
 def swarm_state() -> str:

@@ -1,5 +1,5 @@
-"""The swarm stack (issue 21) on the test cluster (scripts/swarm-cluster, a cluster of its own:
-LARAVEL_STACK_SWARM_ID=2): two engines in network namespaces, one Swarm, the manager reached
+"""The swarm stack (issue 21) on the test cluster (proving-ground/swarm-cluster, a cluster of its
+own: LARAVEL_STACK_SWARM_ID=2): two engines in network namespaces, one Swarm, the manager reached
 over SSH with a pinned key. The app runs as services across both nodes; evidence comes from
 the nodes' engines (their own sockets) and from every task, reached one by one.
 """
@@ -27,7 +27,7 @@ PORT = 18091
 # The cluster suite uses 0: each suite has a cluster of its own (another ID runs this suite
 # beside a CI run, e.g. on other plugins).
 CLUSTER_ID = os.environ.get("LARAVEL_STACK_SWARM_SUITE_ID", "2")
-CLUSTER = str(REPO / "scripts/swarm-cluster")
+CLUSTER = str(REPO / "proving-ground/swarm-cluster")
 CLUSTER_ENV = {**os.environ, "LARAVEL_STACK_SWARM_ID": CLUSTER_ID}
 
 

@@ -2,8 +2,8 @@
 //
 // The upstream provider (module github.com/pulumi/pulumi-docker/provider/v5, which embeds
 // github.com/kreuzwerker/terraform-provider-docker) is not served by the Go module proxy this
-// project can reach, so scripts/bootstrap-pulumi.sh builds this one and installs it as plugin
-// `docker` at the version the pulumi-docker Python SDK asks for. It talks to the Docker Engine
+// project can reach, so proving-ground/bootstrap-pulumi.sh builds this one and installs it as
+// plugin `docker` at the version the pulumi-docker Python SDK asks for. It talks to the Docker Engine
 // API directly and mirrors upstream v5.1.0 for the resources and inputs this program uses —
 // defaults, read-back values, state shape, diff and replace behaviour — checked field by field
 // against the state and previews recorded on the upstream plugins (tests/e2e/vectors/):
@@ -42,21 +42,27 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/diag"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
-	"github.com/pulumi/pulumi/sdk/v3/go/common/util/cmdutil"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil/rpcerror"
-	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/provider"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
+
+	"laravel-stack/toolchain/internal/provider"
 )
 
 // version is set with -ldflags "-X main.version=..." by the bootstrap script.
 var version = "5.1.0"
 
+// Upstream (the terraform bridge, muxed with pulumi-docker's native provider) accepts neither
+// secrets nor resource references: the engine strips secrets from what it sends and marks every
+// top-level property secret whose input held one, so an upload holding a secret is a wholly
+// secret `uploads` in state. The stand-in declares the same in Handshake (and in Configure) and
+// lets the engine do the same.
 func main() {
-	if err := provider.Main("docker", func(host *provider.HostClient) (pulumirpc.ResourceProviderServer, error) {
-		return &dockerProvider{host: host}, nil
-	}); err != nil {
-		cmdutil.ExitError(err.Error())
-	}
+	provider.Serve("docker", func(host *provider.HostClient) (pulumirpc.ResourceProviderServer, error) {
+		return &dockerProvider{
+			Base: provider.Base{Name: "docker", Version: version, AcceptSecrets: false, AcceptResources: false},
+			host: host,
+		}, nil
+	})
 }
 
 // resourceKind is what each resource type implements.
@@ -94,8 +100,9 @@ type registryAuth struct {
 	Password string `json:"password"`
 }
 
+// dockerProvider: GetPluginInfo, GetSchema, Handshake and Cancel come from provider.Base.
 type dockerProvider struct {
-	pulumirpc.UnimplementedResourceProviderServer
+	provider.Base
 	host *provider.HostClient
 
 	mu      sync.Mutex
@@ -147,22 +154,10 @@ func (p *dockerProvider) warn(ctx context.Context, urn resource.URN, msg string)
 
 // ---- property helpers ---------------------------------------------------------------------
 
-func unmarshal(s *structpb.Struct, label string) (resource.PropertyMap, error) {
-	return plugin.UnmarshalProperties(s, plugin.MarshalOptions{
-		Label: label, KeepUnknowns: true, KeepSecrets: true, SkipNulls: true, KeepOutputValues: false,
-	})
-}
-
 // marshalState keeps nulls: upstream's state records unset schema fields as null.
 func marshalState(m resource.PropertyMap, label string) (*structpb.Struct, error) {
 	return plugin.MarshalProperties(m, plugin.MarshalOptions{
 		Label: label, KeepUnknowns: true, KeepSecrets: true,
-	})
-}
-
-func marshal(m resource.PropertyMap, label string) (*structpb.Struct, error) {
-	return plugin.MarshalProperties(m, plugin.MarshalOptions{
-		Label: label, KeepUnknowns: true, KeepSecrets: true, SkipNulls: true,
 	})
 }
 
@@ -388,29 +383,11 @@ func computed() resource.PropertyValue {
 
 // ---- provider-level RPCs ------------------------------------------------------------------
 
-func (p *dockerProvider) GetPluginInfo(context.Context, *pbempty.Empty) (*pulumirpc.PluginInfo, error) {
-	return &pulumirpc.PluginInfo{Version: version}, nil
-}
-
-// Upstream (the terraform bridge, muxed with pulumi-docker's native provider) accepts neither
-// secrets nor resource references: the engine strips secrets from what it sends and marks every
-// top-level property secret whose input held one, so an upload holding a secret is a wholly
-// secret `uploads` in state. The stand-in declares the same and lets the engine do the same.
-func (p *dockerProvider) Handshake(
-	context.Context, *pulumirpc.ProviderHandshakeRequest,
-) (*pulumirpc.ProviderHandshakeResponse, error) {
-	return &pulumirpc.ProviderHandshakeResponse{AcceptSecrets: false, AcceptResources: false}, nil
-}
-
-func (p *dockerProvider) GetSchema(context.Context, *pulumirpc.GetSchemaRequest) (*pulumirpc.GetSchemaResponse, error) {
-	return &pulumirpc.GetSchemaResponse{Schema: fmt.Sprintf(`{"name":"docker","version":%q}`, version)}, nil
-}
-
 // The provider options this program sets (sshOpts, disableDockerDaemonCheck, … are refused).
 var configKeys = []string{"host", "sshOpts", "registryAuth", "version"}
 
 func (p *dockerProvider) CheckConfig(ctx context.Context, req *pulumirpc.CheckRequest) (*pulumirpc.CheckResponse, error) {
-	news, err := unmarshal(req.GetNews(), "checkConfig.news")
+	news, err := provider.Unmarshal(req.GetNews(), "checkConfig.news")
 	if err != nil {
 		return nil, err
 	}
@@ -470,11 +447,11 @@ func compactJSON(v resource.PropertyValue) resource.PropertyValue {
 }
 
 func (p *dockerProvider) DiffConfig(ctx context.Context, req *pulumirpc.DiffRequest) (*pulumirpc.DiffResponse, error) {
-	olds, err := unmarshal(req.GetOldInputs(), "diffConfig.olds")
+	olds, err := provider.Unmarshal(req.GetOldInputs(), "diffConfig.olds")
 	if err != nil {
 		return nil, err
 	}
-	news, err := unmarshal(req.GetNews(), "diffConfig.news")
+	news, err := provider.Unmarshal(req.GetNews(), "diffConfig.news")
 	if err != nil {
 		return nil, err
 	}
@@ -499,7 +476,7 @@ func (p *dockerProvider) Configure(ctx context.Context, req *pulumirpc.Configure
 		SSHOpts      json.RawMessage `json:"sshOpts"`
 	}
 	if req.GetArgs() != nil {
-		args, err := unmarshal(req.GetArgs(), "configure.args")
+		args, err := provider.Unmarshal(req.GetArgs(), "configure.args")
 		if err != nil {
 			return nil, err
 		}
@@ -547,10 +524,6 @@ func jsonListOrText(raw json.RawMessage, into any) error {
 	return json.Unmarshal(raw, into)
 }
 
-func (p *dockerProvider) Cancel(context.Context, *pbempty.Empty) (*pbempty.Empty, error) {
-	return &pbempty.Empty{}, nil
-}
-
 // ---- resource RPCs ------------------------------------------------------------------------
 
 func kindOf(t string) (resourceKind, error) {
@@ -567,11 +540,11 @@ func (p *dockerProvider) Check(ctx context.Context, req *pulumirpc.CheckRequest)
 	if err != nil {
 		return nil, err
 	}
-	olds, err := unmarshal(req.GetOlds(), "check.olds")
+	olds, err := provider.Unmarshal(req.GetOlds(), "check.olds")
 	if err != nil {
 		return nil, err
 	}
-	news, err := unmarshal(req.GetNews(), "check.news")
+	news, err := provider.Unmarshal(req.GetNews(), "check.news")
 	if err != nil {
 		return nil, err
 	}
@@ -581,7 +554,7 @@ func (p *dockerProvider) Check(ctx context.Context, req *pulumirpc.CheckRequest)
 			failures = append(failures, &pulumirpc.CheckFailure{
 				Property: b,
 				Reason: fmt.Sprintf("%s: input %q is not supported by this stand-in of the docker provider "+
-					"(only the inputs verified against upstream are; see scripts/toolchain/README.md)", req.GetType(), b),
+					"(only the inputs verified against upstream are; see proving-ground/toolchain/README.md)", req.GetType(), b),
 			})
 		}
 		return &pulumirpc.CheckResponse{Failures: failures}, nil
@@ -590,7 +563,7 @@ func (p *dockerProvider) Check(ctx context.Context, req *pulumirpc.CheckRequest)
 	if err != nil {
 		return &pulumirpc.CheckResponse{Failures: []*pulumirpc.CheckFailure{{Reason: err.Error()}}}, nil
 	}
-	inputs, err := marshal(checked, "check.inputs")
+	inputs, err := provider.Marshal(checked, "check.inputs")
 	if err != nil {
 		return nil, err
 	}
@@ -602,20 +575,15 @@ func (p *dockerProvider) Diff(ctx context.Context, req *pulumirpc.DiffRequest) (
 	if err != nil {
 		return nil, err
 	}
-	olds, err := unmarshal(req.GetOldInputs(), "diff.oldInputs")
+	olds, err := provider.DiffOlds(req)
 	if err != nil {
 		return nil, err
 	}
-	if len(olds) == 0 {
-		if olds, err = unmarshal(req.GetOlds(), "diff.olds"); err != nil {
-			return nil, err
-		}
-	}
-	news, err := unmarshal(req.GetNews(), "diff.news")
+	news, err := provider.Unmarshal(req.GetNews(), "diff.news")
 	if err != nil {
 		return nil, err
 	}
-	state, err := unmarshal(req.GetOlds(), "diff.olds")
+	state, err := provider.Unmarshal(req.GetOlds(), "diff.olds")
 	if err != nil {
 		return nil, err
 	}
@@ -797,7 +765,7 @@ func (p *dockerProvider) Create(ctx context.Context, req *pulumirpc.CreateReques
 	if err != nil {
 		return nil, err
 	}
-	news, err := unmarshal(req.GetProperties(), "create.properties")
+	news, err := provider.Unmarshal(req.GetProperties(), "create.properties")
 	if err != nil {
 		return nil, err
 	}
@@ -820,11 +788,11 @@ func (p *dockerProvider) Update(ctx context.Context, req *pulumirpc.UpdateReques
 	if err != nil {
 		return nil, err
 	}
-	olds, err := unmarshal(req.GetOlds(), "update.olds")
+	olds, err := provider.Unmarshal(req.GetOlds(), "update.olds")
 	if err != nil {
 		return nil, err
 	}
-	news, err := unmarshal(req.GetNews(), "update.news")
+	news, err := provider.Unmarshal(req.GetNews(), "update.news")
 	if err != nil {
 		return nil, err
 	}
@@ -858,7 +826,7 @@ func (p *dockerProvider) Delete(ctx context.Context, req *pulumirpc.DeleteReques
 	if err != nil {
 		return nil, err
 	}
-	olds, err := unmarshal(req.GetProperties(), "delete.olds")
+	olds, err := provider.Unmarshal(req.GetProperties(), "delete.olds")
 	if err != nil {
 		return nil, err
 	}
@@ -873,7 +841,7 @@ func (p *dockerProvider) Read(ctx context.Context, req *pulumirpc.ReadRequest) (
 	if err != nil {
 		return nil, err
 	}
-	state, err := unmarshal(req.GetProperties(), "read.state")
+	state, err := provider.Unmarshal(req.GetProperties(), "read.state")
 	if err != nil {
 		return nil, err
 	}
@@ -891,7 +859,7 @@ func (p *dockerProvider) Read(ctx context.Context, req *pulumirpc.ReadRequest) (
 	}
 	inputs := req.GetInputs()
 	if _, bridged := k.(interface{ shape() *tfShape }); bridged && inputs != nil {
-		old, err := unmarshal(inputs, "read.inputs")
+		old, err := provider.Unmarshal(inputs, "read.inputs")
 		if err != nil {
 			return nil, err
 		}
@@ -909,7 +877,7 @@ func (p *dockerProvider) Read(ctx context.Context, req *pulumirpc.ReadRequest) (
 }
 
 func (p *dockerProvider) Invoke(ctx context.Context, req *pulumirpc.InvokeRequest) (*pulumirpc.InvokeResponse, error) {
-	args, err := unmarshal(req.GetArgs(), "invoke.args")
+	args, err := provider.Unmarshal(req.GetArgs(), "invoke.args")
 	if err != nil {
 		return nil, err
 	}
@@ -918,12 +886,12 @@ func (p *dockerProvider) Invoke(ctx context.Context, req *pulumirpc.InvokeReques
 	case "docker:index/getNetwork:getNetwork":
 		out, err = getNetwork(ctx, p, args)
 	default:
-		return nil, fmt.Errorf("function %s is not supported by this build of the docker provider", req.GetTok())
+		return nil, p.UnsupportedFunction(req.GetTok())
 	}
 	if err != nil {
 		return nil, err
 	}
-	ret, err := marshal(out, "invoke.return")
+	ret, err := provider.Marshal(out, "invoke.return")
 	if err != nil {
 		return nil, err
 	}

@@ -25,7 +25,7 @@
 #   LARAVEL_STACK_FORCE_REBUILD  1 = rebuild the support images even if unchanged
 #   LARAVEL_STACK_SKIP_IMAGES    1 = stop after the base image
 #
-#   scripts/bootstrap-docker.sh --restart-dockerd   restart the engine as a host reboot or a
+#   proving-ground/bootstrap-docker.sh --restart-dockerd   restart the engine as a host reboot or a
 #       package upgrade does (SIGTERM, then started again the same way; systemd's unit where
 #       systemd runs it), and stop after that part: the e2e's engine-restart cases.
 set -euo pipefail
@@ -105,7 +105,7 @@ command -v curl >/dev/null 2>&1 || need_pkgs+=(curl ca-certificates)
 command -v gpgv >/dev/null 2>&1 || need_pkgs+=(gpgv)
 [ -e /usr/share/keyrings/debian-archive-keyring.gpg ] || need_pkgs+=(debian-archive-keyring)
 command -v iptables >/dev/null 2>&1 || need_pkgs+=(iptables)
-# The e2e's second Docker host (scripts/remote-host): sshd, socat to reach the registries, and
+# The e2e's second Docker host (proving-ground/remote-host): sshd, socat to reach the registries, and
 # mkfs.ext4 for its disk of its own.
 command -v mkfs.ext4 >/dev/null 2>&1 || need_pkgs+=(e2fsprogs)
 [ -x /usr/sbin/sshd ] || need_pkgs+=(openssh-server)

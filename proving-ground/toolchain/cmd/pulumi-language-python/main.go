@@ -1,8 +1,8 @@
 // pulumi-language-python: a minimal Python language host for the Pulumi CLI.
 //
 // The upstream host (module github.com/pulumi/pulumi/sdk/python/cmd/pulumi-language-python/v3) is
-// not served by the Go module proxy that this project can reach, so scripts/bootstrap-pulumi.sh
-// builds this one instead. It speaks the same LanguageRuntime gRPC protocol and runs programs the
+// not served by the Go module proxy that this project can reach, so
+// proving-ground/bootstrap-pulumi.sh builds this one instead. It speaks the same LanguageRuntime gRPC protocol and runs programs the
 // same way upstream does: through the `pulumi-language-python-exec` script of the Pulumi SDK
 // (copied next to this binary by the bootstrap script), inside the project's virtualenv, resolved
 // by the SDK's own python/toolchain package (options: virtualenv, toolchain, typechecker).

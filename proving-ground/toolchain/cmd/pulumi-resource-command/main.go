@@ -1,8 +1,8 @@
 // pulumi-resource-command: a minimal, protocol-compatible stand-in for the Pulumi Command provider.
 //
 // The upstream provider (module github.com/pulumi/pulumi-command/provider) is not served by the Go
-// module proxy this project can reach, so scripts/bootstrap-pulumi.sh builds this one and installs
-// it as plugin `command` at the version the pulumi-command Python SDK asks for. It implements what
+// module proxy this project can reach, so proving-ground/bootstrap-pulumi.sh builds this one and
+// installs it as plugin `command` at the version the pulumi-command Python SDK asks for. It implements what
 // the project uses, with upstream's semantics:
 //
 //   - command:local:Command: create/update/delete shell commands run through `interpreter`
@@ -32,14 +32,12 @@ import (
 	"sync"
 
 	pbempty "google.golang.org/protobuf/types/known/emptypb"
-	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/diag"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
-	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
-	"github.com/pulumi/pulumi/sdk/v3/go/common/util/cmdutil"
-	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/provider"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
+
+	"laravel-stack/toolchain/internal/provider"
 )
 
 // version is set with -ldflags "-X main.version=..." by the bootstrap script.
@@ -51,42 +49,18 @@ const (
 )
 
 func main() {
-	if err := provider.Main("command", func(host *provider.HostClient) (pulumirpc.ResourceProviderServer, error) {
-		return &commandProvider{host: host}, nil
-	}); err != nil {
-		cmdutil.ExitError(err.Error())
-	}
+	provider.Serve("command", func(host *provider.HostClient) (pulumirpc.ResourceProviderServer, error) {
+		return &commandProvider{
+			Base: provider.Base{Name: "command", Version: version, AcceptSecrets: true, AcceptResources: true},
+			host: host,
+		}, nil
+	})
 }
 
+// commandProvider: GetPluginInfo, GetSchema, Handshake and Cancel come from provider.Base.
 type commandProvider struct {
-	pulumirpc.UnimplementedResourceProviderServer
+	provider.Base
 	host *provider.HostClient
-}
-
-func unmarshal(s *structpb.Struct, label string) (resource.PropertyMap, error) {
-	return plugin.UnmarshalProperties(s, plugin.MarshalOptions{
-		Label: label, KeepUnknowns: true, KeepSecrets: true, SkipNulls: true,
-	})
-}
-
-func marshal(m resource.PropertyMap, label string) (*structpb.Struct, error) {
-	return plugin.MarshalProperties(m, plugin.MarshalOptions{
-		Label: label, KeepUnknowns: true, KeepSecrets: true, SkipNulls: true,
-	})
-}
-
-func (p *commandProvider) GetPluginInfo(context.Context, *pbempty.Empty) (*pulumirpc.PluginInfo, error) {
-	return &pulumirpc.PluginInfo{Version: version}, nil
-}
-
-func (p *commandProvider) Handshake(
-	context.Context, *pulumirpc.ProviderHandshakeRequest,
-) (*pulumirpc.ProviderHandshakeResponse, error) {
-	return &pulumirpc.ProviderHandshakeResponse{AcceptSecrets: true, AcceptResources: true}, nil
-}
-
-func (p *commandProvider) GetSchema(context.Context, *pulumirpc.GetSchemaRequest) (*pulumirpc.GetSchemaResponse, error) {
-	return &pulumirpc.GetSchemaResponse{Schema: fmt.Sprintf(`{"name":"command","version":%q}`, version)}, nil
 }
 
 // goProviderVersion: what upstream's provider framework (pulumi-go-provider) records in the
@@ -94,12 +68,12 @@ func (p *commandProvider) GetSchema(context.Context, *pulumirpc.GetSchemaRequest
 const goProviderVersion = "1.2.0"
 
 func (p *commandProvider) CheckConfig(ctx context.Context, req *pulumirpc.CheckRequest) (*pulumirpc.CheckResponse, error) {
-	news, err := unmarshal(req.GetNews(), "checkConfig.news")
+	news, err := provider.Unmarshal(req.GetNews(), "checkConfig.news")
 	if err != nil {
 		return nil, err
 	}
 	news["__pulumi-go-provider-version"] = resource.NewStringProperty(goProviderVersion)
-	inputs, err := marshal(news, "checkConfig.inputs")
+	inputs, err := provider.Marshal(news, "checkConfig.inputs")
 	if err != nil {
 		return nil, err
 	}
@@ -112,10 +86,6 @@ func (p *commandProvider) DiffConfig(context.Context, *pulumirpc.DiffRequest) (*
 
 func (p *commandProvider) Configure(context.Context, *pulumirpc.ConfigureRequest) (*pulumirpc.ConfigureResponse, error) {
 	return &pulumirpc.ConfigureResponse{AcceptSecrets: true, SupportsPreview: true, AcceptResources: true}, nil
-}
-
-func (p *commandProvider) Cancel(context.Context, *pbempty.Empty) (*pbempty.Empty, error) {
-	return &pbempty.Empty{}, nil
 }
 
 // ---- inputs -------------------------------------------------------------------------------
@@ -299,7 +269,7 @@ func (p *commandProvider) Check(ctx context.Context, req *pulumirpc.CheckRequest
 	if req.GetType() != commandToken {
 		return nil, fmt.Errorf("resource type %s is not supported by this build of the command provider", req.GetType())
 	}
-	news, err := unmarshal(req.GetNews(), "check.news")
+	news, err := provider.Unmarshal(req.GetNews(), "check.news")
 	if err != nil {
 		return nil, err
 	}
@@ -327,16 +297,11 @@ var inputKeys = []string{
 }
 
 func (p *commandProvider) Diff(ctx context.Context, req *pulumirpc.DiffRequest) (*pulumirpc.DiffResponse, error) {
-	olds, err := unmarshal(req.GetOldInputs(), "diff.oldInputs")
+	olds, err := provider.DiffOlds(req)
 	if err != nil {
 		return nil, err
 	}
-	if len(olds) == 0 {
-		if olds, err = unmarshal(req.GetOlds(), "diff.olds"); err != nil {
-			return nil, err
-		}
-	}
-	news, err := unmarshal(req.GetNews(), "diff.news")
+	news, err := provider.Unmarshal(req.GetNews(), "diff.news")
 	if err != nil {
 		return nil, err
 	}
@@ -403,7 +368,7 @@ func outputs(news resource.PropertyMap, stdout, stderr resource.PropertyValue) r
 
 func (p *commandProvider) Create(ctx context.Context, req *pulumirpc.CreateRequest) (*pulumirpc.CreateResponse, error) {
 	urn := resource.URN(req.GetUrn())
-	news, err := unmarshal(req.GetProperties(), "create.properties")
+	news, err := provider.Unmarshal(req.GetProperties(), "create.properties")
 	if err != nil {
 		return nil, err
 	}
@@ -413,7 +378,7 @@ func (p *commandProvider) Create(ctx context.Context, req *pulumirpc.CreateReque
 	}
 	if req.GetPreview() {
 		unknown := resource.MakeComputed(resource.NewStringProperty(""))
-		props, err := marshal(outputs(news, unknown, unknown), "create.preview")
+		props, err := provider.Marshal(outputs(news, unknown, unknown), "create.preview")
 		if err != nil {
 			return nil, err
 		}
@@ -429,7 +394,7 @@ func (p *commandProvider) Create(ctx context.Context, req *pulumirpc.CreateReque
 			return nil, err
 		}
 	}
-	props, err := marshal(outputs(news, resource.NewStringProperty(so), resource.NewStringProperty(se)), "create.outputs")
+	props, err := provider.Marshal(outputs(news, resource.NewStringProperty(so), resource.NewStringProperty(se)), "create.outputs")
 	if err != nil {
 		return nil, err
 	}
@@ -448,17 +413,17 @@ func previousOutputEnv(in commandInputs, olds resource.PropertyMap) map[string]s
 
 func (p *commandProvider) Update(ctx context.Context, req *pulumirpc.UpdateRequest) (*pulumirpc.UpdateResponse, error) {
 	urn := resource.URN(req.GetUrn())
-	olds, err := unmarshal(req.GetOlds(), "update.olds")
+	olds, err := provider.Unmarshal(req.GetOlds(), "update.olds")
 	if err != nil {
 		return nil, err
 	}
-	news, err := unmarshal(req.GetNews(), "update.news")
+	news, err := provider.Unmarshal(req.GetNews(), "update.news")
 	if err != nil {
 		return nil, err
 	}
 	if req.GetPreview() {
 		unknown := resource.MakeComputed(resource.NewStringProperty(""))
-		props, err := marshal(outputs(news, unknown, unknown), "update.preview")
+		props, err := provider.Marshal(outputs(news, unknown, unknown), "update.preview")
 		if err != nil {
 			return nil, err
 		}
@@ -478,7 +443,7 @@ func (p *commandProvider) Update(ctx context.Context, req *pulumirpc.UpdateReque
 			return nil, err
 		}
 	}
-	props, err := marshal(outputs(news, resource.NewStringProperty(so), resource.NewStringProperty(se)), "update.outputs")
+	props, err := provider.Marshal(outputs(news, resource.NewStringProperty(so), resource.NewStringProperty(se)), "update.outputs")
 	if err != nil {
 		return nil, err
 	}
@@ -486,7 +451,7 @@ func (p *commandProvider) Update(ctx context.Context, req *pulumirpc.UpdateReque
 }
 
 func (p *commandProvider) Delete(ctx context.Context, req *pulumirpc.DeleteRequest) (*pbempty.Empty, error) {
-	olds, err := unmarshal(req.GetProperties(), "delete.olds")
+	olds, err := provider.Unmarshal(req.GetProperties(), "delete.olds")
 	if err != nil {
 		return nil, err
 	}
@@ -509,9 +474,9 @@ func (p *commandProvider) Read(ctx context.Context, req *pulumirpc.ReadRequest) 
 
 func (p *commandProvider) Invoke(ctx context.Context, req *pulumirpc.InvokeRequest) (*pulumirpc.InvokeResponse, error) {
 	if req.GetTok() != runToken {
-		return nil, fmt.Errorf("function %s is not supported by this build of the command provider", req.GetTok())
+		return nil, p.UnsupportedFunction(req.GetTok())
 	}
-	args, err := unmarshal(req.GetArgs(), "invoke.args")
+	args, err := provider.Unmarshal(req.GetArgs(), "invoke.args")
 	if err != nil {
 		return nil, err
 	}
@@ -526,7 +491,7 @@ func (p *commandProvider) Invoke(ctx context.Context, req *pulumirpc.InvokeReque
 	out := args.Copy()
 	out["stdout"] = resource.NewStringProperty(so)
 	out["stderr"] = resource.NewStringProperty(se)
-	ret, err := marshal(out, "invoke.return")
+	ret, err := provider.Marshal(out, "invoke.return")
 	if err != nil {
 		return nil, err
 	}

@@ -11,26 +11,26 @@
 #
 #   pulumi                        CLI v3.259.0, built from the Go modules
 #                                 github.com/pulumi/pulumi/{pkg,sdk}/v3@v3.259.0
-#   pulumi-language-python        Python language host      (scripts/toolchain, see below)
+#   pulumi-language-python        Python language host      (proving-ground/toolchain, see below)
 #   pulumi-language-python-exec   its program runner, taken from the sdk/v3 module
 #   pulumi-resource-pulumi-python dynamic-provider shim, taken from the sdk/v3 module
-#   plugin resource command 1.2.1 (scripts/toolchain/cmd/pulumi-resource-command)
-#   plugin resource docker  5.1.0 (scripts/toolchain/cmd/pulumi-resource-docker)
+#   plugin resource command 1.2.1 (proving-ground/toolchain/cmd/pulumi-resource-command)
+#   plugin resource docker  5.1.0 (proving-ground/toolchain/cmd/pulumi-resource-docker)
 #
 # The upstream language host and the upstream command/docker providers are NOT served by the Go
 # module proxy this project can reach (it answers "403 This module version is not available"
 # for github.com/pulumi/pulumi/sdk/python/cmd/pulumi-language-python/v3,
 # github.com/pulumi/pulumi-command/provider, github.com/pulumi/pulumi-docker/provider/v5 and
-# github.com/kreuzwerker/terraform-provider-docker at any version). scripts/toolchain/ holds
+# github.com/kreuzwerker/terraform-provider-docker at any version). proving-ground/toolchain/ holds
 # small protocol-compatible replacements, built here from source against sdk/v3@v3.259.0 and
 # installed under the versions the pinned Python SDKs ask for (pulumi-command==1.2.1,
 # pulumi-docker==5.1.0). Their READMEs (the header comment of each main.go) list exactly what
 # they implement.
 #
 # Usage:
-#   scripts/bootstrap-pulumi.sh               build what is missing, install the plugins
-#   scripts/bootstrap-pulumi.sh --print-path  print the bin dir (no build) for PATH=...
-#   scripts/bootstrap-pulumi.sh --help
+#   proving-ground/bootstrap-pulumi.sh               build what is missing, install the plugins
+#   proving-ground/bootstrap-pulumi.sh --print-path  print the bin dir (no build) for PATH=...
+#   proving-ground/bootstrap-pulumi.sh --help
 # After a run, `. "${LARAVEL_STACK_CACHE:-/var/cache/laravel-stack}/toolchain/env.sh"` puts the
 # tools on PATH and exports the runtime settings below.
 #
@@ -53,7 +53,7 @@ COMMAND_VERSION="1.2.1"
 DOCKER_VERSION="5.1.0"
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-SRC_DIR="${REPO_ROOT}/scripts/toolchain"
+SRC_DIR="${REPO_ROOT}/proving-ground/toolchain"
 CACHE_ROOT="${LARAVEL_STACK_CACHE:-/var/cache/laravel-stack}"
 TC="${CACHE_ROOT}/toolchain"
 BIN_DIR="${TC}/pulumi-v${PULUMI_VERSION}/bin"
@@ -61,7 +61,7 @@ BUILD_DIR="${TC}/build"
 ENV_FILE="${TC}/env.sh"
 # The stand-ins' own Pulumi home: never the user's ~/.pulumi or $PULUMI_HOME.
 STANDIN_HOME="${TC}/pulumi-home"
-# actionlint (scripts/bootstrap-lint.sh): on PATH in both modes, beside no Pulumi binary.
+# actionlint (proving-ground/bootstrap-lint.sh): on PATH in both modes, beside no Pulumi binary.
 LINT_BIN="${TC}/lint/bin"
 FORCE="${LARAVEL_STACK_FORCE_REBUILD:-0}"
 
@@ -91,7 +91,7 @@ flock 9
 # write_env MODE [PULUMI]: env.sh for the other scripts (atomically).
 write_env() {
   {
-    echo "# Written by scripts/bootstrap-pulumi.sh: the Pulumi the project's scripts use."
+    echo "# Written by proving-ground/bootstrap-pulumi.sh: the Pulumi the project's scripts use."
     printf 'export LARAVEL_STACK_PULUMI=%q\n' "$1"
     printf 'case ":${PATH}:" in *":%s:"*) ;; *) export PATH="%s:${PATH}" ;; esac\n' "$LINT_BIN" "$LINT_BIN"
     echo "export PULUMI_SKIP_UPDATE_CHECK=true"
@@ -205,7 +205,7 @@ PULUMI="${BIN_DIR}/pulumi"
 part_end
 
 # ---------------------------------------------------------------------------
-# 3. Language host, its scripts, and the provider plugins (scripts/toolchain)
+# 3. Language host, its scripts, and the provider plugins (proving-ground/toolchain)
 # ---------------------------------------------------------------------------
 # Keyed by version and by a hash of the sources and of the Go version.
 SRC_HASH=$( { go version; (cd "$SRC_DIR" && find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) \

@@ -5,10 +5,10 @@
 #   - ShellCheck: the Debian package; actionlint runs it on every `run:` step when it is on PATH
 #   - actionlint v1.7.12, built from the Go module github.com/rhysd/actionlint (no binary
 #     download), cached under $LARAVEL_STACK_CACHE/toolchain and installed into the lint bin
-#     dir that toolchain/env.sh puts on PATH (scripts/bootstrap-pulumi.sh; never beside a
+#     dir that toolchain/env.sh puts on PATH (proving-ground/bootstrap-pulumi.sh; never beside a
 #     `pulumi`, so that an installed Pulumi is not shadowed)
 #
-# Run after scripts/bootstrap-pulumi.sh (scripts/bootstrap does). Afterwards:
+# Run after proving-ground/bootstrap-pulumi.sh (proving-ground/bootstrap does). Afterwards:
 #   . "${LARAVEL_STACK_CACHE:-/var/cache/laravel-stack}/toolchain/env.sh"
 #
 # Environment knobs:
@@ -23,7 +23,7 @@ CACHE="${LARAVEL_STACK_CACHE:-/var/cache/laravel-stack}"
 TC="${CACHE}/toolchain"
 BUILD_DIR="${TC}/build"
 # The lint bin dir env.sh puts on PATH (no build: --print-lint-path only computes it).
-BIN_DIR="$(bash "${REPO_ROOT}/scripts/bootstrap-pulumi.sh" --print-lint-path)"
+BIN_DIR="$(bash "${REPO_ROOT}/proving-ground/bootstrap-pulumi.sh" --print-lint-path)"
 FORCE="${LARAVEL_STACK_FORCE_REBUILD:-0}"
 
 export DEBIAN_FRONTEND=noninteractive
@@ -37,12 +37,12 @@ part_end() { printf '<== %s: %ss\n' "$PART_NAME" "$(( $(date +%s) - PART_T0 ))";
 die() { printf 'bootstrap-lint: ERROR: %s\n' "$*" >&2; exit 1; }
 
 mkdir -p "$BUILD_DIR" "$BIN_DIR"
-# One toolchain run at a time per cache (shared with scripts/bootstrap-pulumi.sh).
+# One toolchain run at a time per cache (shared with proving-ground/bootstrap-pulumi.sh).
 exec 9>"${TC}/.lock"
 flock 9
 
 # ---------------------------------------------------------------------------
-# 1. shellcheck (Debian package; same apt pattern as scripts/bootstrap-docker.sh)
+# 1. shellcheck (Debian package; same apt pattern as proving-ground/bootstrap-docker.sh)
 # ---------------------------------------------------------------------------
 part_begin "shellcheck"
 if command -v shellcheck >/dev/null 2>&1; then
@@ -64,7 +64,7 @@ fi
 part_end
 
 # ---------------------------------------------------------------------------
-# 2. actionlint (Go module, same build settings as scripts/bootstrap-pulumi.sh)
+# 2. actionlint (Go module, same build settings as proving-ground/bootstrap-pulumi.sh)
 # ---------------------------------------------------------------------------
 part_begin "actionlint v${ACTIONLINT_VERSION}"
 command -v go >/dev/null 2>&1 || die "go is not on PATH (Go >= 1.25 is needed)"

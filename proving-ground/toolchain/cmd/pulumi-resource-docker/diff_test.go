@@ -7,6 +7,8 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
+
+	"laravel-stack/toolchain/internal/provider"
 )
 
 // The Diff the Pulumi engine sends for a dependent of a resource replaced delete-before-replace
@@ -46,10 +48,10 @@ func TestDiffWithDependencyUnknownAsUpstream(t *testing.T) {
 		if req.Olds, err = marshalState(state, "olds"); err != nil {
 			t.Fatal(err)
 		}
-		if req.OldInputs, err = marshal(oldInputs, "oldInputs"); err != nil {
+		if req.OldInputs, err = provider.Marshal(oldInputs, "oldInputs"); err != nil {
 			t.Fatal(err)
 		}
-		if req.News, err = marshal(news, "news"); err != nil {
+		if req.News, err = provider.Marshal(news, "news"); err != nil {
 			t.Fatal(err)
 		}
 		resp, err := (&dockerProvider{}).Diff(context.Background(), req)

@@ -12,8 +12,8 @@ import (
 )
 
 // testdata/swarm_upstream.json: what upstream (pulumi-docker v5.1.0) recorded for the probe of
-// scripts/toolchain/README.md ("Swarm"): a replicated service `app` (dnsrr, healthcheck, a volume
-// mount with driver options and a read-only bind mount, a config and a secret, restart policy,
+// proving-ground/toolchain/README.md ("Swarm"): a replicated service `app` (dnsrr, healthcheck, a
+// volume mount with driver options and a read-only bind mount, a config and a secret, restart policy,
 // placement, update/rollback config, convergeConfig) and a global service `edge` (a host-mode
 // port, nothing else declared), a ServiceConfig and a Secret; the state after `pulumi up`.
 type recorded struct {
