@@ -19,20 +19,24 @@ LINK = re.compile(r"(?<!!)\[(?:[^\]\[]|\[[^\]]*\])*\]\(([^)\s]+)(?:\s+\"[^\"]*\"
 INLINE_CODE = re.compile(r"(`+).*?\1")
 
 
-def prose(text: str) -> list[str]:
-    """The page's lines outside fenced code blocks, inline code blanked out."""
-    out, fence = [], None
+def outside_fences(text: str) -> list[str]:
+    """The page's lines outside fenced code blocks."""
+    out: list[str] = []
+    fence: str | None = None
     for line in text.split("\n"):
         m = re.match(r"\s*(`{3,}|~{3,})", line)
-        if m:
-            if fence is None:
-                fence = m.group(1)
-            elif m.group(1).startswith(fence):
-                fence = None
-            continue
-        if fence is None:
-            out.append(INLINE_CODE.sub("", line))
+        if m and fence is None:
+            fence = m.group(1)
+        elif m and fence is not None and m.group(1).startswith(fence):
+            fence = None
+        elif fence is None:
+            out.append(line)
     return out
+
+
+def prose(text: str) -> list[str]:
+    """The page's lines outside fenced code blocks, inline code blanked out."""
+    return [INLINE_CODE.sub("", line) for line in outside_fences(text)]
 
 
 def slug(heading: str) -> str:
@@ -46,14 +50,9 @@ def slug(heading: str) -> str:
 def anchors(page: Path) -> set[str]:
     seen: dict[str, int] = {}
     out = set()
-    fence = None
-    for line in page.read_text().split("\n"):
-        m = re.match(r"\s*(`{3,}|~{3,})", line)
-        if m:
-            fence = m.group(1) if fence is None else (None if m.group(1).startswith(fence) else fence)
-            continue
+    for line in outside_fences(page.read_text()):
         h = re.match(r"#{1,6}\s+(.*?)\s*#*\s*$", line)
-        if fence is None and h:
+        if h:
             base = slug(h.group(1))
             n = seen.get(base, 0)
             seen[base] = n + 1
@@ -91,7 +90,7 @@ def test_every_relative_link_resolves(page: Path):
         if dest == GENERATED.resolve() and not GENERATED.exists():
             continue
         if not dest.exists():
-            broken.append(f"{target}: no {dest.relative_to(ROOT) if dest.is_relative_to(ROOT) else dest}")
+            broken.append(f"{target}: no {dest}")
         elif anchor and dest.suffix == ".md" and anchor not in anchors(dest):
             broken.append(f"{target}: no heading #{anchor} in {dest.relative_to(ROOT)}")
     assert not broken, "\n".join(broken)
