@@ -209,7 +209,7 @@ def backup_line(plan: Plan, backup: bool) -> str:
     if backup:
         keep = release.get("keep_backups", 5)
         return (f"**Backup:** the database is dumped before `migrate` (the last {keep} kept; "
-                "README \"Backups and restore\").")  # fmt: skip
+                "docs/operations/backups.md).")  # fmt: skip
     return "**No backup** before `migrate` (`release.backup` is off)."
 
 

@@ -1,4 +1,5 @@
-"""README's documented lines are the ones the example images are built and tested with."""
+"""The documented lines (docs/bring-your-own-app.md) are the ones the example images are built
+and tested with."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import shlex
 from pathlib import Path
 
 ROOT = Path(__file__).parents[2]
-README = (ROOT / "README.md").read_text()
+BYO = (ROOT / "docs" / "bring-your-own-app.md").read_text()
 #: the user-shaped example images (Debian's stock FPM plus the documented lines)
 IMAGES = [
     "examples/laravel-app/Dockerfile.debian",
@@ -25,8 +26,8 @@ def pool_lines(text: str) -> list[list[str]]:
     return out
 
 
-def test_readme_documents_one_set_of_fpm_lines():
-    documented = pool_lines(README)
+def test_the_docs_document_one_set_of_fpm_lines():
+    documented = pool_lines(BYO)
     assert len(documented) == 2, documented  # Debian's packages, the official image
     assert documented[0] == documented[1]
     assert documented[0] == [
@@ -37,14 +38,14 @@ def test_readme_documents_one_set_of_fpm_lines():
 
 
 def test_every_example_image_is_built_with_the_documented_lines():
-    [want, _] = pool_lines(README)
+    [want, _] = pool_lines(BYO)
     for image in IMAGES:
         assert pool_lines((ROOT / image).read_text()) == [want], image
 
 
-def test_every_example_app_adds_the_one_line_the_readme_names():
+def test_every_example_app_adds_the_one_line_the_docs_name():
     line = "'build' => env('APP_BUILD'),"
-    assert line in README
+    assert line in BYO
     for app in ("laravel-app", "laravel10-app", "laravel13-app"):
         assert line in (ROOT / "examples" / app / "config/app.php").read_text(), app
     # the slim skeleton keeps its built-in health route
