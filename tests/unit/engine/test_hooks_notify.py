@@ -21,11 +21,11 @@ from components.config import ConfigError, parse
 from components.engine.release import chain
 from tools import release_plan as rp
 
-from .harness import SECRET_KEYS, run_program
-from .test_commands import KNOWN
-from .test_config import with_
+from ..commands.test_commands import KNOWN
+from ..config.test_config import with_
+from ..harness import SECRET_KEYS, run_program
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 URL = "https://hooks.slack.example/services/T000/B000/very-secret-token"
 HOOKS = {
     "after_ownership": [{"name": "storage-link", "run": ["php", "artisan", "storage:link"]}],
@@ -377,9 +377,9 @@ def test_the_policy_refuses_a_hook_as_root_without_a_reason():
 
 
 def test_the_release_plan_lists_the_hooks_in_their_place(tmp_path):
-    from .test_release_plan import chain as plan_chain
-    from .test_release_plan import code_change, preview
-    from .test_release_plan import run as plan_run
+    from ..tools.test_release_plan import chain as plan_chain
+    from ..tools.test_release_plan import code_change, preview
+    from ..tools.test_release_plan import run as plan_run
 
     names = [s.name for s in chain(parse(hooked(), SECRET_KEYS))]
     # the built-in steps in any order: the plan orders them; hooks in the preview's (theirs)
@@ -398,7 +398,7 @@ def test_the_release_plan_lists_the_hooks_in_their_place(tmp_path):
 
 
 def test_releases_sh_records_the_event_with_what_serves_and_answers_the_webhooks(tmp_path):
-    from .test_commands import _host_script
+    from ..commands.test_commands import _host_script
 
     vol = tmp_path / "vol"
     vol.mkdir()

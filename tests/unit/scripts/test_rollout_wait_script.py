@@ -9,7 +9,7 @@ from pathlib import Path
 
 from components.commands import Engine, FromScript, swarm
 
-SCRIPT = Path(__file__).parents[2] / "components" / "scripts" / "rollout_wait.sh"
+SCRIPT = Path(__file__).parents[3] / "components" / "scripts" / "rollout_wait.sh"
 NEW = "r@sha256:" + "b" * 64
 OLD = "r@sha256:" + "a" * 64
 

@@ -15,8 +15,8 @@ from components.commands import swarm
 from components.config import ConfigError, parse, swarm_warnings
 from components.swarm.services import short_duration
 
-from .harness import SECRET_KEYS, Recorder, Run, run_program
-from .test_config import with_
+from ..config.test_config import with_
+from ..harness import SECRET_KEYS, Recorder, Run, run_program
 
 SHARED = {"type": "nfs", "o": "addr=10.0.0.5,rw", "device": ":/export/shop"}
 

@@ -10,8 +10,8 @@ import pytest
 from components import commands
 from components.config import ConfigError, parse
 
-from .harness import SECRET_KEYS, run_program, valid_config
-from .test_config import with_
+from ..config.test_config import with_
+from ..harness import SECRET_KEYS, run_program, valid_config
 
 REPO = "registry.example.com/acme/shop"
 DIGEST = "sha256:" + "2" * 64

@@ -14,7 +14,7 @@ from components.config import DEFAULT_PHP_INI
 from components.core import files
 from components.engine.release import STEPS, Target, step_script
 
-from .harness import SECRET_KEYS, valid_config
+from ..harness import SECRET_KEYS, valid_config
 
 TCP = commands.Engine("tcp://docker.example.com:2376")
 UNIX = commands.Engine("unix:///d.sock")

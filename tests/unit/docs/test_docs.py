@@ -7,7 +7,7 @@ import re
 import shlex
 from pathlib import Path
 
-ROOT = Path(__file__).parents[2]
+ROOT = Path(__file__).parents[3]
 BYO = (ROOT / "docs" / "bring-your-own-app.md").read_text()
 #: the user-shaped example images (Debian's stock FPM plus the documented lines)
 IMAGES = [

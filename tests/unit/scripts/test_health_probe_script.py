@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-PROBE = Path(__file__).parents[2] / "components" / "scripts" / "health_probe.php"
+PROBE = Path(__file__).parents[3] / "components" / "scripts" / "health_probe.php"
 BUILD = "reg@sha256:" + "a" * 64
 OTHER = "reg@sha256:" + "b" * 64
 HEADER = "header:X-Laravel-Stack-Build"

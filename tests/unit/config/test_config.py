@@ -10,7 +10,7 @@ import pytest
 
 from components.config import DEFAULT_PHP_INI, ConfigError, parse
 
-from .harness import APP_KEY, SECRET_KEYS, Run, run_program, valid_config
+from ..harness import APP_KEY, SECRET_KEYS, Run, run_program, valid_config
 
 
 def with_(path: str, value: Any, base: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -368,7 +368,7 @@ def test_app_key_fixture_is_valid():
 def test_the_example_production_stack_is_valid_once_its_secrets_are_set():
     import yaml
 
-    from .harness import ROOT
+    from ..harness import ROOT
 
     doc = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
     raw = {k.removeprefix("laravel-stack:"): v for k, v in doc["config"].items()}

@@ -9,7 +9,7 @@ import os
 import subprocess
 from pathlib import Path
 
-SCRIPT = Path(__file__).parents[2] / "components" / "scripts" / "task_start.sh"
+SCRIPT = Path(__file__).parents[3] / "components" / "scripts" / "task_start.sh"
 
 
 def fakes(tmp_path: Path, fail_on: str = "") -> Path:

@@ -14,7 +14,7 @@ from pathlib import Path
 from components import commands
 from components.commands import Engine
 
-PULL_SH = Path(__file__).parents[2] / "components" / "scripts" / "pull.sh"
+PULL_SH = Path(__file__).parents[3] / "components" / "scripts" / "pull.sh"
 BUILD = "registry.example.com/acme/shop@sha256:" + "ab" * 32
 FULL = "write /var/lib/docker/tmp/GetImageBlob1: no space left on device"
 

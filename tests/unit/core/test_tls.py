@@ -13,8 +13,8 @@ from components.config import ConfigError, parse
 from components.core import files, tls
 from tests.e2e.certs import OwnCA
 
-from .harness import SECRET_KEYS, Run, run_program
-from .test_config import with_
+from ..config.test_config import with_
+from ..harness import SECRET_KEYS, Run, run_program
 
 SITE, WWW = "shop.example.com", "www.shop.example.com"
 

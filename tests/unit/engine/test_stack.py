@@ -12,8 +12,8 @@ import pytest
 from components import commands
 from components.core.common import go_duration, healthcheck
 
-from .harness import Run, fake_digest, run_program, valid_config
-from .test_config import with_
+from ..config.test_config import with_
+from ..harness import Run, fake_digest, run_program, valid_config
 
 CHAIN = ["contract", "ownership", "backup", "migrate", "cache-clear", "opcache-reset",
          "cache-rebuild", "workers-restart", "health", "switch", "verify", "public-prune",
@@ -355,7 +355,7 @@ def test_healthcheck_refuses_a_zero_timing():
 def test_the_image_is_built_by_the_build_engine_and_everything_else_runs_on_the_deploy_engine():
     import yaml
 
-    from .harness import ROOT
+    from ..harness import ROOT
 
     doc = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
     raw = {k.removeprefix("laravel-stack:"): v for k, v in doc["config"].items()}

@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-SCRIPTS = Path(__file__).parents[2] / "components" / "scripts"
+SCRIPTS = Path(__file__).parents[3] / "components" / "scripts"
 BUILD = "r@sha256:" + "d" * 64
 
 

@@ -8,7 +8,7 @@ import os
 import subprocess
 from pathlib import Path
 
-CONTRACT_SH = Path(__file__).parents[2] / "components" / "scripts" / "contract.sh"
+CONTRACT_SH = Path(__file__).parents[3] / "components" / "scripts" / "contract.sh"
 SECRET = "base64:never-printed-0123456789"
 
 
