@@ -7,6 +7,7 @@ scripts/test does).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import itertools
 import json
 import os
@@ -28,6 +29,7 @@ from typing import Any, Self
 import pytest
 
 from .conformance import Vectors
+from .support.lock import EngineLock, running_containers, wait_settled
 
 REPO = Path(__file__).resolve().parents[2]
 STACK = "e2e"
@@ -59,6 +61,13 @@ def sh(
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=check, **kw)
 
 
+def append_line(path: str, line: str) -> None:
+    """One whole line at the end of `path`, whatever other suites append at the same time."""
+    with open(path, "a") as log:
+        fcntl.flock(log, fcntl.LOCK_EX)
+        log.write(line + "\n")
+
+
 @dataclass
 class Pulumi:
     project: Path
@@ -80,8 +89,7 @@ class Pulumi:
             record = {"stack": self.stack, "command": args[0], "wall_s": time.monotonic() - t0,
                       "cpu_s": children_cpu() - cpu0,
                       "test": os.environ.get("PYTEST_CURRENT_TEST", "")}  # fmt: skip
-            with open(TIMINGS_LOG, "a") as log:
-                log.write(json.dumps(record) + "\n")
+            append_line(TIMINGS_LOG, json.dumps(record))
         if check and res.returncode != 0:
             raise AssertionError(
                 f"pulumi {' '.join(args)} exited {res.returncode}\n--- stdout\n{res.stdout[-6000:]}"
@@ -110,8 +118,7 @@ class Pulumi:
                 f"{self.stack}:\n{res.stdout[-6000:]}\n{res.stderr[-3000:]}"
             )
         if CROSS_LOG:
-            with open(CROSS_LOG, "a") as log:
-                log.write(f"{self.stack}: no changes with {CROSS_HOME}\n")
+            append_line(CROSS_LOG, f"{self.stack}: no changes with {CROSS_HOME}")
 
     def set(self, path: str, value: str) -> None:
         self.run("config", "set", "--path", path, value)
@@ -511,3 +518,48 @@ def pulumi(tmp_path_factory) -> Iterator[Pulumi]:
     yield p
     p.run("destroy", "--yes", check=False)
     docker_cleanup()
+
+
+# The suites side by side (scripts/test: pytest-xdist, one test file per worker at a time): one
+# engine, shared. See support/lock.py.
+ENGINE_LOCK = EngineLock()
+#: the engine_steady modules whose run holds the lock shared (in this process)
+_STEADY_HELD: set[Path] = set()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "engine_alone: restarts this machine's engine or stops its registry: no other e2e test "
+        "runs meanwhile (the exclusive side of the engine lock)",
+    )
+    config.addinivalue_line(
+        "markers",
+        "engine_steady: the module's fixtures do not survive an engine restart: its whole run "
+        "holds the engine lock shared",
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[Any]:
+    if Path(str(item.path)).parent != Path(__file__).parent:
+        return (yield)
+    if item.get_closest_marker("engine_alone"):
+        before = running_containers()
+        with ENGINE_LOCK.exclusive():
+            try:
+                return (yield)
+            finally:
+                wait_settled(before)
+    steady = item.get_closest_marker("engine_steady") is not None
+    if steady and item.path not in _STEADY_HELD:
+        ENGINE_LOCK.acquire_shared()
+        _STEADY_HELD.add(item.path)
+    try:
+        with ENGINE_LOCK.shared():
+            return (yield)
+    finally:
+        if steady and (nextitem is None or nextitem.path != item.path):
+            # (the module's fixtures were torn down in this test's teardown)
+            ENGINE_LOCK.release_shared()
+            _STEADY_HELD.discard(item.path)

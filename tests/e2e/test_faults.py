@@ -131,6 +131,7 @@ def exec_ended(lines: list[str], exec_id: str) -> bool:
     return False
 
 
+@pytest.mark.engine_alone  # stops the registry every suite pushes to and pulls from
 def test_the_registry_down_fails_before_any_container_changes(faults):
     old, before = served(), containers()
     release(faults, "r2")
@@ -244,6 +245,7 @@ AFTER_STEP = {
 }
 
 
+@pytest.mark.engine_alone  # restarts this machine's engine
 @pytest.mark.parametrize("step", list(AFTER_STEP))
 def test_the_engine_restarting_between_two_steps_leaves_a_consistent_site(faults, step):
     """The engine restarts (a docker.io upgrade, the OOM killer) right after it ran a step of

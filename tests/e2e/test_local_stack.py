@@ -175,6 +175,7 @@ def change_code(pulumi: Pulumi, version: str) -> None:
     pulumi.set("image.build_args.APP_CODE_VERSION", version)
 
 
+@pytest.mark.engine_alone  # restarts this machine's engine
 def test_after_an_engine_restart_the_site_comes_back_by_itself(pulumi, deployed):
     # A host reboot or a docker.io upgrade: no `pulumi` command runs. (A later test, a code
     # change under 20 req/s with 0 failed requests, is the release after it.)
@@ -487,6 +488,7 @@ def upstream_of_proxy() -> str:
     return line.split()[-1].rstrip(";").rsplit(":", 1)[0]
 
 
+@pytest.mark.engine_alone  # restarts this machine's engine
 def test_a_failed_verify_switches_back_and_a_removed_file_is_never_served_again(pulumi, deployed):
     # A build that ships a static public/up: the direct FastCGI check passes, nginx serves the
     # file before PHP, so the public check (`verify`, after the switch) fails.

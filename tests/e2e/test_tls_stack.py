@@ -35,6 +35,10 @@ from .certs import OwnCA
 from .conformance import mask, normalize_state
 from .conftest import Load, Pulumi, docker_cleanup, new_project, sh, wait_for
 
+#: Pebble (no restart policy) keeps its CA in memory: an engine restart would take the ACME
+#: server and its root with it, so no engine restart happens while this suite runs
+pytestmark = pytest.mark.engine_steady
+
 STACK = "e2e-tls"
 NAME = "lstls"
 NETWORK = f"{NAME}-net"
