@@ -26,24 +26,12 @@ from typing import Any
 
 import pytest
 
-from .conftest import (
-    PROBE,
-    REPO,
-    SCRIPTS,
-    EngineEvents,
-    Load,
-    Pulumi,
-    Writer,
-    docker_cleanup,
-    http,
-    new_project,
-    print_figures,
-    restart_engine,
-    sh,
-    signal_tree,
-    stack_container_states,
-    wait_for,
-)
+from .support.engine import docker_cleanup, restart_engine, stack_container_states
+from .support.events import PROBE, SCRIPTS, EngineEvents
+from .support.http import http, wait_for
+from .support.load import Load, Writer, print_figures
+from .support.pulumi import REPO, Pulumi, new_project
+from .support.shell import sh, signal_tree
 
 STACK = "e2e-faults"
 NAME = "lsflt"

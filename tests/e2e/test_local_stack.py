@@ -16,25 +16,20 @@ from typing import Any
 import pytest
 
 from .conformance import normalize_state, preview_ops
-from .conftest import (
-    LOCAL_BASE,
-    NAME,
-    OPCACHE_RESET,
-    STACK,
-    EngineEvents,
-    Load,
-    Pulumi,
-    assert_chain_in_order,
-    docker_cleanup,
-    engine_restart_recovers,
-    http,
-    release_events,
-    sh,
-    stack_container_states,
-    steps_seen,
-    wait_for,
-)
 from .plans import check_plan, config_file
+from .support.engine import docker_cleanup, engine_restart_recovers, stack_container_states
+from .support.events import (
+    OPCACHE_RESET,
+    EngineEvents,
+    assert_chain_in_order,
+    release_events,
+    steps_seen,
+)
+from .support.http import http, wait_for
+from .support.load import Load
+from .support.local import LOCAL_BASE, NAME, STACK
+from .support.pulumi import Pulumi
+from .support.shell import sh
 
 CONTAINER = "docker:index/container:Container"
 # plain values of Pulumi.local.yaml's secrets

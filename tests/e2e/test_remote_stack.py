@@ -19,23 +19,12 @@ from typing import Any
 
 import pytest
 
-from .conftest import (
-    BATCH,
-    REPO,
-    EngineEvents,
-    Load,
-    Pulumi,
-    Writer,
-    assert_chain_in_order,
-    engine_restart_recovers,
-    http,
-    new_project,
-    print_figures,
-    release_events,
-    sh,
-    steps_seen,
-    wait_for,
-)
+from .support.engine import engine_restart_recovers
+from .support.events import BATCH, EngineEvents, assert_chain_in_order, release_events, steps_seen
+from .support.http import http, wait_for
+from .support.load import Load, Writer, print_figures
+from .support.pulumi import REPO, Pulumi, new_project
+from .support.shell import sh
 
 STACK = "e2e-remote"  # never shared with the local suite's stack
 NAME = "lsrem"

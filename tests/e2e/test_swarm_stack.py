@@ -19,7 +19,10 @@ from typing import Any
 import pytest
 
 from .conformance import normalize_state, preview_ops
-from .conftest import REPO, Load, Pulumi, http, new_project, sh, wait_for
+from .support.http import http, wait_for
+from .support.load import Load
+from .support.pulumi import REPO, Pulumi, new_project
+from .support.shell import sh
 
 STACK = "e2e-swarm"  # never shared with another suite's stack
 NAME = "lssw"
