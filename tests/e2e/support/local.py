@@ -5,5 +5,4 @@ from __future__ import annotations
 STACK = "e2e"
 NAME = "lse2e"  # container/volume prefix, distinct from the local stack's
 PORT = 18080
-PASSPHRASE = "laravel-stack-local"  # the local stack's documented, non-secret passphrase
 LOCAL_BASE = f"http://127.0.0.1:{PORT}"

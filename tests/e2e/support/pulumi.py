@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .local import PASSPHRASE, STACK
+from stack_settings import PASSPHRASE
+
+from .local import STACK
 from .shell import sh
 
 REPO = Path(__file__).resolve().parents[3]
