@@ -1,5 +1,6 @@
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -7,7 +8,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 #: the e2e suites, longest first: scripts/test runs them side by side (pytest-xdist, --dist
-#: loadgroup), each file on one worker, in this order: the longest start first; the short ones and
+#: loadfile), each file on one worker, in this order: the longest start first; the short ones and
 #: the unit tests fill in
 SUITE_ORDER = [
     "e2e/test_swarm_stack.py",
@@ -37,12 +38,20 @@ def _rank(item: pytest.Item) -> int:
     return SUITE_ORDER.index(rel) if rel in SUITE_ORDER else len(SUITE_ORDER)
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Each test file on one worker (as --dist loadfile), the files of SAME_WORKER together."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SuiteScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::")[0]
+            return "engine restarts" if path.removeprefix("tests/") in SAME_WORKER else path
+
+    return SuiteScheduling(config, log)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=_rank)  # stable: each file's own order stays
-    for item in items:
-        rel = _rel(item)
-        item.add_marker(pytest.mark.xdist_group("engine-restarts" if rel in SAME_WORKER else rel))
 
 
 #: test file -> [first setup's start, last teardown's end, worker] (wall clock)
