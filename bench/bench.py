@@ -31,6 +31,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -46,7 +47,9 @@ from typing import Any
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-PASSPHRASE = "laravel-stack-local"
+sys.path.insert(0, str(REPO / "scripts"))  # the stack settings the e2e shares
+from stack_settings import PASSPHRASE  # noqa: E402
+
 LS_NAME, LS_PORT = "lsbench", 18180
 SEEDS, SEEDS_PORT = "seedsbench", 18181
 AFTER_S = 10.0  # keep measuring this long after the deploy returned

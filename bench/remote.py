@@ -22,12 +22,16 @@ import shutil
 import signal
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "scripts"))  # the stack settings the e2e shares
+import stack_settings  # noqa: E402
+
 NAME, PORT = "lsbremote", 18082
 SSHD_LOG = Path(os.environ.get("LARAVEL_STACK_CACHE", "/var/cache/laravel-stack")) / (
     "remote-host/sshd.log"
@@ -53,17 +57,10 @@ class RemoteStack:
         shutil.copy(self.project / "Pulumi.local.yaml", self.project / "Pulumi.bremote.yaml")
         (work / "state").mkdir()
         self.env = {**os.environ, **agent, "PULUMI_BACKEND_URL": f"file://{work / 'state'}",
-                    "PULUMI_CONFIG_PASSPHRASE": "laravel-stack-local",
+                    "PULUMI_CONFIG_PASSPHRASE": stack_settings.PASSPHRASE,
                     "PULUMI_SKIP_UPDATE_CHECK": "true"}  # fmt: skip
         self.pulumi("stack", "init", "bremote", stack=False)
-        for key, value in {
-            "name": NAME,
-            "docker.host": f"ssh://deploy@{server['REMOTE_ADDRESS']}",
-            "docker.known_hosts[0]": server["REMOTE_KNOWN_HOSTS"],
-            "image.tag": "bremote",
-            "web.host": server["REMOTE_ADDRESS"],
-            "web.port": str(PORT),
-        }.items():
+        for key, value in stack_settings.remote(NAME, "bremote", PORT, server).items():
             self.pulumi("config", "set", "--path", key, value)
 
     def pulumi(self, *args: str, stack: bool = True) -> str:

@@ -51,6 +51,9 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "scripts"))  # the stack settings the e2e shares
+import stack_settings  # noqa: E402
+
 CLUSTER_ID = "4"  # 0, 2 and 3 belong to the test suites
 CLUSTER_ENV = {**os.environ, "LARAVEL_STACK_SWARM_ID": CLUSTER_ID}
 STACK, NAME, PORT = "bswarm", "lsbswarm", 18092
@@ -61,7 +64,7 @@ COMPOSE_REPO = f"{REGISTRY}/laravel-stack/bench-swarm-compose"
 # proving-ground/bootstrap-docker.sh's throwaway
 REGISTRY_LOGIN = ("deploy", "local-registry-password")
 NGINX_IMAGE = "127.0.0.1:5000/laravel-stack/nginx:bookworm"
-REDIS_IMAGE = "127.0.0.1:5000/laravel-stack/redis:7"
+REDIS_IMAGE = stack_settings.REDIS_IMAGE
 APP = "examples/laravel-app"
 
 #: the compose way's nginx: swarm_nginx_conf (components/core/files.py) without the shared public/
@@ -199,35 +202,12 @@ class StackWay:
         shutil.copy(self.project / "Pulumi.local.yaml", self.project / f"Pulumi.{STACK}.yaml")
         (work / "state").mkdir()
         self.env = {**os.environ, **agent, "PULUMI_BACKEND_URL": f"file://{work / 'state'}",
-                    "PULUMI_CONFIG_PASSPHRASE": "laravel-stack-local",
+                    "PULUMI_CONFIG_PASSPHRASE": stack_settings.PASSPHRASE,
                     "PULUMI_SKIP_UPDATE_CHECK": "true", "NO_COLOR": "1"}  # fmt: skip
         self.pulumi("stack", "init", STACK, stack=False)
-        shared = self.shared = os.path.join(cluster["SWARM_SHARED"], NAME)
-        for sub in ("storage", "public"):
-            os.makedirs(os.path.join(shared, sub), exist_ok=True)
-            os.chown(os.path.join(shared, sub), 33, 33)
-        for key, value in {
-            "name": NAME,
-            "docker.host": f"ssh://deploy@{cluster['SWARM_MANAGER']}",
-            "docker.known_hosts[0]": cluster["SWARM_KNOWN_HOSTS"],
-            "image.repository": STACK_REPO,
-            "image.tag": "bswarm",
-            "web.port": str(PORT),
-            "web.replicas": "2",
-            "web.command[0]": "php-fpm8.2",
-            "web.command[1]": "--nodaemonize",
-            "web.command[2]": "--force-stderr",
-            "swarm.enabled": "true",
-            "swarm.storage.driver_options.type": "none",
-            "swarm.storage.driver_options.o": "bind",
-            "swarm.storage.driver_options.device": shared,
-            "swarm.converge_timeout": "180",
-            "redis.enabled": "true",
-            "redis.image": REDIS_IMAGE,
-            "app.extra_env.CACHE_DRIVER": "redis",
-            "app.extra_env.SESSION_DRIVER": "redis",
-            "app.extra_env.QUEUE_CONNECTION": "redis",
-        }.items():
+        shared = self.shared = stack_settings.swarm_shared_dir(NAME, cluster)
+        settings = stack_settings.swarm(NAME, "bswarm", PORT, cluster, shared)
+        for key, value in {**settings, "image.repository": STACK_REPO}.items():
             # set-all: a value may start with "--"
             self.pulumi("config", "set-all", "--path", "--plaintext", f"{key}={value}")
         self.bases = [f"http://{a}:{PORT}" for a in cluster["SWARM_NODE_ADDRESSES"].split()]

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .conformance import mask
-from .conftest import REPO, Pulumi
+from .support.pulumi import REPO, Pulumi
 
 GOLDEN = Path(__file__).parent / "golden"
 RECORD = os.environ.get("LARAVEL_STACK_RECORD_GOLDEN") == "1"

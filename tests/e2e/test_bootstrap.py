@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO
+from .support.pulumi import REPO
 
 CACHE = Path(os.environ.get("LARAVEL_STACK_CACHE", "/var/cache/laravel-stack"))
 

@@ -19,17 +19,12 @@ import pytest
 
 from components import commands
 
-from .conftest import (
-    EngineEvents,
-    Load,
-    Pulumi,
-    docker_cleanup,
-    http,
-    new_project,
-    release_events,
-    sh,
-    steps_seen,
-)
+from .support.engine import docker_cleanup
+from .support.events import EngineEvents, release_events, steps_seen
+from .support.http import http
+from .support.load import Load
+from .support.pulumi import Pulumi, new_project
+from .support.shell import sh
 
 STACK = "e2e-byo"
 NAME = "lsbyo"

@@ -26,24 +26,12 @@ from typing import Any
 
 import pytest
 
-from .conftest import (
-    PROBE,
-    REPO,
-    SCRIPTS,
-    EngineEvents,
-    Load,
-    Pulumi,
-    Writer,
-    docker_cleanup,
-    http,
-    new_project,
-    print_figures,
-    restart_engine,
-    sh,
-    signal_tree,
-    stack_container_states,
-    wait_for,
-)
+from .support.engine import docker_cleanup, restart_engine, stack_container_states
+from .support.events import PROBE, SCRIPTS, EngineEvents
+from .support.http import http, wait_for
+from .support.load import Load, Writer, print_figures
+from .support.pulumi import REPO, Pulumi, new_project
+from .support.shell import sh, signal_tree
 
 STACK = "e2e-faults"
 NAME = "lsflt"
@@ -131,6 +119,7 @@ def exec_ended(lines: list[str], exec_id: str) -> bool:
     return False
 
 
+@pytest.mark.engine_alone  # stops the registry every suite pushes to and pulls from
 def test_the_registry_down_fails_before_any_container_changes(faults):
     old, before = served(), containers()
     release(faults, "r2")
@@ -244,6 +233,7 @@ AFTER_STEP = {
 }
 
 
+@pytest.mark.engine_alone  # restarts this machine's engine
 @pytest.mark.parametrize("step", list(AFTER_STEP))
 def test_the_engine_restarting_between_two_steps_leaves_a_consistent_site(faults, step):
     """The engine restarts (a docker.io upgrade, the OOM killer) right after it ran a step of

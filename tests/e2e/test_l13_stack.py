@@ -33,19 +33,12 @@ from typing import Any
 import pytest
 import yaml
 
-from .conftest import (
-    EngineEvents,
-    Load,
-    Pulumi,
-    assert_chain_in_order,
-    docker_cleanup,
-    http,
-    new_project,
-    release_events,
-    sh,
-    steps_seen,
-    wait_for,
-)
+from .support.engine import docker_cleanup
+from .support.events import EngineEvents, assert_chain_in_order, release_events, steps_seen
+from .support.http import http, wait_for
+from .support.load import Load
+from .support.pulumi import Pulumi, new_project
+from .support.shell import sh
 
 STACK = "e2e-l13"
 NAME = "lsl13"

@@ -16,25 +16,20 @@ from typing import Any
 import pytest
 
 from .conformance import normalize_state, preview_ops
-from .conftest import (
-    LOCAL_BASE,
-    NAME,
-    OPCACHE_RESET,
-    STACK,
-    EngineEvents,
-    Load,
-    Pulumi,
-    assert_chain_in_order,
-    docker_cleanup,
-    engine_restart_recovers,
-    http,
-    release_events,
-    sh,
-    stack_container_states,
-    steps_seen,
-    wait_for,
-)
 from .plans import check_plan, config_file
+from .support.engine import docker_cleanup, engine_restart_recovers, stack_container_states
+from .support.events import (
+    OPCACHE_RESET,
+    EngineEvents,
+    assert_chain_in_order,
+    release_events,
+    steps_seen,
+)
+from .support.http import http, wait_for
+from .support.load import Load
+from .support.local import LOCAL_BASE, NAME, STACK
+from .support.pulumi import Pulumi
+from .support.shell import sh
 
 CONTAINER = "docker:index/container:Container"
 # plain values of Pulumi.local.yaml's secrets
@@ -175,6 +170,7 @@ def change_code(pulumi: Pulumi, version: str) -> None:
     pulumi.set("image.build_args.APP_CODE_VERSION", version)
 
 
+@pytest.mark.engine_alone  # restarts this machine's engine
 def test_after_an_engine_restart_the_site_comes_back_by_itself(pulumi, deployed):
     # A host reboot or a docker.io upgrade: no `pulumi` command runs. (A later test, a code
     # change under 20 req/s with 0 failed requests, is the release after it.)
@@ -487,6 +483,7 @@ def upstream_of_proxy() -> str:
     return line.split()[-1].rstrip(";").rsplit(":", 1)[0]
 
 
+@pytest.mark.engine_alone  # restarts this machine's engine
 def test_a_failed_verify_switches_back_and_a_removed_file_is_never_served_again(pulumi, deployed):
     # A build that ships a static public/up: the direct FastCGI check passes, nginx serves the
     # file before PHP, so the public check (`verify`, after the switch) fails.

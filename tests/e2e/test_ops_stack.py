@@ -15,17 +15,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from .conftest import (
-    EngineEvents,
-    Load,
-    Pulumi,
-    docker_cleanup,
-    http,
-    new_project,
-    sh,
-    signal_tree,
-    wait_for,
-)
+from .support.engine import docker_cleanup
+from .support.events import EngineEvents
+from .support.http import http, wait_for
+from .support.load import Load
+from .support.pulumi import Pulumi, new_project
+from .support.shell import sh, signal_tree
 
 STACK = "e2e-ops"
 NAME = "lsops"

@@ -19,24 +19,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import stack_settings
 
-from .conftest import (
-    BATCH,
-    REPO,
-    EngineEvents,
-    Load,
-    Pulumi,
-    Writer,
-    assert_chain_in_order,
-    engine_restart_recovers,
-    http,
-    new_project,
-    print_figures,
-    release_events,
-    sh,
-    steps_seen,
-    wait_for,
-)
+from .support.engine import engine_restart_recovers
+from .support.events import BATCH, EngineEvents, assert_chain_in_order, release_events, steps_seen
+from .support.http import http, wait_for
+from .support.load import Load, Writer, print_figures
+from .support.pulumi import REPO, Pulumi, new_project
+from .support.shell import sh
 
 STACK = "e2e-remote"  # never shared with the local suite's stack
 NAME = "lsrem"
@@ -98,21 +88,11 @@ def remote(tmp_path_factory, server) -> Iterator[Pulumi]:
         rdocker(server, "network", "create", "--driver", "bridge", NETWORK)
     p = new_project(tmp_path_factory, STACK)
     p.env.update(SSH_AUTH_SOCK=server["SSH_AUTH_SOCK"])
-    host = f"ssh://deploy@{server['REMOTE_ADDRESS']}"
     settings = {
-        "name": NAME,
-        "docker.host": host,
-        "docker.known_hosts[0]": server["REMOTE_KNOWN_HOSTS"],
-        "image.tag": "remote",
-        "web.host": server["REMOTE_ADDRESS"],
-        "web.port": str(PORT),
+        **stack_settings.remote(NAME, "remote", PORT, server),
         "network.name": NETWORK,
         "network.external": "true",
-        "redis.enabled": "true",
-        "redis.image": "127.0.0.1:5000/laravel-stack/redis:7",
-        "app.extra_env.CACHE_DRIVER": "redis",
-        "app.extra_env.SESSION_DRIVER": "redis",
-        "app.extra_env.QUEUE_CONNECTION": "redis",
+        **stack_settings.REDIS,
     }
     for key, value in settings.items():
         p.set(key, value)

@@ -19,7 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO, http, sh, wait_for
+from .support.http import http, wait_for
+from .support.pulumi import REPO
+from .support.shell import sh
 
 CLUSTER = str(REPO / "proving-ground/swarm-cluster")
 PROBE = "127.0.0.1:5001/laravel-stack/swarm-probe:e2e"  # the registry that needs a login

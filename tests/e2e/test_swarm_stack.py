@@ -17,9 +17,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import stack_settings
 
 from .conformance import normalize_state, preview_ops
-from .conftest import REPO, Load, Pulumi, http, new_project, sh, wait_for
+from .support.http import http, wait_for
+from .support.load import Load
+from .support.pulumi import REPO, Pulumi, new_project
+from .support.shell import sh
 
 STACK = "e2e-swarm"  # never shared with another suite's stack
 NAME = "lssw"
@@ -63,36 +67,14 @@ def bases(cluster: dict[str, str]) -> list[str]:
 
 @pytest.fixture(scope="module")
 def swarm(tmp_path_factory, cluster) -> Iterator[Pulumi]:
-    shared = os.path.join(cluster["SWARM_SHARED"], NAME)
-    for sub in ("storage", "public"):
-        os.makedirs(os.path.join(shared, sub), exist_ok=True)
-        os.chown(os.path.join(shared, sub), 33, 33)
+    shared = stack_settings.swarm_shared_dir(NAME, cluster)
     p = new_project(tmp_path_factory, STACK)
     p.env.update(SSH_AUTH_SOCK=cluster["SSH_AUTH_SOCK"])
     settings = {
-        "name": NAME,
-        "docker.host": f"ssh://deploy@{cluster['SWARM_MANAGER']}",
-        "docker.known_hosts[0]": cluster["SWARM_KNOWN_HOSTS"],
-        "image.tag": "swarm",
-        "web.port": str(PORT),
-        "web.replicas": "2",
+        **stack_settings.swarm(NAME, "swarm", PORT, cluster, shared),
         # Room for a lost node's task on the other node (the default, 1, keeps it pending
         # until a node with room is back: on two nodes, the lost one).
         "swarm.max_per_node": "2",
-        "web.command[0]": "php-fpm8.2",
-        "web.command[1]": "--nodaemonize",
-        "web.command[2]": "--force-stderr",
-        "swarm.enabled": "true",
-        # A bind of one directory every node's engine sees stands in for NFS.
-        "swarm.storage.driver_options.type": "none",
-        "swarm.storage.driver_options.o": "bind",
-        "swarm.storage.driver_options.device": shared,
-        "swarm.converge_timeout": "180",
-        "redis.enabled": "true",
-        "redis.image": "127.0.0.1:5000/laravel-stack/redis:7",
-        "app.extra_env.CACHE_DRIVER": "redis",
-        "app.extra_env.SESSION_DRIVER": "redis",
-        "app.extra_env.QUEUE_CONNECTION": "redis",
     }
     for key, value in settings.items():
         # set-all: a value may start with "--"

@@ -33,7 +33,15 @@ from cryptography import x509
 
 from .certs import OwnCA
 from .conformance import mask, normalize_state
-from .conftest import Load, Pulumi, docker_cleanup, new_project, sh, wait_for
+from .support.engine import docker_cleanup
+from .support.http import wait_for
+from .support.load import Load
+from .support.pulumi import Pulumi, new_project
+from .support.shell import sh
+
+#: Pebble (no restart policy) keeps its CA in memory: an engine restart would take the ACME
+#: server and its root with it, so no engine restart happens while this suite runs
+pytestmark = pytest.mark.engine_steady
 
 STACK = "e2e-tls"
 NAME = "lstls"
