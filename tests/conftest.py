@@ -7,51 +7,47 @@ import pytest
 # The program imports `components` the way `pulumi up` runs it: from the project root.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-#: the e2e suites, longest first: scripts/test runs them side by side (pytest-xdist, --dist
-#: loadfile), each file on one worker, in this order: the longest start first; the short ones and
-#: the unit tests fill in
-SUITE_ORDER = [
-    "e2e/test_swarm_stack.py",
-    # one worker runs these three one after another: the engine restarts of the first two (which
-    # run alone, see e2e/support/lock.py) never meet the third's ACME server, which does not
-    # survive one, and wait for no other suite of the three
-    "e2e/test_local_stack.py",
-    "e2e/test_faults.py",
-    "e2e/test_tls_stack.py",
-    "e2e/test_ops_stack.py",
-    "e2e/test_remote_stack.py",
-    "e2e/test_swarm_cluster.py",
-    "e2e/test_l13_stack.py",
-    "e2e/test_l10_stack.py",
-    "e2e/test_byo_stack.py",
-    "e2e/test_bootstrap.py",
+#: scripts/test runs the test files in these lanes, side by side: one pytest-xdist worker per
+#: lane, each lane's files one after another in this order (the unit tests last in the first lane).
+#: The Swarm suite is the longest and mostly waits on Swarm's timers: alone. The others are
+#: balanced by their wall times (docs/contributing/e2e.md). TLS holds the engine lock shared for
+#: its whole run (engine_steady: its ACME server does not survive an engine restart), so it runs
+#: after faults and ops, by when the engine restarts of local and faults (engine_alone) are over;
+#: were one still to come, it would only wait for TLS (support/lock.py).
+LANES = [
+    ["e2e/test_swarm_stack.py", "e2e/test_bootstrap.py", "unit/"],
+    ["e2e/test_local_stack.py", "e2e/test_l13_stack.py", "e2e/test_byo_stack.py"],
+    ["e2e/test_remote_stack.py", "e2e/test_swarm_cluster.py", "e2e/test_l10_stack.py"],
+    ["e2e/test_faults.py", "e2e/test_ops_stack.py", "e2e/test_tls_stack.py"],
 ]
-SAME_WORKER = {"e2e/test_local_stack.py", "e2e/test_faults.py", "e2e/test_tls_stack.py"}
 
 
-def _rel(item: pytest.Item) -> str:
-    return Path(str(item.path)).relative_to(Path(__file__).parent).as_posix()
+def _rel(path: Any) -> str:
+    return Path(str(path)).relative_to(Path(__file__).parent).as_posix()
 
 
-def _rank(item: pytest.Item) -> int:
-    rel = _rel(item)
-    return SUITE_ORDER.index(rel) if rel in SUITE_ORDER else len(SUITE_ORDER)
+def _place(rel: str) -> tuple[int, int]:
+    """(lane, position in it) of a test file, by its path or a folder above it."""
+    for lane, files in enumerate(LANES):
+        for pos, entry in enumerate(files):
+            if rel == entry or (entry.endswith("/") and rel.startswith(entry)):
+                return lane, pos
+    return 0, len(LANES[0])
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """Each test file on one worker (as --dist loadfile), the files of SAME_WORKER together."""
+    """One scope per lane: xdist gives each worker a whole lane (fewer workers: several)."""
     from xdist.scheduler import LoadScopeScheduling
 
-    class SuiteScheduling(LoadScopeScheduling):
+    class LaneScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            path = nodeid.split("::")[0]
-            return "engine restarts" if path.removeprefix("tests/") in SAME_WORKER else path
+            return f"lane {_place(nodeid.split('::')[0].removeprefix('tests/'))[0] + 1}"
 
-    return SuiteScheduling(config, log)
+    return LaneScheduling(config, log)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    items.sort(key=_rank)  # stable: each file's own order stays
+    items.sort(key=lambda item: _place(_rel(item.path)))  # stable: each file's own order stays
 
 
 #: test file -> [first setup's start, last teardown's end, worker] (wall clock)

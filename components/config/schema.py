@@ -433,7 +433,9 @@ class WebConfig(Model):
         "stack's own: the chain's probe of `health.path`, FastCGI for `fpm`; the image needs no "
         "`HEALTHCHECK`) before the release chain touches it. Off: the chain's `contract` step "
         "checks the image at once and its `health` step proves the container answers with the "
-        "build, so a broken image fails with its cause instead of a health-wait timeout.",
+        "build, so a broken image fails with its cause instead of a health-wait timeout. On, that "
+        "health check probes every 2 s instead of every 10 s (Docker probes first one interval "
+        "after the start).",
     )
     wait_timeout: Annotated[int, Field(ge=1, le=1800)] = Field(
         default=120, description="Seconds to wait for it (`web.wait_healthy`)."

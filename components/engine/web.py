@@ -18,6 +18,13 @@ from ..core import files, roles
 from ..core.common import attach, env_list, healthcheck, labels, storage_mount
 
 
+def app_health_interval(cfg: StackConfig) -> int:
+    """Seconds between two Docker health probes of the app container: fast only when `up` waits
+    for the first healthy one (`web.wait_healthy`); Docker probes first one interval after the
+    start."""
+    return roles.APP_HEALTH_INTERVAL if cfg.web.wait_healthy else roles.APP_HEALTH_INTERVAL_STEADY
+
+
 class WebRuntime(pulumi.ComponentResource):
     #: the new app container's name: the release chain runs there
     worker_container: pulumi.Output[str]
@@ -89,7 +96,7 @@ class WebRuntime(pulumi.ComponentResource):
                     timeout=cfg.health.timeout,
                     script=f"{web.app_root}/public/index.php",
                 ),
-                **roles.app_health(cfg, start_period=30).kw(),
+                **roles.app_health(cfg, start_period=30, interval=app_health_interval(cfg)).kw(),
             ),
             # The stack's own health check: `up` waits until the new container answers.
             wait=web.wait_healthy,

@@ -6,6 +6,7 @@ scripts/test does).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from .conformance import Vectors
 from .support.engine import docker_cleanup
 from .support.local import NAME, PORT, STACK
 from .support.lock import EngineLock, running_containers, wait_settled
-from .support.pulumi import Pulumi, new_project
+from .support.pulumi import Pulumi, append_line, new_project
 from .support.shell import sh
 
 
@@ -42,6 +43,8 @@ def pulumi(tmp_path_factory) -> Iterator[Pulumi]:
 # The suites side by side (scripts/test: pytest-xdist, one test file per worker at a time): one
 # engine, shared. See support/lock.py.
 ENGINE_LOCK = EngineLock()
+#: one line per engine_alone test: how long it waited for the other suites' tests in flight
+LOCK_LOG = os.environ.get("LARAVEL_STACK_LOCK_LOG", "")
 #: the engine_steady modules whose run holds the lock shared (in this process)
 _STEADY_HELD: set[Path] = set()
 
@@ -65,7 +68,9 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         return (yield)
     if item.get_closest_marker("engine_alone"):
         before = running_containers()
-        with ENGINE_LOCK.exclusive():
+        with ENGINE_LOCK.exclusive() as waited:
+            if LOCK_LOG:  # what running alone cost: the other suites stood still meanwhile
+                append_line(LOCK_LOG, f"{waited:6.1f}s  {item.nodeid}")
             try:
                 return (yield)
             finally:

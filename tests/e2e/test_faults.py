@@ -49,6 +49,15 @@ def rows() -> set[int]:
     return {int(x) for x in out.stdout.split()}
 
 
+def migration_sleeping() -> bool:
+    """The slow migration's statement is running in MySQL."""
+    out = sh("docker", "exec", f"{NAME}-mysql", "sh", "-c",
+             'mysql -N -uroot -p"$MYSQL_ROOT_PASSWORD" -e "SELECT COUNT(*) FROM '
+             "information_schema.processlist WHERE info LIKE 'SELECT SLEEP(20)%'\"",
+             timeout=60, check=False)  # fmt: skip
+    return out.stdout.strip() not in ("", "0")
+
+
 def served() -> str:
     status, body = http("/up", base=BASE)
     assert status == 200 and isinstance(body, dict), (status, body)
@@ -169,7 +178,9 @@ def test_mysql_crashing_during_migrate_loses_no_acknowledged_row(faults):
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
         wait_for(lambda: any("php artisan migrate --force" in x for x in recorded.lines),
                  timeout=600, interval=0.2, what="the chain's migrate")  # fmt: skip
-        time.sleep(2)  # inside the migration's statement
+        # Inside the migration's statement, as MySQL itself says (a fixed pause after the exec
+        # started could end before a busy machine has booted the framework and connected).
+        wait_for(migration_sleeping, timeout=120, interval=0.3, what="the migration's SLEEP")
         # A crash, not `docker kill` (which Docker counts as a stop by hand: no restart).
         pid = sh("docker", "inspect", "--format", "{{.State.Pid}}", f"{NAME}-mysql").stdout
         killed_at = time.monotonic()

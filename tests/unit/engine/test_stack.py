@@ -275,6 +275,19 @@ def test_the_chain_not_a_health_wait_judges_a_new_container_by_default(fpm):
     assert run.value(app, "wait") is True and run.value(app, "waitTimeout") == 120
 
 
+def test_the_app_is_probed_every_10_s_unless_up_waits_for_its_first_healthy_probe(fpm):
+    # Nothing on one engine acts on the app's health (the chain probes the container itself):
+    # a probe every 2 s would cost about 4% of a core per app container, all day.
+    app = fpm.one("container:Container", "shop-app")
+    assert fpm.value(app, "wait") is False
+    assert fpm.value(app, "healthcheck")["interval"] == "10s"
+    assert fpm.value(app, "healthcheck")["retries"] == 3
+    # Docker probes first one interval after the start: `up` waiting for it probes every 2 s.
+    run = run_program(with_("web.wait_healthy", True))
+    hc = run.value(run.one("container:Container", "shop-app"), "healthcheck")
+    assert hc["interval"] == "2s"
+
+
 def test_blue_green_app_and_workers_are_created_before_the_old_ones_go(fpm):
     # auto-named (a new name per replacement), create-before-delete: the old one serves on
     for name in ["shop-app", "shop-queue-1"]:
