@@ -1,6 +1,5 @@
-"""Faults during a release on this machine's engine (issue 23; the SSH server's cases are in
-test_remote_stack.py): the registry down, MySQL crashing during `migrate`, two `pulumi up` at
-once, the engine restarted between two steps of the chain. Each case runs a code-
+"""Faults during a release (issue 23): the registry down, MySQL crashing during `migrate`, two
+`pulumi up` at once, the engine restarted between two steps of the chain. Each case runs a code-
 change release under 20 req/s on /up and a writer that inserts one row a request through the app
 (`/db`, 5 a second, every id it was answered with counted as acknowledged), injects its fault at
 a named point (the chain's step seen in the engine's live events), and records: failed requests,
@@ -8,8 +7,12 @@ acknowledged rows missing afterwards, what recovery took, and the seconds until 
 the right build again. The stack is shared between the cases: each leaves it healthy for the
 next.
 
-Stack `e2e-faults`, prefix `lsflt`, port 18088, its own repository, on this machine's engine.
-The host reboot case is the local suite's engine restart (test_local_stack.py).
+Stack `e2e-faults`, prefix `lsflt`, port 18088, on an engine of its own: the SSH test server's
+(proving-ground/remote-host), through its socket as a local engine is reached, so that its
+restarts stop no other suite (tests/conftest.py runs the remote suite, which uses that server
+too, before this one). Its images go to a registry of its own, 127.0.0.1:5002, which the
+registry case stops. The images are built on this machine's engine, as for every stack. The
+host reboot case on this machine's engine is the local suite's (test_local_stack.py).
 """
 
 from __future__ import annotations
@@ -36,7 +39,11 @@ from .support.shell import sh, signal_tree
 STACK = "e2e-faults"
 NAME = "lsflt"
 PORT = 18088
-BASE = f"http://127.0.0.1:{PORT}"
+#: the SSH test server's address (proving-ground/remote-host env: REMOTE_ADDRESS)
+SERVER = "10.231.0.2"
+BASE = f"http://{SERVER}:{PORT}"
+#: the suite's own registry (the server reaches it as 127.0.0.1:5002 too)
+REGISTRY = "127.0.0.1:5002"
 CACHE = os.environ.get("LARAVEL_STACK_CACHE", "/var/cache/laravel-stack")
 #: what each case measured, printed at the end of the module (README's fault table)
 FIGURES: dict[str, dict[str, Any]] = {}
@@ -71,18 +78,71 @@ def containers() -> dict[str, str]:
     return dict(line.split() for line in out.splitlines())
 
 
+class Registry:
+    """The suite's own registry (Debian's docker-registry), with the login of the project's
+    registry that needs one (the same htpasswd file): started, and stopped by the registry case."""
+
+    def __init__(self, root: Path):
+        self.config = root / "config.yml"
+        self.config.write_text(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n"
+            f"    rootdirectory: {root / 'data'}\n  delete:\n    enabled: true\n"
+            "auth:\n  htpasswd:\n    realm: laravel-stack-faults\n"
+            f"    path: {CACHE}/registry-auth/htpasswd\nhttp:\n  addr: {REGISTRY}\n"
+        )
+        self.log = root / "registry.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def answers(self) -> bool:
+        return sh("curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                  f"http://{REGISTRY}/v2/", check=False).stdout == "401"  # fmt: skip
+
+    def start(self) -> None:
+        argv = ["docker-registry", "serve", str(self.config)]
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        wait_for(self.answers, timeout=30, interval=0.2, what=f"the registry on {REGISTRY}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=30)
+
+
 @pytest.fixture(scope="module")
-def faults(tmp_path_factory) -> Iterator[Pulumi]:
-    sh("docker", "info")
-    docker_cleanup(NAME)
+def registry(tmp_path_factory) -> Iterator[Registry]:
+    r = Registry(tmp_path_factory.mktemp("registry"))
+    r.start()
+    yield r
+    r.stop()
+
+
+@pytest.fixture(scope="module")
+def faults(tmp_path_factory, registry) -> Iterator[Pulumi]:
+    out = sh("bash", str(REPO / "proving-ground/remote-host"), "up", timeout=180).stdout
+    server = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    assert server["REMOTE_ADDRESS"] == SERVER, server
+    # Pulumi builds on this machine's engine (its env has no DOCKER_HOST); the stack deploys to
+    # the server's, and the test's own docker commands (and docker_cleanup, the events) read it.
     p = new_project(tmp_path_factory, STACK)
-    p.set("name", NAME)
-    p.set("web.port", str(PORT))
-    p.up()
-    yield p
-    print_figures("fault figures", FIGURES)
-    p.run("destroy", "--yes", check=False)
-    docker_cleanup(NAME)
+    os.environ["DOCKER_HOST"] = server["REMOTE_DOCKER_HOST"]
+    try:
+        sh("docker", "info")
+        docker_cleanup(NAME)
+        p.set("name", NAME)
+        p.set("docker.host", server["REMOTE_DOCKER_HOST"])
+        p.set("web.host", SERVER)
+        p.set("web.port", str(PORT))
+        p.set("image.repository", f"{REGISTRY}/laravel-stack/{STACK}")
+        p.set("registry.server", REGISTRY)
+        p.up()
+        yield p
+        print_figures("fault figures", FIGURES)
+        p.run("destroy", "--yes", check=False)
+        docker_cleanup(NAME)
+    finally:
+        del os.environ["DOCKER_HOST"]
+        sh("bash", str(REPO / "proving-ground/remote-host"), "down", timeout=120)
 
 
 def release(p: Pulumi, version: str) -> None:
@@ -128,25 +188,21 @@ def exec_ended(lines: list[str], exec_id: str) -> bool:
     return False
 
 
-@pytest.mark.engine_alone  # stops the registry every suite pushes to and pulls from
-def test_the_registry_down_fails_before_any_container_changes(faults):
+def test_the_registry_down_fails_before_any_container_changes(faults, registry):
     old, before = served(), containers()
     release(faults, "r2")
-    pid = Path(f"{CACHE}/registry-auth.pid").read_text().strip()
-    sh("kill", pid)
-    wait_for(lambda: subprocess.run(["curl", "-s", "http://127.0.0.1:5001/v2/"],
-                                    capture_output=True).returncode != 0,
-             timeout=30, what="the registry to stop")  # fmt: skip
+    registry.stop()
+    assert not registry.answers()
     try:
         with Load(rate=20, base=BASE) as load, Writer(base=BASE) as writer:
             res = faults.up(check=False)
     finally:
         t0 = time.monotonic()
-        sh("bash", str(REPO / "proving-ground/bootstrap-docker.sh"), timeout=600)
+        registry.start()
         back = time.monotonic() - t0
     text = res.stdout + res.stderr
     assert res.returncode != 0
-    assert "127.0.0.1:5001" in text and "connection refused" in text, text[-3000:]
+    assert REGISTRY in text and "connection refused" in text, text[-3000:]
     assert containers() == before  # nothing replaced, nothing started
     assert load.failures(old) == {} and writer.failed == 0, (load.builds, writer.failed)
     assert set(writer.acked) <= rows()
@@ -244,7 +300,6 @@ AFTER_STEP = {
 }
 
 
-@pytest.mark.engine_alone  # restarts this machine's engine
 @pytest.mark.parametrize("step", list(AFTER_STEP))
 def test_the_engine_restarting_between_two_steps_leaves_a_consistent_site(faults, step):
     """The engine restarts (a docker.io upgrade, the OOM killer) right after it ran a step of
@@ -268,7 +323,7 @@ def test_the_engine_restarting_between_two_steps_leaves_a_consistent_site(faults
             wait_for(lambda: exec_ended(recorded.lines, exec_id), timeout=60, interval=0.1,
                      what=f"{step}'s exec to end")  # fmt: skip
             t0 = time.monotonic()
-            restart_engine()
+            restart_engine(server=True)
         finally:
             signal_tree(proc.pid, signal.SIGCONT)
         out, _ = proc.communicate(timeout=900)
