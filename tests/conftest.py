@@ -8,23 +8,19 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 #: scripts/test runs the test files in these lanes, side by side: one pytest-xdist worker per
-#: lane, each lane's files one after another in this order (the unit tests after the Swarm suite).
-#: The Swarm suite is the longest and mostly waits on Swarm's timers: alone. The others are
-#: balanced by their wall times (docs/contributing/e2e.md). The remote and fault suites share the
-#: SSH test server: one after the other. TLS holds the engine lock shared for its whole run
-#: (engine_steady: its ACME server does not survive an engine restart): after the local suite,
-#: whose engine restarts (engine_alone) would otherwise wait for it (support/lock.py).
+#: lane, each lane's files one after another in this order (the unit tests at the end of the
+#: first). The lanes are balanced by their files' wall times (docs/contributing/e2e.md). The
+#: remote and fault suites share the SSH test server: one after the other. TLS holds the engine
+#: lock shared for its whole run (engine_steady: its ACME server does not survive an engine
+#: restart): after the local suite, whose engine restarts (engine_alone) would otherwise wait for
+#: it (support/lock.py).
 LANES = [
-    ["e2e/test_swarm_stack.py", "e2e/test_bootstrap.py", "unit/"],
-    ["e2e/test_local_stack.py", "e2e/test_tls_stack.py", "e2e/test_swarm_cluster.py"],
-    ["e2e/test_remote_stack.py", "e2e/test_faults.py"],
-    [
-        "e2e/test_ops_stack.py",
-        "e2e/test_l13_stack.py",
-        "e2e/test_l10_stack.py",
-        "e2e/test_byo_stack.py",
-    ],
-]
+    ["e2e/test_swarm_stack.py", "e2e/test_l13_stack.py", "e2e/test_byo_stack.py",
+     "e2e/test_bootstrap.py", "unit/"],
+    ["e2e/test_local_stack.py", "e2e/test_tls_stack.py", "e2e/test_ops_stack.py"],
+    ["e2e/test_remote_stack.py", "e2e/test_faults.py", "e2e/test_swarm_cluster.py",
+     "e2e/test_l10_stack.py"],
+]  # fmt: skip
 
 
 def _rel(path: Any) -> str:

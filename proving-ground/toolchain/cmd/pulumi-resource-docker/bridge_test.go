@@ -112,3 +112,23 @@ func TestUpdateRecordsAnUnsetGwPriorityAsZero(t *testing.T) {
 		t.Fatalf("after an update upstream records gwPriority 0, got %v", got)
 	}
 }
+
+func TestUpdateRecordsAPlannedHealthcheckNotTheRunningOne(t *testing.T) {
+	hc := func(interval string) map[string]any {
+		return map[string]any{"tests": []any{"CMD", "true"}, "interval": interval, "timeout": "3s",
+			"retries": 3, "startPeriod": "1s"}
+	}
+	news := containerSchema.applyDefaults(props(map[string]any{
+		"name": "x", "image": "sha256:1", "healthcheck": hc("10s")}))
+	// what the engine reads back: the container still runs its 2s check
+	running := containerSchema.outputs(containerSchema.applyDefaults(props(map[string]any{
+		"name": "x", "image": "sha256:1", "healthcheck": hc("2s")})))
+	got := plannedNotApplied(running, news)["healthcheck"].ObjectValue()["interval"]
+	if got.StringValue() != "10s" {
+		t.Fatalf("after an update upstream records the planned healthcheck, got %v", got)
+	}
+	undeclared := containerSchema.applyDefaults(props(map[string]any{"name": "x", "image": "sha256:1"}))
+	if kept := plannedNotApplied(running.Copy(), undeclared)["healthcheck"]; kept.IsNull() {
+		t.Fatalf("an undeclared healthcheck keeps the read-back value")
+	}
+}

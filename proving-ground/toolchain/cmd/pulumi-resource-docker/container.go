@@ -238,8 +238,8 @@ func (containerKind) supported() []string {
 
 // The fields the upstream schema does not mark ForceNew: changing them is an update. Of these,
 // restart, maxRetryCount, memory, memorySwap and cpuShares are applied to the container; the rest
-// are state only (as upstream: a changed healthcheck, init or tmpfs is recorded but not applied,
-// and the read-back then shows the running container's value).
+// are state only (as upstream: a changed healthcheck, init or tmpfs is recorded as planned but
+// not applied; a later refresh reads back the running container's value).
 func (containerKind) updateKeys() []string {
 	return []string{"destroyGraceSeconds", "wait", "waitTimeout", "mustRun", "removeVolumes",
 		"restart", "maxRetryCount", "memory", "memorySwap", "cpuShares", "start", "healthcheck",
@@ -898,12 +898,27 @@ func (containerKind) update(ctx context.Context, p *dockerProvider, urn resource
 			return nil, fmt.Errorf("updating container %s: %w", a.Name, err)
 		}
 	}
-	// As upstream: the state after an update is what the engine reads back.
+	// As upstream: the state after an update is what the engine reads back, but for what the
+	// update records without applying it.
 	ci, err := inspectContainer(ctx, e, id)
 	if err != nil {
 		return nil, err
 	}
-	return zeroUnsetGwPriority(containerState(news, ci)), nil
+	return plannedNotApplied(zeroUnsetGwPriority(containerState(news, ci)), news), nil
+}
+
+// plannedNotApplied: upstream's Update returns without reading the container back, so the
+// fields it records without applying them (a declared healthcheck, init, tmpfs) keep their
+// planned values (recorded: the vectors' "state after a failed release", whose pending-delete
+// app container was updated from a 2s to a 10s health check interval).
+func plannedNotApplied(state, news resource.PropertyMap) resource.PropertyMap {
+	planned := containerSchema.outputs(news)
+	for _, k := range []resource.PropertyKey{"healthcheck", "init", "tmpfs"} {
+		if v, ok := planned[k]; ok && !v.IsNull() {
+			state[k] = v
+		}
+	}
+	return state
 }
 
 // zeroUnsetGwPriority: after an update upstream records an undeclared networksAdvanced
