@@ -40,7 +40,7 @@ def pulumi(tmp_path_factory) -> Iterator[Pulumi]:
     docker_cleanup()
 
 
-# The suites side by side (scripts/test: pytest-xdist, one test file per worker at a time): one
+# The suites side by side (scripts/test: pytest-xdist, the lanes of tests/conftest.py): one
 # engine, shared. See support/lock.py.
 ENGINE_LOCK = EngineLock()
 #: one line per engine_alone test: how long it waited for the other suites' tests in flight
@@ -52,7 +52,7 @@ _STEADY_HELD: set[Path] = set()
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "engine_alone: restarts this machine's engine or stops its registry: no other e2e test "
+        "engine_alone: restarts this machine's engine: no other e2e test "
         "runs meanwhile (the exclusive side of the engine lock)",
     )
     config.addinivalue_line(

@@ -1,7 +1,7 @@
 """One Docker engine, several suites at once (scripts/test runs the test files side by side):
 a readers-writer lock across the pytest processes. Every e2e test holds it shared for its whole
 run (setup with the module's fixtures, call, teardown); a test that restarts this machine's
-engine or stops the registry every suite pulls from (marked `engine_alone`) holds it exclusive,
+engine (marked `engine_alone`) holds it exclusive,
 so that nothing else runs meanwhile. Writer-preferring, so the marked tests are not starved:
 readers pass a turnstile (a file taken exclusively for a moment) before they take the shared
 lock; a writer holds the turnstile while it waits for the readers to drain.
