@@ -34,16 +34,26 @@ def nginx_conf(app_root: str, runtime: str, behind_tls: bool = False) -> str:
     The app container it talks to is the variable `$app_upstream`, and the files it serves are
     that build's own public/ (`$app_public`, a directory of the public volume), both set by an
     included file that the release chain's `switch` step rewrites before a graceful
-    `nginx -s reload`: a file a build removed is never served once it is switched in. Until the
-    first switch it points nowhere (502). `resolver` makes nginx resolve container names at
-    request time. `behind_tls`: only the TLS edge reaches it, so every request came over HTTPS
-    (Laravel then builds https:// URLs and secure cookies without trusting any header).
+    `nginx -s reload`. Until the first switch it points nowhere (502). A static file the live
+    build lacks comes from the build live before it (`$app_public_previous`): a page loaded
+    before the switch still gets its hashed assets. A file neither has goes to the app (its
+    404), so a file a build removed is gone once the build after it is live, and a failed
+    build's files are never served after a switch back. `resolver` makes nginx resolve
+    container names at request time. `behind_tls`: only the TLS edge reaches it, so every
+    request came over HTTPS (Laravel then builds https:// URLs and secure cookies without
+    trusting any header).
     """
     https = "\n        fastcgi_param HTTPS on;" if behind_tls else ""
+    previous = f"{app_root}/public/{PUBLIC_RELEASES}/$app_public_previous"
     proto = "https" if behind_tls else "$scheme"
     if runtime == "fpm":
         app = f"""    location / {{
-        try_files $uri $uri/ /index.php?$query_string;
+        try_files $uri $uri/ @previous;
+    }}
+
+    location @previous {{
+        root {previous};
+        try_files $uri /index.php?$query_string;
     }}
 
     location ~ \\.php$ {{
@@ -57,6 +67,11 @@ def nginx_conf(app_root: str, runtime: str, behind_tls: bool = False) -> str:
 """
     else:
         app = f"""    location / {{
+        try_files $uri @previous;
+    }}
+
+    location @previous {{
+        root {previous};
         try_files $uri @octane;
     }}
 
@@ -77,6 +92,7 @@ server {{
     resolver 127.0.0.11 valid=5s ipv6=off;
     set $app_upstream 127.0.0.1:1;
     set $app_public none;
+    set $app_public_previous none;
     include {UPSTREAM_DIR}/*.conf;
     root {app_root}/public/{PUBLIC_RELEASES}/$app_public;
 

@@ -7,7 +7,8 @@ switches back: the proxy serves the build it served before, checked through the 
 point, and `up` fails with the cause and "switched back to <build>".
 
 Your own steps (release.hooks) run at three points of it, each a step of its own. Every step
-is triggered by the image digest (and the web container, whose env `config:cache` bakes),
+is triggered by the image digest (and the app container, whose env `config:cache` bakes;
+`switch` and `verify` also by the front proxy's container: a recreated one points nowhere),
 depends explicitly on the step before it, and fails `pulumi up` with its output when its
 command exits non-zero. Each runs through release_step.py: a failure, and the success of the
 last step, is recorded in the deploy engine's history and posted to release.notify.
@@ -186,6 +187,8 @@ STEPS: tuple[Step[Target], ...] = (
         "switch",
         "point the front proxy at the new container and reload it gracefully",
         lambda t: [_switch(t)],
+        # A recreated proxy (its config or image changed) starts pointing nowhere: switched again.
+        also_triggered_by=("proxy",),
     ),
     Step(
         "verify",
@@ -193,6 +196,7 @@ STEPS: tuple[Step[Target], ...] = (
         # The switch re-asserted (a retried verify checks what it switches), the check through
         # the proxy; when it fails, back to the build that served before (release_switch.sh).
         lambda t: [_release_switch(t, "verify")],
+        also_triggered_by=("proxy",),
     ),
     Step(
         "maintenance-up",
@@ -350,6 +354,7 @@ class ReleaseChain(pulumi.ComponentResource):
         container: pulumi.Output[str],
         container_id: pulumi.Input[str],
         proxy: pulumi.Output[str],
+        proxy_id: pulumi.Input[str],
         public_volume: pulumi.Output[str],
         releases_volume: pulumi.Output[str],
         urls: tuple[str, str, int],
@@ -410,9 +415,11 @@ class ReleaseChain(pulumi.ComponentResource):
             self,
             steps,
             lambda step, done: at(step, done).apply(functools.partial(step_script, step)),
-            # A new digest or a recreated web container (new env) re-runs the whole chain.
+            # A new digest or a recreated app container (new env) re-runs the whole chain; a
+            # recreated proxy, the switch and its check (also_triggered_by).
             [build, container_id],
             [*after, self.notify_config],
+            extra_triggers={"proxy": proxy_id},
             interpreter=lambda step, done: at(step, done).apply(
                 functools.partial(interpreter, step, step.name == final)
             ),

@@ -75,6 +75,7 @@ class EngineStack(Stack):
             web.worker_container,
             web.primary.id,
             web.entry_container,
+            web.containers["web"].id,
             infra.public_volume,
             infra.releases.name,
             (web.direct_url, web.public_url, web.app_port),

@@ -2,7 +2,8 @@
 # Runs in the front proxy (nginx), as root, from the file the stack uploads with nginx's config:
 #
 #   proxy_switch.sh to CONTAINER PORT BUILD   the app container CONTAINER:PORT and the build's own
-#                                             public/ (releases/<digest, 16 hex>) become live
+#                                             public/ (releases/<digest, 16 hex>) become live, the
+#                                             public/ of the build they replace its fallback
 #   proxy_switch.sh back                      what was live before the last switch is live again
 #   proxy_switch.sh is BUILD                  exit 0 if BUILD is live
 #
@@ -35,16 +36,26 @@ case "${1:-}" in
   to)
     container=$2 port=$3 build=$4
     digest=${build##*@sha256:}
+    public=$(printf '%.16s' "$digest")
     next="# laravel-stack release: build=$build container=$container
 set \$app_upstream $container:$port;
-set \$app_public $(printf '%.16s' "$digest");"
-    if [ "$current" = "$next" ]; then
+set \$app_public $public;"
+    if [ "$(printf '%s\n' "$current" | sed -n 1,3p)" = "$next" ]; then
       # Reloaded all the same: a switch killed between the rename and the reload left the file
       # ahead of what nginx serves.
       nginx -t -q && nginx -s reload
       echo "switched (already live): $(record "$next")"
     else
       if [ -n "$current" ]; then printf '%s\n' "$current" > "$saved"; else rm -f "$saved"; fi
+      # The build live until now: nginx serves its files that the new build lacks (pages loaded
+      # before the switch ask for their own hashed assets). Only ever the build this switch
+      # replaces: after a switch back, that is the build before the failed one.
+      # shellcheck disable=SC2016 # a literal $ in the pattern
+      was=$(printf '%s\n' "$current" | sed -n 's/^set \$app_public \([0-9a-f]\{16\}\);$/\1/p')
+      if [ -n "$was" ] && [ "$was" != "$public" ]; then
+        next="$next
+set \$app_public_previous $was;"
+      fi
       install "$next"
       echo "switched: $(record "$next")"
     fi

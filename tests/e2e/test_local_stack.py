@@ -262,6 +262,33 @@ def test_code_change_is_blue_green_with_no_failed_and_no_stale_response(pulumi, 
     assert mtime >= int(t0)
 
 
+def live_asset() -> str:
+    """The hashed asset the live build's pages ask for (its Vite manifest, as @vite reads it)."""
+    status, manifest = http("/build/manifest.json")
+    assert status == 200, manifest
+    return "/build/" + manifest["resources/js/app.js"]["file"]
+
+
+def test_pages_of_the_build_before_keep_their_assets_until_the_next_release(pulumi, deployed):
+    page = live_asset()  # what a page of build N, open in a browser, asks for
+    code = http("/up")[1]["code"]
+    change_code(pulumi, "v2.1")
+    pulumi.up()
+    # N+1 is live and lacks N's file: served from N's public/, N+1's own from its own.
+    assert live_asset() != page
+    assert http(page) == (200, f'console.log("laravel-stack example {code}");\n')
+    assert http(live_asset())[0] == 200
+    page_1 = live_asset()
+    change_code(pulumi, "v2.2")
+    pulumi.up()
+    # N+2 lacks it and so does the build it replaced: the app answers 404. Only the build a
+    # switch replaced is a fallback, and the volume keeps only those two builds' files.
+    assert http(page)[0] == 404
+    assert http(page_1) == (200, 'console.log("laravel-stack example v2.1");\n')
+    kept = sh("docker", "exec", f"{NAME}-web", "ls", "/var/www/html/public/releases").stdout
+    assert len(kept.split()) == 2, kept
+
+
 def test_config_change_previews_plan_what_the_upstream_plugins_plan(pulumi, deployed, vectors):
     config_before = config_file(pulumi).read_text()
     pulumi.set("web.php_ini.memory_limit", "256M")

@@ -359,11 +359,15 @@ def test_proxy_switch_records_what_served_before_and_switches_back(tmp_path):
                                        f"previous: build={B1} container=c1"]  # fmt: skip
     assert commands.switched_from(res.stdout) == B1
     assert _switch(tmp_path, "is", B2).returncode == 0
+    # The files of the build it replaced are the fallback (a page of build 1 gets its assets).
+    two = live.read_text()
+    assert two.splitlines()[3:] == [f"set $app_public_previous {files.public_dir(B1)};"]
     # Again (a retried step): the file stays, the record of build 1 is kept, and nginx reloads
     # (a killed switch may have renamed the file without the reload).
     reloads = (tmp_path / "log").read_text().count("reload")
     res = _switch(tmp_path, "to", "c2", "9000", B2)
     assert "already live" in res.stdout and commands.switched_from(res.stdout) == B1
+    assert live.read_text() == two
     assert (tmp_path / "log").read_text().count("reload") == reloads + 1
     reloads += 1
     res = _switch(tmp_path, "back")
@@ -372,8 +376,20 @@ def test_proxy_switch_records_what_served_before_and_switches_back(tmp_path):
     assert (tmp_path / "log").read_text().count("nginx -s reload") == reloads + 1
     res = _switch(tmp_path, "is", B2)
     assert res.returncode == 1 and "a failure switched back" in res.stderr
+    # After a switch back, the next build falls back on build 1's files, never the failed 2's.
+    res = _switch(tmp_path, "to", "c3", "9000", B3)
+    assert res.returncode == 0 and commands.switched_from(res.stdout) == B1, res.stderr
+    assert live.read_text().splitlines()[2:] == [
+        f"set $app_public {files.public_dir(B3)};",
+        f"set $app_public_previous {files.public_dir(B1)};",
+    ]
+    # A new container of the live build (a recreate for new env): no fallback on itself.
+    res = _switch(tmp_path, "to", "c4", "9000", B3)
+    assert "previous:" in res.stdout and "app_public_previous" not in live.read_text()
+    assert _switch(tmp_path, "back").returncode == 0 and "c3" in live.read_text()
+    one = live.read_text()
     # A config nginx refuses: the live upstream stays.
-    res = _switch(tmp_path, "to", "c3", "9000", B3, nginx='[ "$1" != -t ]')
+    res = _switch(tmp_path, "to", "c5", "9000", B2, nginx='[ "$1" != -t ]')
     assert res.returncode == 1 and "kept the live one" in res.stderr
     assert live.read_text() == one
 
@@ -609,6 +625,11 @@ def test_php_ini_is_production():
 def test_nginx_passes_php_to_the_app_container_and_serves_public():
     conf = files.nginx_conf("/var/www/html", "fpm")
     assert "root /var/www/html/public/releases/$app_public;" in conf
+    # a file the live build lacks: the previous build's, then the app
+    assert "try_files $uri $uri/ @previous;" in conf
+    assert "root /var/www/html/public/releases/$app_public_previous;" in conf
+    assert "try_files $uri /index.php?$query_string;" in conf
+    assert conf.index("set $app_public_previous none;") < conf.index("include")
     assert "fastcgi_pass $app_upstream;" in conf
     # points nowhere until the first switch, then at whatever the included file names
     assert conf.index("set $app_upstream 127.0.0.1:1;") < conf.index(
@@ -617,6 +638,7 @@ def test_nginx_passes_php_to_the_app_container_and_serves_public():
     assert "fastcgi_param SCRIPT_FILENAME /var/www/html/public/index.php;" in conf
     octane = files.nginx_conf("/var/www/html", "octane")
     assert "proxy_pass http://$app_upstream;" in octane and "fastcgi_pass" not in octane
+    assert "try_files $uri @previous;" in octane and "try_files $uri @octane;" in octane
 
 
 def test_worker_command_clears_baked_caches_then_execs_the_worker(tmp_path):

@@ -150,6 +150,16 @@ def test_each_step_is_triggered_by_the_digest(fpm):
         assert fpm.outputs["image"] in triggers, name
 
 
+def test_a_recreated_proxy_is_switched_again_and_checked_without_a_release(fpm):
+    # The front proxy's container starts pointing nowhere: its id triggers the switch and verify
+    # (the mocks' ids are "<name>-id"), and no step that runs code of the build.
+    proxy = fpm.one("container:Container", "nginx")
+    assert proxy.name == "nginx"
+    for name in CHAIN:
+        triggers = fpm.value(fpm.one("command:local:Command", name), "triggers")
+        assert ("nginx-id" in triggers) == (name in ("switch", "verify")), name
+
+
 def test_steps_run_in_the_web_workers_container_as_the_web_user(fpm):
     for name in ["migrate", "cache-clear", "cache-rebuild", "workers-restart"]:
         create = fpm.line(fpm.one("command:local:Command", name))
