@@ -92,8 +92,9 @@ def test_up_from_scratch_serves_the_deployed_build(deployed):
 
     # queue:restart (a chain step) makes workers exit; they come back at once.
     wait_for(all_running, 30, what="every container running")
-    # The app's own Docker health check (a FastCGI request through FPM) and MySQL's.
-    assert "(healthy)" in container_states()[app()][1]
+    # The app's own Docker health check (a FastCGI request through FPM) and MySQL's. The app's
+    # first probe comes one interval (10 s) after its start, which `up` does not wait for.
+    wait_for(lambda: "(healthy)" in container_states()[app()][1], 30, what="the app healthy")
     assert "(healthy)" in container_states()[f"{NAME}-mysql"][1]
     assert served_build() == out["image"]
     assert out["image"].split("@")[1] == out["build_id"]
@@ -214,6 +215,20 @@ def test_a_refresh_keeps_a_stopped_app_container_and_the_next_up_starts_it(
         return status == 200 and isinstance(body, dict) and body.get("build") == build
 
     wait_for(serves, 60, what="the started container serving its build")
+    pulumi.run("preview", "--expect-no-changes")
+
+
+def test_a_front_proxy_removed_by_hand_comes_back_serving_the_live_build(pulumi, deployed):
+    # A recreated nginx (removed here; a changed web.port, web.nginx_image or its config the
+    # same) starts pointing nowhere: its new id re-runs `switch` and `verify`, no release.
+    build, running = served_build(), app()
+    old = sh("docker", "inspect", "-f", "{{.Id}}", f"{NAME}-web").stdout.strip()
+    sh("docker", "rm", "-f", f"{NAME}-web")
+    pulumi.up("--refresh")
+    assert sh("docker", "inspect", "-f", "{{.Id}}", f"{NAME}-web").stdout.strip() != old
+    for _ in range(5):  # at once: `up` returned after the switch and its check
+        assert served_build() == build
+    assert app() == running and upstream_of_proxy() == running
     pulumi.run("preview", "--expect-no-changes")
 
 
