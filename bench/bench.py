@@ -250,6 +250,74 @@ def otel_spans(trace: Path) -> list[tuple[str, float, float]]:
     return spans
 
 
+def otel_rpcs(trace: Path) -> list[tuple[str, str, float, float]]:
+    """(service, span name, start, end) of every span: the service is the process that recorded
+    it (`pulumi-cli`, or a provider plugin by its package: `docker`, `command`)."""
+    out = []
+    for line in trace.read_text().splitlines():
+        for rs in json.loads(line).get("resourceSpans", []):
+            attrs = rs.get("resource", {}).get("attributes", [])
+            svc = next((a["value"].get("stringValue", "?") for a in attrs
+                        if a["key"] == "service.name"), "?")  # fmt: skip
+            for ss in rs.get("scopeSpans", []):
+                for sp in ss.get("spans", []):
+                    start, end = int(sp["startTimeUnixNano"]), int(sp["endTimeUnixNano"])
+                    out.append((svc, sp["name"], start / 1e9, end / 1e9))
+    return out
+
+
+def profile(t0: float, t1: float, rpcs: list[tuple[str, str, float, float]], rows):
+    """Where the seconds of one `up` go: (seconds, what) from the trace and the timeline's rows.
+    Phases on the way (from t0) and totals of work that overlaps (RPCs, plugin starts)."""
+
+    def spans(svc: str, name: str) -> list[tuple[float, float]]:
+        return [(a, b) for s, n, a, b in rpcs if s == svc and n == name]
+
+    def total(found: list[tuple[float, float]]) -> float:
+        return sum(b - a for a, b in found)
+
+    out: list[tuple[float, str]] = []
+    run = spans("pulumi-cli", "run-program")
+    registers = sorted(spans("pulumi-cli", "pulumirpc.ResourceMonitor/RegisterResource"))
+    if run and registers:
+        start, end = min(a for a, _ in run), max(b for _, b in run)
+        out.append((start - t0, "phase: CLI start, state and plan set up, until the program runs"))
+        out.append((registers[0][0] - start, "phase: program start (interpreter, imports, "
+                    "config validation) until its first resource"))  # fmt: skip
+        out.append((end - registers[0][0], "phase: resources registered, planned and applied "
+                    "(the program's run, its last outputs included)"))  # fmt: skip
+        out.append((t1 - end, "phase: after the program, until `up` returned"))
+    for method in ("About", "GetRequiredPackages"):
+        if found := spans("pulumi-cli", f"pulumirpc.LanguageRuntime/{method}"):
+            out.append((total(found), f"within: {method} of the language host"))
+    if found := spans("pulumi-cli", "newPlugin"):
+        out.append((total(found), f"within: {len(found)} plugin starts"))
+    for svc in sorted({s for s, *_ in rpcs} - {"pulumi-cli"}):
+        for method in ("Check", "Diff", "Create", "Update", "Delete", "Read"):
+            if found := spans(svc, f"pulumirpc.ResourceProvider/{method}"):
+                out.append((total(found), f"within: {svc} provider {method} x{len(found)}"))
+    steps = sorted((a, b) for a, b, w in rows if w.startswith("step "))
+    if steps:
+        busy, until = 0.0, steps[0][0]  # the union of the execs' spans (some overlap)
+        for a, b in steps:
+            busy += max(0.0, b - max(a, until))
+            until = max(until, b)
+        out.append((busy, f"within: the {len(steps)} steps' execs (their work in the containers)"))
+        out.append((until - steps[0][0] - busy, "within: between the steps' execs (each step's "
+                    "process chain: command plugin, release_step.py, sh, docker CLI)"))  # fmt: skip
+        verify = [b for a, b, w in rows if w == "step verify"]
+        if verify:
+            out.append((t1 - t0 - verify[0], "within: after `verify` until `up` returned "
+                        "(public-prune, retention, the old containers' removal)"))  # fmt: skip
+    return [(round(sec, 2), what) for sec, what in out]
+
+
+def print_profile(rows) -> None:
+    print("\nlaravel-stack deploy profile (s; phases add up to the wall, `within` lines overlap):")
+    for sec, what in rows:
+        print(f"  {sec:6.2f}  {what}")
+
+
 def timeline(t0: float, t1: float, spans: list[tuple[str, float, float]], events: list[str]):
     """Rows (start s, end s, what) relative to t0 (the moment `pulumi up` was started)."""
     rows: list[tuple[float, float, str]] = [(0.0, t1 - t0, "pulumi up (wall)")]
@@ -421,6 +489,10 @@ def main() -> None:
             results["laravel-stack"]["timeline"] = [
                 {"start_s": round(a, 2), "end_s": round(b, 2), "what": w} for a, b, w in rows
             ]
+            t1 = t0 + result["deploy_wall_s"]
+            results["laravel-stack"]["profile"] = [
+                {"s": sec, "what": w} for sec, w in profile(t0, t1, otel_rpcs(trace), rows)
+            ]
         finally:
             stack.destroy()
     seeds_down()
@@ -445,6 +517,7 @@ def main() -> None:
     print_timeline(
         [(r["start_s"], r["end_s"], r["what"]) for r in results["laravel-stack"]["timeline"]]
     )
+    print_profile([(r["s"], r["what"]) for r in results["laravel-stack"]["profile"]])
     print(f"\nfull figures (per-second responses per build): {args.out}")
 
 
