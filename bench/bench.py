@@ -211,7 +211,7 @@ STEP_EXECS = [
     ("cache-rebuild", re.compile(r"^php \S+/artisan_batch\.php config:cache")),
     ("workers-restart", re.compile(r"^php artisan queue:restart")),
     ("health", re.compile(r"^php \S+/health_probe\.php fcgi://\S+ \d+ \S+ \S+@sha256:")),
-    ("switch", re.compile(r"set \$app_upstream ")),
+    ("switch", re.compile(r"^sh \S+/proxy_switch\.sh to ")),
     ("verify", re.compile(r"^php \S+/health_probe\.php https?://\S+ \d+ \S+ \S+@sha256:")),
 ]
 
