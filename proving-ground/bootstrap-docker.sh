@@ -246,14 +246,19 @@ part_begin "registry with login ${AUTH_REGISTRY}"
 auth_registry_up() {
   [ "$(curl -s -o /dev/null -w '%{http_code}' "http://${AUTH_REGISTRY}/v2/")" = 401 ]
 }
-if auth_registry_up 2>/dev/null; then
-  log "already answering (401 without credentials)"
-else
-  mkdir -p "$CACHE/registry-auth/data"
+# The login file, even when a registry already answers: the fault suite's own registry
+# (127.0.0.1:5002) serves with the same file, from this cache.
+mkdir -p "$CACHE/registry-auth/data"
+if [ ! -s "$CACHE/registry-auth/htpasswd" ]; then
   # bcrypt, as the registry's htpasswd backend requires (libxcrypt has it: no extra package);
   # the lowest cost: the registry checks it on every request of a push or pull
   python3 -W ignore -c 'import crypt; print("deploy:" + crypt.crypt("local-registry-password", crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))' \
-    >"$CACHE/registry-auth/htpasswd"
+    >"$CACHE/registry-auth/htpasswd.next"
+  mv "$CACHE/registry-auth/htpasswd.next" "$CACHE/registry-auth/htpasswd"
+fi
+if auth_registry_up 2>/dev/null; then
+  log "already answering (401 without credentials)"
+else
   cat >"$CACHE/registry-auth/config.yml" <<CONF
 version: 0.1
 log:
