@@ -240,14 +240,7 @@ class DockerEvents:
 
 def otel_spans(trace: Path) -> list[tuple[str, float, float]]:
     """(name, start, end) in epoch seconds of every span in an OTLP JSON-lines file."""
-    spans = []
-    for line in trace.read_text().splitlines():
-        for rs in json.loads(line).get("resourceSpans", []):
-            for ss in rs.get("scopeSpans", []):
-                for sp in ss.get("spans", []):
-                    start, end = int(sp["startTimeUnixNano"]), int(sp["endTimeUnixNano"])
-                    spans.append((sp["name"], start / 1e9, end / 1e9))
-    return spans
+    return [(name, start, end) for _, name, start, end in otel_rpcs(trace)]
 
 
 def otel_rpcs(trace: Path) -> list[tuple[str, str, float, float]]:
